@@ -1,0 +1,3 @@
+from expertune.cli.app import main
+
+main()

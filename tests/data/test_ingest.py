@@ -1,0 +1,79 @@
+import json
+
+from sqlalchemy import func, select
+
+from conftest import chat_record, write_jsonl
+from expertune.data.ingest import import_file
+from expertune.store.models import ImportReject, PromptGroup, Provenance, Response
+
+
+def _counts(ws):
+    with ws.session() as s:
+        return tuple(s.scalar(select(func.count()).select_from(t)) for t in (PromptGroup, Response, Provenance))
+
+
+def test_same_prompt_after_whitespace_normalisation_is_one_group(ws, tmp_path):
+    f = write_jsonl(tmp_path / "a.jsonl", [
+        chat_record("What is an offer?", "A definite promise.", system="Tutor."),
+        chat_record("What  is an\toffer? ", "A proposal to be bound.", system=" Tutor."),
+        chat_record("What is acceptance?", "Assent to the offer.", system="Tutor."),
+    ])
+    r = import_file(ws, f)
+    assert (r.read, r.imported_groups, r.imported_responses, r.rejected, r.duplicates) == (3, 2, 3, 0, 0)
+    assert _counts(ws) == (2, 3, 3)
+
+
+def test_reimport_is_idempotent(ws, tmp_path):
+    f = write_jsonl(tmp_path / "a.jsonl", [chat_record("Q1", "A1"), chat_record("Q1", "A2"), chat_record("Q2", "A3")])
+    import_file(ws, f)
+    again = import_file(ws, f)
+    assert (again.imported_groups, again.imported_responses, again.duplicates) == (0, 0, 3)
+    assert _counts(ws) == (2, 3, 3)
+
+
+def test_rejects_block_the_import_unless_allowed(ws, tmp_path):
+    f = write_jsonl(tmp_path / "a.jsonl", [chat_record("Q1", "A1"), "{not json", chat_record("Q2", "A2")])
+    strict = import_file(ws, f)
+    assert not strict.committed and [x.line for x in strict.rejects] == [2]
+    assert _counts(ws) == (0, 0, 0)
+    loose = import_file(ws, f, allow_rejects=True)
+    assert loose.committed and loose.imported_responses == 2 and loose.rejected == 1
+    with ws.session() as s:
+        assert s.scalars(select(ImportReject.line)).all() == [2]
+
+
+def test_provenance_keeps_file_and_line(ws, tmp_path):
+    f = write_jsonl(tmp_path / "a.jsonl", [chat_record("Q1", "A1"), chat_record("Q2", "A2")])
+    import_file(ws, f)
+    with ws.session() as s:
+        rows = s.execute(select(Response.text, Provenance.line, Provenance.source_path).join(Provenance)).all()
+    assert sorted((t, line) for t, line, _ in rows) == [("A1", 1), ("A2", 2)]
+    assert all(p.endswith("a.jsonl") for *_, p in rows)
+
+
+def test_meta_rating_and_preference_are_kept(ws, tmp_path):
+    f = write_jsonl(tmp_path / "a.jsonl", [
+        chat_record("Q1", "A1", meta={"rating": 4, "rated_better": True, "source": "x"}),
+        chat_record("Q1", "A2"),
+    ])
+    import_file(ws, f, status="draft")
+    with ws.session() as s:
+        rows = {r.text: r for r in s.scalars(select(Response))}
+    assert rows["A1"].rating == 4 and rows["A1"].preferred and rows["A1"].meta["source"] == "x"
+    assert {r.status for r in rows.values()} == {"draft"}
+
+
+def test_multi_turn_context_and_mcq_fields_are_stored(ws, tmp_path):
+    ctx = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    f = write_jsonl(tmp_path / "a.jsonl", [
+        chat_record("And then?", "Then this.", context=ctx),
+        {"question": "Which?", "options": ["x", "y", "z"], "answer": "B", "area": "Formation", "explanation": "Because y."},
+    ])
+    import_file(ws, f)
+    with ws.session() as s:
+        groups = {g.kind: g for g in s.scalars(select(PromptGroup))}
+        assert groups["chat"].context == ctx
+        assert groups["mcq"].mcq == {"question": "Which?", "options": ["x", "y", "z"], "answer": "B",
+                                     "area": "Formation", "explanation": "Because y."}
+        assert groups["mcq"].topic.name == "Formation"
+        assert "Answer: B" in groups["mcq"].responses[0].text

@@ -1,0 +1,32 @@
+import pytest
+
+from expertune.errors import ConfigError, WorkspaceNotFound
+from expertune.workspace import Workspace
+
+
+def test_init_creates_settings_store_and_runs(tmp_path):
+    ws = Workspace.init(tmp_path / "w")
+    assert (ws.root / "expertune.yaml").is_file()
+    assert (ws.root / "expertune.db").is_file()
+    assert (ws.root / "runs").is_dir()
+
+
+def test_find_walks_up_from_a_subfolder(tmp_path, monkeypatch):
+    ws = Workspace.init(tmp_path / "w")
+    sub = ws.root / "a" / "b"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert Workspace.find().root == ws.root
+
+
+def test_find_outside_a_workspace_says_how_to_fix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WorkspaceNotFound, match="expertune init"):
+        Workspace.find()
+
+
+def test_unknown_settings_key_is_named(tmp_path):
+    ws = Workspace.init(tmp_path / "w")
+    (ws.root / "expertune.yaml").write_text("name: x\nsplitt: {}\n")
+    with pytest.raises(ConfigError, match="splitt: unknown key"):
+        Workspace(ws.root).settings
