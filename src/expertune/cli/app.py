@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from expertune.cli import data, records
+from expertune.cli import data, evalsets, records
 from expertune.cli.common import err_console
 from expertune.errors import ExpertuneError
 
@@ -32,6 +32,7 @@ def _global(
 
 data.register(app)
 records.register(app)
+evalsets.register(app)
 
 
 def main() -> None:

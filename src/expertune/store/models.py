@@ -164,3 +164,70 @@ class DatasetVersionItem(Base):
     response_version: Mapped[int] = mapped_column(Integer)
     group_id: Mapped[int] = mapped_column(Integer, index=True)
     split: Mapped[str] = mapped_column(String(8))
+
+
+class Adapter(Base):
+    """A trained adapter (or full model) with its lineage; one per name is current."""
+
+    __tablename__ = "adapters"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str] = mapped_column(String(64))
+    base_model: Mapped[str] = mapped_column(Text)
+    base_sha256: Mapped[str | None] = mapped_column(String(64))
+    dataset_hash: Mapped[str | None] = mapped_column(String(64))
+    recipe: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AdapterEvent(Base):
+    """History of promotions and rollbacks, so rollback knows what was current before."""
+
+    __tablename__ = "adapter_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    adapter_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id"))
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("adapters.id"))
+    action: Mapped[str] = mapped_column(String(16))  # register | promote | rollback
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalSet(Base):
+    """A registered evaluation set (prompts, exam or labelled task) kept out of training."""
+
+    __tablename__ = "eval_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # prompts | mcq | classify
+    in_domain: Mapped[bool] = mapped_column(Boolean, default=True)
+    source_path: Mapped[str] = mapped_column(Text)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EvalSetItem(Base):
+    __tablename__ = "eval_set_items"
+
+    set_id: Mapped[int] = mapped_column(ForeignKey("eval_sets.id"), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)  # the prompt / question / text to classify
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the whole record
+
+
+class ScoreCache(Base):
+    """Model scores of texts (e.g. mean log-probability), keyed by a hash of model and content."""
+
+    __tablename__ = "score_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
