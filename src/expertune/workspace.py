@@ -8,7 +8,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 from pydantic import Field, field_validator
 from sqlalchemy import Engine
@@ -43,6 +43,8 @@ class Settings(StrictModel):
     languages: list[str] = Field(default_factory=lambda: ["en"])
     base_model: str = "builtin:smollm2-135m-instruct"
     split: SplitSettings = Field(default_factory=SplitSettings)
+    # Thresholds of the curation checks, validated by expertune.curate's own config model.
+    checks: dict[str, Any] = Field(default_factory=dict)
 
 
 class Workspace:

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from expertune.cli import data, evalsets, records
+from expertune.cli import curate, data, evalsets, evaluate, records, train
 from expertune.cli.common import err_console
 from expertune.errors import ExpertuneError
 
@@ -33,6 +33,9 @@ def _global(
 data.register(app)
 records.register(app)
 evalsets.register(app)
+train.register(app)
+curate.register(app)
+evaluate.register(app)
 
 
 def main() -> None:

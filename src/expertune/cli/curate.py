@@ -1,0 +1,7 @@
+"""Curation commands (check, redact, fix, datacard) — being written."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,7 @@
+"""Training and model commands — being written."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass
