@@ -1,7 +1,231 @@
-"""Evaluation commands (eval run|generate|judge|stats, report) — being written."""
+"""`expertune eval run|generate|judge|stats|list` and `expertune report`.
+
+Other evaluation command groups add themselves to `eval_app` (see the end of register()).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from expertune.cli.common import JsonOpt, SetOpt, console, emit, err_console, progress_bar, workspace
+
+eval_app = typer.Typer(help="Evaluate: generate answers, judge them blind and pairwise, compute statistics.",
+                       no_args_is_help=True)
+
+BudgetOpt = typer.Option(None, "--budget", help="Stop paid judge calls before the run's total spend exceeds this (USD).")
+
+
+def _progress(as_json: bool):
+    return lambda name: progress_bar(name, enabled=not as_json)
+
+
+def _run_ref(target: str) -> tuple[Path | None, str | None]:
+    """EVAL.yaml (a file) starts a new run; anything else names an existing run."""
+    path = Path(target)
+    return (path, None) if path.suffix in (".yaml", ".yml") or path.is_file() else (None, target)
+
+
+@eval_app.command("run")
+def run(
+    ctx: typer.Context,
+    config: Optional[Path] = typer.Argument(None, help="The eval config (YAML). Omit with --resume."),
+    overrides: Optional[List[str]] = SetOpt,
+    budget: Optional[float] = BudgetOpt,
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue an existing run (its id) instead of starting one."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run everything: generate, judge, extra tasks, statistics. Resumable (cached by content)."""
+    from expertune.errors import ConfigError
+    from expertune.evaluate.pipeline import run_eval
+
+    if config is None and resume is None:
+        raise ConfigError("give an eval config (expertune eval run EVAL.yaml) or --resume RUN")
+    result = run_eval(workspace(ctx), config, overrides=overrides, resume=resume, budget_usd=budget, progress=_progress(as_json),
+                      on_estimate=_print_estimate)
+    emit(result, as_json, lambda r: (_print_generation(r.get("generation")), _print_judging(r.get("judging")),
+                                     _print_stats(r["summary"]),
+                                     console.print(f"run [bold]eval-{r['run']}[/] in {escape(r['folder'])}")))
+
+
+@eval_app.command("generate")
+def generate(
+    ctx: typer.Context,
+    target: str = typer.Argument(..., help="EVAL.yaml (starts a run) or a run id (continues it)."),
+    overrides: Optional[List[str]] = SetOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Generate the candidates' answers (only what the store lacks)."""
+    from expertune.evaluate.generate import run_generation
+    from expertune.evaluate.pipeline import start_run
+
+    ws = workspace(ctx)
+    path, ref = _run_ref(target)
+    run_id = start_run(ws, path, overrides)["id"] if path else ref
+    with progress_bar("generating", enabled=not as_json) as update:
+        result = run_generation(ws, run_id, progress=update)
+    emit(result, as_json, _print_generation)
+
+
+@eval_app.command("judge")
+def judge(
+    ctx: typer.Context,
+    run_ref: str = typer.Argument(..., metavar="RUN", help="The run id."),
+    budget: Optional[float] = BudgetOpt,
+    judges: Optional[List[str]] = typer.Option(None, "--judge", help="Only this judge (repeatable)."),
+    estimate: bool = typer.Option(False, "--estimate", help="Only print what is pending and its estimated cost."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Judge the run's comparisons in both orders (only what is not judged yet)."""
+    from expertune.evaluate.judge_stage import run_judging
+
+    with progress_bar("judging", enabled=not as_json and not estimate) as update:
+        result = run_judging(workspace(ctx), run_ref, budget_usd=budget, judges=judges, estimate_only=estimate, progress=update,
+                             on_estimate=_print_estimate)
+    emit(result, as_json, _print_judging)
+
+
+@eval_app.command("stats")
+def stats(
+    ctx: typer.Context,
+    run_ref: str = typer.Argument(..., metavar="RUN", help="The run id."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Win rates with intervals, judge reliability, agreement, domains, the grid (from the store)."""
+    from expertune.evaluate.pipeline import write_summary
+
+    emit(write_summary(workspace(ctx), run_ref), as_json, _print_stats)
+
+
+@eval_app.command("list")
+def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
+    """List evaluation runs."""
+    from expertune.evaluate.runs import list_runs
+
+    def render(rows):
+        t = Table("run", "name", "status", "candidates", "judges", "prompts", "created")
+        for r in rows:
+            t.add_row(f"eval-{r['id']}", escape(r["name"] or ""), r["status"], escape(", ".join(r["candidates"])),
+                      escape(", ".join(r["judges"])), str(r["prompts"]), r["created_at"][:19])
+        console.print(t)
+
+    emit(list_runs(workspace(ctx)), as_json, render)
+
+
+def report(
+    ctx: typer.Context,
+    run_ref: str = typer.Argument(..., metavar="RUN", help="The eval run id."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Output HTML file (default: runs/eval-<id>/report.html)."),
+    samples: int = typer.Option(30, help="Comparisons shown side by side."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write the self-contained HTML report of an evaluation run."""
+    from expertune.evaluate.report import write_report
+
+    result = write_report(workspace(ctx), run_ref, out, samples=samples)
+    for key, error in result["section_errors"].items():
+        err_console.print(f"[yellow]warning:[/] report section {escape(key)} failed: {escape(error)}")
+    emit(result, as_json, lambda r: console.print(f"wrote {escape(r['path'])} ({r['bytes'] / 1024:.0f} KiB; "
+                                                  f"sections: {', '.join(r['sections'])})"))
+
+
+# -- printing ------------------------------------------------------------------------------------
+def _pct(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _ci(ci) -> str:
+    return "–" if not ci else f"{100 * ci[0]:.0f}–{100 * ci[1]:.0f}%"
+
+
+def _print_generation(r) -> None:
+    if not r:
+        return
+    console.print(f"generation: {r['unique']} answers planned, {r['cached']} cached, {r['generated']} generated, "
+                  f"{r['errors']} failed")
+    for name, c in r["candidates"].items():
+        if c["generated"] or c["errors"]:
+            rate = c["tokens"] / c["seconds"] if c["seconds"] else 0
+            console.print(f"  {escape(name)}: {c['generated']} answers, {c['tokens']} tokens in {c['seconds']:.1f}s ({rate:.1f} tokens/s)")
+
+
+def _print_estimate(r) -> None:
+    """Before judging starts (stderr, so --json output stays clean)."""
+    pending = sum(c["pending"] for c in r["judges"].values())
+    line = f"judging {pending} pending judgments: estimated ${r['estimated_usd']:.4f}"
+    if r.get("budget_usd") is not None:
+        line += f" (budget ${r['budget_usd']:.4f}, spent so far ${r['spent_before_usd']:.4f})"
+    err_console.print(line, highlight=False)
+
+
+def _print_judging(r) -> None:
+    if not r:
+        return
+    if "spent_usd" not in r:  # --estimate
+        _print_estimate(r)
+        for name, c in r["judges"].items():
+            console.print(f"  {escape(name)}: {c['planned']} judgments planned, {c['cached']} done, {c['pending']} pending")
+        return
+    for name, c in r["judges"].items():
+        console.print(f"  {escape(name)}: {c['judged']} judged, {c['cached']} cached, {c['failed']} failed, "
+                      f"{c['skipped']} skipped, ${c['cost_usd']:.4f}")
+    console.print(f"judging cost ${r['spent_usd'] - r['spent_before_usd']:.4f} (run total ${r['spent_usd']:.4f})")
+    if r.get("budget_stopped"):
+        err_console.print("[yellow]budget reached:[/] the remaining judgments were not started; raise --budget and run "
+                          "`expertune eval judge RUN` again to finish")
+
+
+def _print_stats(s) -> None:
+    c = s["counts"]
+    console.print(f"[bold]eval-{s['run']['id']}[/]: {c['prompts']} prompts, {c['items']} comparisons "
+                  f"({c['missing_answers']} missing an answer, {c['identical_answers']} identical, "
+                  f"{c['flagged_planted_verdict']} flagged)")
+    for pair in s["pairs"]:
+        t = Table(title=escape(f"{pair['candidate']} vs {pair['baseline']}: win rate (ties ½), 95% intervals; "
+                               "LC = length-controlled; 1st = first-slot preference"), box=box.SIMPLE_HEAD, pad_edge=False)
+        for header in ("judge", "n", "W/T/L", "win", "Wilson", "bootstrap", "LC", "flips", "1st", "fail"):
+            t.add_column(header, no_wrap=True, min_width=len(header))
+        for name, j in pair["judges"].items():
+            o, r = j["overall"], j["reliability"]
+            lc = j["length_controlled"] or {}
+            t.add_row(escape(name), str(o["n"]), f"{o['wins']}/{o['ties']}/{o['losses']}", _pct(o["win_rate"]), _ci(o["wilson"]),
+                      _ci(o["bootstrap"]), _pct(lc.get("win_rate")), _pct(r["flip_rate"]), _pct(r["first_position"]["first_rate"]),
+                      str(o["failed_items"]))
+        p = pair["pooled"]["overall"]
+        plc = pair["pooled"]["length_controlled"] or {}
+        t.add_row("pooled", str(p["n"]), "", _pct(p["win_rate"]), _ci(p["wilson"]), _ci(p["bootstrap"]), _pct(plc.get("win_rate")),
+                  "", "", "")
+        console.print(t)
+        d = pair["pooled"]["domain"]
+        diff = d.get("difference") or {}
+        console.print(f"  in-domain {_pct(d['in']['win_rate'])} {_ci(d['in']['bootstrap'])} (n={d['in']['n']}) · "
+                      f"out-of-domain {_pct(d['out']['win_rate'])} {_ci(d['out']['bootstrap'])} (n={d['out']['n']})"
+                      + (f" · difference p={diff['p_value']:.3f}" if diff else ""))
+        for k in pair["agreement"]["pairs"]:
+            kappa = "–" if k["kappa"] is None else f"{k['kappa']:.3f}"
+            console.print(f"  κ {escape(' × '.join(k['judges']))}: {kappa} (raw agreement {_pct(k['raw_agreement'])}, n={k['n']})")
+        for cell in pair["pooled"]["grid"]:
+            console.print(f"  T={cell['temperature']} max={cell['max_new_tokens']}: win rate {_pct(cell['win_rate'])} (n={cell['n']})")
+    for cand, tr in s["truncation"].items():
+        console.print(f"  truncated answers of {escape(cand)}: {tr['truncated']}/{tr['answers']} ({_pct(tr['truncation_rate'])})")
+    for name, f in s["failures"].items():
+        if f["failed_judgments"]:
+            err_console.print(f"[yellow]{escape(name)}: {f['failed_judgments']} failed judgments[/] (not counted): "
+                              + escape("; ".join(e["error"] for e in f["errors"][:2])))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(eval_app, name="eval")
+    app.command("report")(report)
+    try:
+        from expertune.cli import exams
+    except ModuleNotFoundError as err:
+        if err.name != "expertune.cli.exams":
+            raise
+    else:
+        exams.register(eval_app)

@@ -1,7 +1,207 @@
-"""Training and model commands — being written."""
+"""Commands for base models, training and the adapter registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
+from rich.table import Table
+from rich.text import Text
+
+from expertune.cli.common import JsonOpt, SetOpt, console, emit, workspace
+from expertune.errors import InputError
+
+models_app = typer.Typer(help="Base models: list, pull (convert and cache), info.", no_args_is_help=True)
+adapters_app = typer.Typer(help="The adapter registry: list, show, promote, rollback, merge, export.", no_args_is_help=True)
+
+
+@models_app.command("list")
+def models_list(as_json: bool = JsonOpt) -> None:
+    """Builtin models and whether their packages are installed."""
+    import importlib.util
+
+    from expertune.models.builtin import BUILTINS
+
+    rows = [{"name": f"builtin:{b.name}", "package": b.package, "installed": importlib.util.find_spec(b.module) is not None,
+             "install": b.install, "description": b.description} for b in BUILTINS.values()]
+
+    def render(rows):
+        t = Table("name", "installed", "description", "install with")
+        for r in rows:
+            t.add_row(r["name"], "yes" if r["installed"] else "no", r["description"], r["install"])
+        console.print(t)
+        console.print("Also accepted anywhere a model is named: a local Hugging Face folder, a .gguf file, or a hub id.")
+
+    emit(rows, as_json, render)
+
+
+@models_app.command("pull")
+def models_pull(name: str, as_json: bool = JsonOpt) -> None:
+    """Resolve a model and build its cache (GGUF weights are dequantised once to safetensors)."""
+    from expertune.models import resolve
+
+    emit(resolve(name).as_dict(), as_json, lambda d: console.print(f"{d['name']} ready at {d['path']}"))
+
+
+@models_app.command("info")
+def models_info(name: str, as_json: bool = JsonOpt) -> None:
+    """Architecture, parameters, context length and chat template source."""
+    from expertune.models import model_info
+
+    def render(d):
+        for k in ("name", "architecture", "parameters", "context_length", "vocab_size", "eos_token",
+                  "chat_template_source", "path", "sha256"):
+            value = f"{d[k]:,}" if k == "parameters" and d[k] else d[k]
+            console.print(f"[bold]{k:>22}[/] {value}", highlight=False)
+
+    emit(model_info(name), as_json, render)
+
+
+def train_cmd(
+    ctx: typer.Context,
+    recipe: Optional[str] = typer.Argument(None, help="A preset (cpu-quick, brie-lora, qlora, full) or a recipe YAML file; "
+                                            "`audit RECIPE` shows what the trainer will train on."),
+    audit_recipe: Optional[str] = typer.Argument(None, hidden=True),
+    overrides: Optional[List[str]] = SetOpt,
+    dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Version id, name or hash (default: snapshot the current data)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run (or --run) from its last checkpoint."),
+    run: Optional[str] = typer.Option(None, "--run", help="Run id to resume."),
+    launcher: str = typer.Option("none", help="none | accelerate (multi-process / multi-GPU / multi-node)."),
+    num_processes: int = typer.Option(1, "--num-processes", help="Processes for --launcher accelerate."),
+    accelerate_config: Optional[Path] = typer.Option(None, "--accelerate-config", help="accelerate config (DeepSpeed/FSDP); see docs/distributed.md."),
+    allow: Optional[List[str]] = typer.Option(None, "--allow", help="Train despite a failing gate check (or 'audit'); repeatable."),
+    no_promote: bool = typer.Option(False, "--no-promote", help="Register the adapter without making it current."),
+    n: int = typer.Option(5, "-n", help="With `audit`: examples to show with trained/masked tokens marked."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Train RECIPE on the curated dataset and register the adapter; `expertune train audit RECIPE` inspects first."""
+    if recipe == "audit":
+        if not audit_recipe:
+            raise InputError("usage: expertune train audit RECIPE [-n 5]")
+        return audit(ctx, audit_recipe, overrides, dataset_version, n, as_json)
+    if audit_recipe:
+        raise InputError(f"unexpected argument {audit_recipe!r}; usage: expertune train RECIPE [--set key=value]")
+    from expertune.train.run import train
+
+    record = train(workspace(ctx), recipe, overrides, dataset_version=dataset_version, resume=resume, run_id=run,
+                   launcher=launcher, num_processes=num_processes, allow=allow or (), promote=not no_promote,
+                   show_progress=not as_json, accelerate_config=accelerate_config)
+
+    def render(r):
+        if r["status"] != "completed":
+            console.print(f"run {r['id']} {r['status']} at step {r.get('steps')}; resume with "
+                          f"`expertune train --resume --run {r['id']}`")
+            return
+        console.print(f"run [bold]{r['id']}[/]: {r['steps']} steps, best step {r['best_step']} "
+                      f"(val loss {r['best_eval_loss']}), {r['trained_tokens']} tokens at {r['tokens_per_second']} tok/s, "
+                      f"{r['wall_seconds']} s")
+        console.print(f"registered adapter [bold]{r['adapter']['ref']}[/] at {r['adapter']['path']}")
+
+    emit(record, as_json, render)
+
+
+def audit(ctx: typer.Context, recipe: str, overrides: list[str] | None, dataset_version: str | None, n: int,
+          as_json: bool) -> None:
+    """Render examples exactly as the trainer will and show which tokens are trained."""
+    from expertune.train.audit import audit_examples
+    from expertune.train.data import load_examples
+    from expertune.data.versions import get_version, snapshot
+    from expertune.models import resolve
+    from expertune.train.device import plan_device
+    from expertune.train.recipe import load_recipe
+
+    ws = workspace(ctx)
+    r = load_recipe(recipe, overrides)
+    version = get_version(ws, dataset_version) if dataset_version else snapshot(ws)
+    base = resolve(r.base_model)
+    report = audit_examples(r, plan_device(r.precision, r.gradient_checkpointing, method=r.method), base.path,
+                            base.chat_template_source, load_examples(version, r), n_samples=n)
+    data = report.as_dict()
+
+    def render(d):
+        for s in d["samples"]:
+            console.print(f"[bold]example {s['index']}[/] (response {s['response_id']}): {s['tokens']} tokens, {s['trained']} trained")
+            text = Text()
+            for seg in s["segments"]:
+                text.append(seg["text"], style="bold green" if seg["trained"] else "dim")
+            console.print(text)
+            console.print()
+        console.print("[dim]dim = masked (prompt), [/][bold green]green = trained (answer + end-of-turn)[/]")
+        console.print(f"template: {d['template_source']} · EOS {d['eos_token']!r} · max_length {d['max_length']}")
+        for split, p in d["token_lengths"].items():
+            if p:
+                console.print(f"{split}: {d['examples'][split]} examples, {d['trained_tokens'][split]} trained tokens; "
+                              f"length min {p['min']} · p50 {p['p50']:.0f} · p90 {p['p90']:.0f} · max {p['max']}")
+        console.print(f"EOS trained in every complete example: {'yes' if not d['eos_not_trained'] else 'NO'}")
+        for e in d["errors"]:
+            console.print(f"[red]error:[/] {e}")
+        if not d["errors"]:
+            console.print("[green]audit passed[/]")
+
+    emit(data, as_json, render)
+    if report.errors and not r.allow_truncation:
+        raise typer.Exit(1)
+
+
+def _adapter_table(rows):
+    t = Table("adapter", "current", "base", "dataset", "best step", "val loss", "created")
+    for a in rows:
+        m = a["metrics"] or {}
+        t.add_row(a["ref"], "●" if a["is_current"] else "", a["base_model"], (a["dataset_hash"] or "")[:12],
+                  str(m.get("best_step")), f"{m['best_eval_loss']:.4f}" if m.get("best_eval_loss") else "", a["created_at"][:16])
+    console.print(t)
+
+
+@adapters_app.command("list")
+def adapters_list(ctx: typer.Context, name: Optional[str] = typer.Argument(None), as_json: bool = JsonOpt) -> None:
+    """List registered adapters (with their folders)."""
+    from expertune.train.registry import list_adapters
+
+    emit(list_adapters(workspace(ctx), name), as_json, _adapter_table)
+
+
+@adapters_app.command("show")
+def adapters_show(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> None:
+    """Show one adapter: lineage, metrics, folder. REF is NAME, NAME@VERSION or NAME@current."""
+    from expertune.train.registry import resolve_adapter
+
+    emit(resolve_adapter(workspace(ctx), ref), as_json, lambda a: _adapter_table([a]))
+
+
+@adapters_app.command("promote")
+def adapters_promote(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> None:
+    """Make NAME@VERSION the current adapter of its name."""
+    from expertune.train.registry import promote
+
+    emit(promote(workspace(ctx), ref), as_json, lambda a: console.print(f"{a['ref']} is now current"))
+
+
+@adapters_app.command("rollback")
+def adapters_rollback(ctx: typer.Context, name: str, as_json: bool = JsonOpt) -> None:
+    """Make current again the version that was current before the last promotion."""
+    from expertune.train.registry import rollback
+
+    emit(rollback(workspace(ctx), name), as_json, lambda a: console.print(f"rolled back: {a['ref']} is current"))
+
+
+@adapters_app.command("merge")
+def adapters_merge(ctx: typer.Context, ref: str, out: Path = typer.Option(..., "-o", "--out"), as_json: bool = JsonOpt) -> None:
+    """Write a standalone model (base + adapter merged) loadable by plain transformers."""
+    from expertune.train.registry import merge
+
+    emit(merge(workspace(ctx), ref, out), as_json, lambda a: console.print(f"merged {a['ref']} into {a['merged_path']}"))
+
+
+@adapters_app.command("export")
+def adapters_export(ctx: typer.Context, ref: str, out: Path = typer.Option(..., "-o", "--out"), as_json: bool = JsonOpt) -> None:
+    """Copy an adapter folder for PEFT/vLLM users (base model named by its hub id where known)."""
+    from expertune.train.registry import export
+
+    emit(export(workspace(ctx), ref, out), as_json, lambda a: console.print(f"exported {a['ref']} to {a['exported_path']}"))
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.add_typer(models_app, name="models")
+    app.command("train")(train_cmd)
+    app.add_typer(adapters_app, name="adapters")

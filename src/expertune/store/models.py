@@ -231,3 +231,6 @@ class ScoreCache(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+import expertune.store.eval_models  # noqa: F401

@@ -1,0 +1,309 @@
+"""`expertune eval mcq|classify|perplexity|forgetting`: exams, labelled tasks, held-out NLL and the
+forgetting check. Handlers parse options, open the models, call expertune.evaluate and print."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.table import Table
+
+from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
+from expertune.evaluate.metrics import open_local_models as open_models, slug
+from expertune.errors import ConfigError, InputError, WorkspaceNotFound
+from expertune.llm.base import GenParams
+
+ModelOpt = typer.Option(None, "--model", "-m", help="Base model (default: the adapter's base, else the workspace's base_model).")
+AdapterOpt = typer.Option(None, "--adapter", help="Registered adapter: NAME, NAME@VERSION or NAME@current.")
+AdapterPathOpt = typer.Option(None, "--adapter-path", help="A PEFT adapter folder (with its tokenizer files).")
+TunedOnlyOpt = typer.Option(False, "--tuned-only", help="With an adapter, skip the base model (no comparison).")
+RunOpt = typer.Option(None, "--run", help="Write into this run folder (e.g. runs/eval-ID) instead of a new one.")
+SeedOpt = typer.Option(0, "--seed", help="Seed for few-shot choice and bootstrap intervals.")
+
+
+# -- shared plumbing -------------------------------------------------------------------------------
+def _workspace(ctx: typer.Context, *, required: bool):
+    try:
+        return workspace(ctx)
+    except WorkspaceNotFound:
+        if required:
+            raise
+        return None
+
+
+def _run_folder(ws, run: Path | None, prefix: str) -> Path:
+    from expertune.evaluate.metrics import new_run_dir
+
+    if run is not None:
+        run.mkdir(parents=True, exist_ok=True)
+        return run
+    if ws is None:
+        raise WorkspaceNotFound("no workspace here to store results in runs/; pass -w DIR or --run DIR")
+    return new_run_dir(ws.runs_dir, prefix)
+
+
+def _params(max_new_tokens: int, seed: int) -> GenParams:
+    if max_new_tokens < 1:
+        raise InputError("--max-new-tokens must be at least 1")
+    return GenParams(temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
+
+
+def _models_view(result: dict[str, Any]) -> dict[str, Any]:
+    return {label: {"model": res.get("model"), **({"info": res["info"]} if res.get("info") else {}),
+                    "summary": res.get("summary")} for label, res in result.get("models", {}).items()}
+
+
+def _pct(p: dict | None) -> str:
+    """Compact for terminal tables: "62% (31–86)"; --json has the exact numbers."""
+    if not p or p.get("value") is None:
+        return "–"
+    lo, hi = p["ci"]
+    return f"{100 * p['value']:.0f}% ({100 * lo:.0f}–{100 * hi:.0f})"
+
+
+# -- mcq -------------------------------------------------------------------------------------------
+def mcq_cmd(
+    ctx: typer.Context,
+    exam: str = typer.Argument(..., help="Exam JSONL file or registered eval set (kind mcq)."),
+    model: Optional[str] = ModelOpt,
+    adapter: Optional[str] = AdapterOpt,
+    adapter_path: Optional[Path] = AdapterPathOpt,
+    tuned_only: bool = TunedOnlyOpt,
+    formats: Optional[str] = typer.Option(None, "--formats", help="Comma-separated SHOTS-ORDER-STYLE formats or 'all' "
+                                          "(default: zero-answer-json,few-answer-markdown,zero-explain-list)."),
+    permutations: bool = typer.Option(False, "--permutations", help="Also ask every cyclic shift of the options (bias check)."),
+    scoring: str = typer.Option("generate", "--scoring", help="generate | logprob | both"),
+    shots_from: Optional[str] = typer.Option(None, "--shots-from", help="Few-shot examples: an exam file or eval set "
+                                             "(default: the workspace's train-split multiple-choice groups)."),
+    shots: int = typer.Option(3, "--shots", help="Examples per few-shot prompt."),
+    max_new_tokens: int = typer.Option(192, "--max-new-tokens"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N questions (quick checks)."),
+    seed: int = SeedOpt,
+    run: Optional[Path] = RunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Multiple-choice exam: formats, answer extraction, option bias, log-prob scoring, base vs tuned."""
+    from expertune.evaluate import mcq
+    from expertune.evaluate.exam_formats import parse_formats
+    from expertune.evaluate.metrics import write_result
+
+    ws = _workspace(ctx, required=run is None)
+    items, exam_info = mcq.load_exam(exam, ws)
+    items = items[:limit] if limit else items
+    pool: list = []
+    if any(f.shots == "few" for f in parse_formats(formats)) and scoring != "logprob":
+        if shots_from:
+            pool, _ = mcq.load_exam(shots_from, ws)
+        elif ws is not None:
+            pool = mcq.store_shot_pool(ws)
+    fmts, note = mcq.choose_formats(formats, bool(pool))
+    if note and not as_json:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    models, meta = open_models(ws, model, adapter, adapter_path, tuned_only)
+    folder = _run_folder(ws, run, "mcq")
+    with progress_bar("answering", enabled=not as_json) as update:
+        result = mcq.run_exam(models, items, formats=fmts, permutations=permutations, shot_pool=pool, n_shots=shots,
+                              params=_params(max_new_tokens, seed), scoring=scoring, seed=seed, exam_info=exam_info,
+                              model_info=meta, note=note, progress=lambda label: update)
+    path = write_result(folder, f"mcq-{slug(exam)}.json", result)
+    out = {"kind": "mcq", "path": str(path), "exam": result["exam"], "config": result["config"],
+           "models": _models_view(result), "baseline": result["baseline"], "comparisons": result["comparisons"]}
+    emit(out, as_json, _print_mcq)
+
+
+def _print_mcq(d: dict[str, Any]) -> None:
+    t = Table("model", "format", "accuracy", "adherence", "consistency", "sd recall/letter", "agrees w/ log-prob")
+    for label, m in d["models"].items():
+        for fmt, s in m["summary"].items():
+            t.add_row(label, fmt, _pct(s["accuracy"]), _pct(s["adherence"]), _pct(s.get("consistency")),
+                      f"{s['letter_recall_std']:.3f}" if s["letter_recall_std"] is not None else "–",
+                      _pct(s.get("logprob_agreement")))
+    console.print(t)
+    _print_comparisons(d)
+    console.print(f"results: {d['path']}", highlight=False)
+
+
+def _print_comparisons(d: dict[str, Any]) -> None:
+    for label, per in (d.get("comparisons") or {}).items():
+        for mode, c in per.items():
+            mc = c["mcnemar"]
+            console.print(f"{mode}: {d['baseline']} {c['base_accuracy']:.3f} → {label} {c['tuned_accuracy']:.3f} "
+                          f"(McNemar {mc['method']}, p = {mc['p_value']:.4f})", highlight=False)
+
+
+# -- classify --------------------------------------------------------------------------------------
+def classify_cmd(
+    ctx: typer.Context,
+    task: str = typer.Argument(..., help="Task JSONL of {text, label, split?} or registered eval set (kind classify)."),
+    model: Optional[str] = ModelOpt,
+    adapter: Optional[str] = AdapterOpt,
+    adapter_path: Optional[Path] = AdapterPathOpt,
+    tuned_only: bool = TunedOnlyOpt,
+    scoring: str = typer.Option("generate", "--scoring", help="generate | logprob | both"),
+    export_training: Optional[Path] = typer.Option(None, "--export-training", help="Only write the train-split items as "
+                                                   "chat records (label as the answer) to this JSONL, then stop."),
+    max_new_tokens: int = typer.Option(16, "--max-new-tokens"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Only the first N evaluation items."),
+    seed: int = SeedOpt,
+    run: Optional[Path] = RunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Classification task: constrained label parsing, per-class metrics, confusion matrix."""
+    from expertune.evaluate import classify
+    from expertune.evaluate.metrics import write_result
+
+    if export_training is not None:
+        ws = _workspace(ctx, required=False)
+        out = classify.export_training(task, export_training, ws)
+        emit(out, as_json, lambda d: console.print(f"wrote {d['rows']} training records to {d['path']}", highlight=False))
+        return
+    ws = _workspace(ctx, required=run is None)
+    items, info = classify.load_task(task, ws)
+    models, meta = open_models(ws, model, adapter, adapter_path, tuned_only)
+    folder = _run_folder(ws, run, "classify")
+    with progress_bar("classifying", enabled=not as_json) as update:
+        result = classify.run_task(models, items, scoring=scoring, params=_params(max_new_tokens, seed), task_info=info,
+                                   model_info=meta, limit=limit, progress=lambda label: update)
+    path = write_result(folder, f"classify-{slug(task)}.json", result)
+    emit({"kind": "classify", "path": str(path), "task": result["task"], "models": _models_view(result),
+          "baseline": result["baseline"], "comparisons": result["comparisons"]}, as_json, _print_classify)
+
+
+def _print_classify(d: dict[str, Any]) -> None:
+    from expertune.evaluate.metrics import fmt_num
+
+    for label, m in d["models"].items():
+        for mode, s in m["summary"].items():
+            if mode == "agreement":
+                console.print(f"{label}: generated vs log-prob agreement {s['k']}/{s['n']}")
+                continue
+            console.print(f"[bold]{label}[/] ({mode}): accuracy {_pct(s['accuracy'])}, macro F1 "
+                          f"{fmt_num(s['macro']['f1'])}, invalid {_pct(s['invalid'])}", highlight=False)
+            conf = s["confusion"]
+            t = Table("gold \\ predicted", *conf["columns"])
+            for lab, row in zip(conf["labels"], conf["matrix"]):
+                t.add_row(lab, *map(str, row))
+            console.print(t)
+    _print_comparisons(d)
+    console.print(f"results: {d['path']}", highlight=False)
+
+
+# -- perplexity ------------------------------------------------------------------------------------
+def perplexity_cmd(
+    ctx: typer.Context,
+    model: Optional[str] = ModelOpt,
+    adapter: Optional[str] = AdapterOpt,
+    adapter_path: Optional[Path] = AdapterPathOpt,
+    tuned_only: bool = TunedOnlyOpt,
+    splits: str = typer.Option("val,test", "--splits", help="Held-out splits of the workspace to score."),
+    heldout: bool = typer.Option(True, "--heldout/--no-heldout", help="Score the held-out groups of the workspace."),
+    ood: Optional[List[str]] = typer.Option(None, "--ood", help="Out-of-domain set (file or eval set); repeatable."),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="Length of base-generated references for sets without answers."),
+    seed: int = SeedOpt,
+    run: Optional[Path] = RunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Held-out NLL/perplexity of accepted answers under base and tuned, paired per prompt group."""
+    from expertune.evaluate import perplexity
+    from expertune.evaluate.metrics import write_result
+
+    ws = _workspace(ctx, required=heldout or run is None)
+    sets, info = {}, {}
+    if heldout:
+        names = tuple(s.strip() for s in splits.split(",") if s.strip())
+        bad = [s for s in names if s not in ("train", "val", "test")]
+        if bad:
+            raise InputError(f"--splits: {', '.join(bad)} is not a split (train, val, test)")
+        sets["heldout"] = perplexity.heldout_examples(ws, names)
+        info["heldout"] = {"splits": list(names)}
+    for source in ood or []:
+        examples, set_info = perplexity.ood_examples(source, ws)
+        sets[f"ood:{set_info['name']}"] = examples
+        info[f"ood:{set_info['name']}"] = set_info
+    if not sets:
+        raise InputError("nothing to score: keep --heldout or pass --ood SET")
+    models, meta = open_models(ws, model, adapter, adapter_path, tuned_only)
+    folder = _run_folder(ws, run, "perplexity")
+    with progress_bar("scoring", enabled=not as_json) as update:
+        result = perplexity.run_sets(models, sets, ws=ws, seed=seed, set_info=info, model_info=meta,
+                                     reference_params=_params(max_new_tokens, seed), progress=lambda label: update)
+    path = write_result(folder, "perplexity.json", result)
+    emit({"kind": "perplexity", "path": str(path), "models": result["models"],
+          "sets": {name: e["summary"] for name, e in result["sets"].items()}}, as_json, _print_perplexity)
+
+
+def _print_perplexity(d: dict[str, Any]) -> None:
+    from expertune.evaluate.metrics import fmt_num
+
+    t = Table("set", "model", "groups", "tokens", "NLL/token", "perplexity")
+    for name, s in d["sets"].items():
+        for label, m in s["models"].items():
+            t.add_row(name, label, str(m["n_groups"]), str(m["n_tokens"]), fmt_num(m["nll_per_token"]),
+                      fmt_num(m["perplexity"], 2))
+    console.print(t)
+    for name, s in d["sets"].items():
+        for label, diff in s["differences"].items():
+            if diff["t"]["mean"] is not None:
+                lo, hi = diff["bootstrap"]["ci"]
+                console.print(f"{name}: {label} − {s['baseline']} = {diff['t']['mean']:+.3f} nats/token per group "
+                              f"(95% bootstrap [{fmt_num(lo)}, {fmt_num(hi)}], {diff['n_groups']} groups)", highlight=False)
+    console.print(f"results: {d['path']}", highlight=False)
+
+
+# -- forgetting ------------------------------------------------------------------------------------
+def forgetting_cmd(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="A general set: exam, labelled task or prompts (file or eval set)."),
+    model: Optional[str] = ModelOpt,
+    adapter: Optional[str] = AdapterOpt,
+    adapter_path: Optional[Path] = AdapterPathOpt,
+    margin_accuracy: float = typer.Option(0.02, "--margin-accuracy", help="Allowed accuracy drop (0.02 = 2 points)."),
+    margin_nll: float = typer.Option(0.1, "--margin-nll", help="Allowed NLL rise in nats per token."),
+    scoring: str = typer.Option("logprob", "--scoring", help="Exams: logprob (fast, no parsing) or generate."),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens"),
+    run: Optional[Path] = RunOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Forgetting check: base vs tuned on a general set, flagged beyond a margin."""
+    from pydantic import ValidationError
+
+    from expertune.evaluate.forgetting import ForgettingConfig, run_forgetting
+    from expertune.evaluate.metrics import write_result
+
+    if not adapter and not adapter_path:
+        raise InputError("the forgetting check compares base and tuned: pass --adapter NAME or --adapter-path DIR")
+    try:
+        config = ForgettingConfig(margin_accuracy=margin_accuracy, margin_nll=margin_nll, mcq_scoring=scoring,
+                                  max_new_tokens=max_new_tokens)
+    except ValidationError as err:
+        raise ConfigError("; ".join(f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}"
+                                    for e in err.errors())) from None
+    ws = _workspace(ctx, required=run is None)
+    models, meta = open_models(ws, model, adapter, adapter_path)
+    folder = _run_folder(ws, run, "forgetting")
+    with progress_bar("checking", enabled=not as_json) as update:
+        result = run_forgetting(models, source, ws=ws, config=config, model_info=meta, progress=lambda label: update)
+    path = write_result(folder, f"forgetting-{slug(source)}.json", result)
+    emit({"kind": "forgetting", "path": str(path), "source": result["source"], "set_kind": result["set_kind"],
+          "baseline": result["baseline"], "flagged": result["flagged"], "verdicts": result["verdicts"]},
+         as_json, _print_forgetting)
+
+
+def _print_forgetting(d: dict[str, Any]) -> None:
+    for label, v in d["verdicts"].items():
+        what = "accuracy" if v["metric"] == "accuracy" else "NLL/token"
+        line = (f"{d['source'].get('name')}: {what} {d['baseline']} {v['base']:.3f} → {label} {v['tuned']:.3f} "
+                f"(margin {v['margin']})")
+        if v["flagged"]:
+            err_console.print(f"[bold red]possible forgetting[/] — {line}", highlight=False)
+        else:
+            console.print(f"[green]no drop beyond the margin[/] — {line}", highlight=False)
+    console.print(f"results: {d['path']}", highlight=False)
+
+
+def register(eval_app: typer.Typer) -> None:
+    eval_app.command("mcq")(mcq_cmd)
+    eval_app.command("classify")(classify_cmd)
+    eval_app.command("perplexity")(perplexity_cmd)
+    eval_app.command("forgetting")(forgetting_cmd)

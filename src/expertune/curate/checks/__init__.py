@@ -1,0 +1,24 @@
+"""The checks, one module each. Every module has NAME, a pydantic `Config` with its thresholds and
+`run(ctx, cfg) -> CheckResult`."""
+
+from expertune.curate.checks import (
+    artefacts,
+    balance,
+    confidence,
+    contamination,
+    diversity,
+    duplicates,
+    language,
+    leakage,
+    length,
+    near_duplicates,
+    pii,
+)
+
+# The standard order: cheap structural checks first, the model-based one last.
+MODULES = {
+    m.NAME: m
+    for m in (duplicates, near_duplicates, leakage, contamination, artefacts, length, language, pii, balance,
+              diversity, confidence)
+}
+CHECK_NAMES = tuple(MODULES)

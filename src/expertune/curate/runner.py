@@ -1,0 +1,82 @@
+"""Running checks: one context (data, config, base model) shared by every check of a run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable, Iterable
+
+from expertune.curate.checks import CHECK_NAMES, MODULES
+from expertune.curate.config import ChecksConfig, load_checks_config
+from expertune.curate.dataset import CurationData, load_data
+from expertune.curate.findings import CheckReport
+from expertune.errors import InputError
+from expertune.workspace import Workspace
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class CheckContext:
+    ws: Workspace
+    data: CurationData
+    config: ChecksConfig
+    base_model: str
+    max_length: int | None = None  # overrides checks.length.max_length (the trainer passes its own)
+    progress: Progress | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    def tokenizer(self):
+        return cached_tokenizer(self.base_model)
+
+    def report_progress(self, what: str, done: int, total: int) -> None:
+        if self.progress:
+            self.progress(what, done, total)
+
+
+@lru_cache(maxsize=4)
+def cached_tokenizer(name: str):
+    # Loading a tokenizer takes about a second; a process (tests, the trainer) loads it once.
+    from expertune.models import load_tokenizer
+
+    return load_tokenizer(name)
+
+
+def parse_check_names(names: Iterable[str] | str | None, *, option: str = "--only") -> list[str]:
+    """Validate check names (a list, or "a,b,c"); None means all checks, in the standard order."""
+    if names is None:
+        return list(CHECK_NAMES)
+    if isinstance(names, str):
+        names = names.split(",")
+    wanted = [n.strip() for n in names if n and n.strip()]
+    unknown = [n for n in wanted if n not in MODULES]
+    if unknown:
+        raise InputError(f"{option} {','.join(unknown)}: unknown check; known checks: {', '.join(CHECK_NAMES)}")
+    return [n for n in CHECK_NAMES if n in wanted]
+
+
+def run_checks(
+    ws: Workspace,
+    *,
+    only: Iterable[str] | str | None = None,
+    dataset_version: str | None = None,
+    max_length: int | None = None,
+    base_model: str | None = None,
+    progress: Progress | None = None,
+    data: CurationData | None = None,
+    config: ChecksConfig | None = None,
+) -> CheckReport:
+    """Run the named checks (all by default) over accepted responses or a dataset version."""
+    names = parse_check_names(only)
+    config = config or load_checks_config(ws)
+    data = data or load_data(ws, dataset_version)
+    ctx = CheckContext(ws, data, config, base_model or ws.settings.base_model, max_length, progress)
+    results = []
+    for name in names:
+        start = time.perf_counter()
+        result = MODULES[name].run(ctx, config.for_check(name))
+        result.seconds = time.perf_counter() - start
+        results.append(result)
+    source = {**data.source, "responses": len(data.items), "groups": len(data.groups), "base_model": ctx.base_model}
+    return CheckReport(results, source, data)

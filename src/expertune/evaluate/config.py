@@ -1,0 +1,235 @@
+"""The evaluation config (one YAML file, validated; `--set key=value` overrides).
+
+    candidates: models to compare (local base, base + adapter, or an OpenAI-compatible endpoint)
+    baseline:   the candidate every other one is compared with (default: the first)
+    prompts:    prompt sets: a split of the store (val/test) or a registered eval set of prompts
+    grid:       temperatures x max_new_tokens x seeds x samples
+    judges:     local models, OpenAI-compatible endpoints (and, from Python only, scripted judges)
+    rubric:     criteria scored 1-5, the neutral labels
+    tasks:      extra evaluations registered by other modules (exams, classification, ...)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from expertune.config import StrictModel, load_config
+
+DEFAULT_CRITERIA = [
+    ("Creativity", "Original, insightful framing rather than generic boilerplate."),
+    ("Coherence", "Logically organised, consistent and easy to follow."),
+    ("Depth", "Substantive, accurate detail and reasoning appropriate to the question."),
+    ("Engagement", "Speaks to the user's actual need in an engaging, useful way."),
+    ("Quality", "Overall quality: correct, clear, complete and well written."),
+]
+
+
+def _with_default_type(data: Any, default: str) -> Any:
+    if isinstance(data, dict) and "type" not in data:
+        return {**data, "type": default}
+    return data
+
+
+class EndpointFields(StrictModel):
+    """An OpenAI-compatible endpoint. The key is read from the environment variable named by
+    api_key_env (never written in the config); leave it empty for servers that need no key."""
+
+    base_url: str
+    model: str
+    api_key_env: str | None = None
+    timeout: float = Field(120.0, gt=0)
+    concurrency: int = Field(4, ge=1, le=256)
+    max_attempts: int = Field(4, ge=1, le=20)
+    backoff_base: float = Field(1.0, ge=0)
+    price_input_per_1m: float = Field(0.0, ge=0)
+    price_output_per_1m: float = Field(0.0, ge=0)
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    def endpoint(self):
+        from expertune.llm.openai_compat import Endpoint
+
+        return Endpoint(**self.model_dump(include=set(EndpointFields.model_fields)))
+
+
+class LocalCandidate(StrictModel):
+    type: Literal["local"] = "local"
+    name: str = Field(min_length=1, max_length=100)
+    # Base model; default: the adapter's recorded base, else the workspace's base_model.
+    model: str | None = None
+    adapter: str | None = None  # registry reference: name, name@3, name@current
+    adapter_path: str | None = None  # or an adapter folder
+    batch_size: int = Field(32, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _one_adapter(self) -> "LocalCandidate":
+        if self.adapter and self.adapter_path:
+            raise ValueError("give either adapter (a registry name@version) or adapter_path (a folder), not both")
+        return self
+
+
+class RemoteCandidate(EndpointFields):
+    type: Literal["openai"]
+    name: str = Field(min_length=1, max_length=100)
+
+
+Candidate = Annotated[Union[LocalCandidate, RemoteCandidate], Field(discriminator="type")]
+
+
+class PromptSet(StrictModel):
+    split: Literal["val", "test"] | None = None  # prompt groups of the store (training prompts never)
+    evalset: str | None = None  # a registered eval set of kind "prompts"
+    name: str | None = None  # display name (default: "split:test" or the eval set's name)
+    # Default: the eval set's own flag; for a split, each group's topic flag (in-domain if none).
+    in_domain: bool | None = None
+    limit: int | None = Field(None, ge=1)  # the first N prompts (stable order), for quick runs
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "PromptSet":
+        if (self.split is None) == (self.evalset is None):
+            raise ValueError("give exactly one of split (val|test) or evalset (a registered eval set name)")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or (f"split:{self.split}" if self.split else str(self.evalset))
+
+
+class Grid(StrictModel):
+    temperatures: list[Annotated[float, Field(ge=0, le=2)]] = Field(default_factory=lambda: [0.7], min_length=1)
+    max_new_tokens: list[Annotated[int, Field(ge=1, le=32768)]] = Field(default_factory=lambda: [256], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    samples: int = Field(1, ge=1, le=100)  # answers per prompt per seed
+    top_p: float = Field(1.0, gt=0, le=1)
+
+    @property
+    def cells(self) -> list[tuple[float, int]]:
+        return [(t, m) for t in self.temperatures for m in self.max_new_tokens]
+
+
+class Criterion(StrictModel):
+    name: str = Field(min_length=1, max_length=60)
+    description: str = ""
+
+
+class Rubric(StrictModel):
+    criteria: list[Criterion] = Field(default_factory=lambda: [Criterion(name=n, description=d) for n, d in DEFAULT_CRITERIA])
+    scale_min: int = 1
+    scale_max: int = 5
+    labels: list[str] = Field(default_factory=lambda: ["A", "B"])  # the neutral names judges see
+    instructions: str | None = None  # extra guidance appended to the judge prompt
+
+    @field_validator("labels")
+    @classmethod
+    def _two_labels(cls, labels: list[str]) -> list[str]:
+        labels = [str(x).strip() for x in labels]
+        if len(labels) != 2 or len(set(x.lower() for x in labels)) != 2 or not all(labels):
+            raise ValueError("exactly two distinct, non-empty labels, e.g. [A, B]")
+        if any(x.lower() == "tie" for x in labels) or any(len(x) > 20 for x in labels):
+            raise ValueError("labels must not be 'tie' and at most 20 characters")
+        return labels
+
+    @model_validator(mode="after")
+    def _scale(self) -> "Rubric":
+        if not 0 <= self.scale_min < self.scale_max <= 9:
+            raise ValueError("scale_min < scale_max, both single digits (default 1-5)")
+        names = [c.name.lower() for c in self.criteria]
+        if len(set(names)) != len(names):
+            raise ValueError("criterion names must be unique")
+        return self
+
+
+class LocalJudge(StrictModel):
+    type: Literal["local"] = "local"
+    name: str = Field(min_length=1, max_length=100)
+    model: str | None = None  # default: the workspace's base_model
+    adapter: str | None = None
+    adapter_path: str | None = None
+    # Per-criterion scores cost one forward pass per criterion and answer; off by default.
+    rubric_scores: bool = False
+    tie_margin: float = Field(0.0, ge=0)  # |logp(A) - logp(B)| below this is a tie
+    batch_size: int = Field(8, ge=1, le=256)
+
+
+class OpenAIJudge(EndpointFields):
+    type: Literal["openai"]
+    name: str = Field(min_length=1, max_length=100)
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(512, ge=16)
+    # auto: json_schema, then json_object, then plain text, stepping down when the server refuses.
+    response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
+    max_parse_attempts: int = Field(3, ge=1, le=10)  # re-prompts when the reply is not the JSON asked for
+
+
+class ScriptedJudge(StrictModel):
+    """A Python function registered in expertune.evaluate.judges.SCRIPTS (tests, experiments)."""
+
+    type: Literal["scripted"]
+    name: str = Field(min_length=1, max_length=100)
+    script: str
+    concurrency: int = Field(1, ge=1)
+    max_parse_attempts: int = Field(3, ge=1, le=10)
+
+
+Judge = Annotated[Union[LocalJudge, OpenAIJudge, ScriptedJudge], Field(discriminator="type")]
+
+
+class EvalConfig(StrictModel):
+    name: str | None = None
+    candidates: list[Candidate] = Field(min_length=1)
+    baseline: str | None = None
+    prompts: list[PromptSet] = Field(default_factory=list)
+    grid: Grid = Field(default_factory=Grid)
+    judges: list[Judge] = Field(default_factory=list)
+    rubric: Rubric = Field(default_factory=Rubric)
+    bootstrap: int = Field(2000, ge=100, le=100000)  # bootstrap replicates for intervals
+    stats_seed: int = 0
+    budget_usd: float | None = Field(None, ge=0)  # stop paid calls before exceeding this (run total)
+    tasks: dict[str, Any] = Field(default_factory=dict)  # registered extensions: exams, classification, ...
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_types(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("candidates", "judges"):
+                if isinstance(data.get(key), list):
+                    data[key] = [_with_default_type(x, "local") for x in data[key]]
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "EvalConfig":
+        names = [c.name for c in self.candidates]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidates: names must be unique (got {names})")
+        judge_names = [j.name for j in self.judges]
+        if len(set(judge_names)) != len(judge_names):
+            raise ValueError(f"judges: names must be unique (got {judge_names})")
+        if self.baseline is not None and self.baseline not in names:
+            raise ValueError(f"baseline {self.baseline!r} is not a candidate name ({', '.join(names)})")
+        if self.judges and len(self.candidates) < 2:
+            raise ValueError("pairwise judging needs at least two candidates")
+        if self.judges and not self.prompts:
+            raise ValueError("judges need prompts: add a prompt set (split: test, or evalset: NAME)")
+        return self
+
+    @field_validator("tasks")
+    @classmethod
+    def _known_tasks(cls, tasks: dict[str, Any]) -> dict[str, Any]:
+        from expertune.evaluate.extensions import validate_tasks
+
+        return validate_tasks(tasks)
+
+    @property
+    def baseline_name(self) -> str:
+        return self.baseline or self.candidates[0].name
+
+    def candidate(self, name: str):
+        return next(c for c in self.candidates if c.name == name)
+
+
+def load_eval_config(path: Path | None, overrides: list[str] | None = None) -> EvalConfig:
+    return load_config(EvalConfig, path, overrides)

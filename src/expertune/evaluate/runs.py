@@ -1,0 +1,253 @@
+"""Evaluation runs: creation (which freezes prompts, candidates and judges), lookup, folders.
+
+A run's plan is frozen when it is created: the prompts are copied into the store and every
+candidate and judge is resolved to a stable identity (base weights hash, adapter weights hash,
+endpoint + model). Later stages, resumptions and reports work from that frozen plan, so moving
+`demo@current` to a new version or editing the store never changes what a past run measured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select
+
+from expertune.errors import ConfigError, NotFound
+from expertune.evaluate.config import EvalConfig
+from expertune.evaluate.prompts import collect_prompts
+from expertune.store.eval_models import EvalPrompt, EvalRun
+from expertune.store.models import utcnow
+from expertune.workspace import Workspace
+
+
+def sha256_json(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+def rubric_hash(config: EvalConfig) -> str:
+    return sha256_json(config.rubric.model_dump(mode="json"))
+
+
+# -- resolving candidates and judges --------------------------------------------------------------
+def _adapter(ws: Workspace, ref: str | None, path: str | None, where: str):
+    from expertune.llm.adapters import read_adapter, resolve_adapter
+
+    if path:
+        folder = Path(path).expanduser()
+        if not folder.is_absolute():
+            folder = ws.root / folder
+        return read_adapter(folder)
+    if ref:
+        try:
+            return resolve_adapter(ws, ref)
+        except ConfigError as err:
+            raise ConfigError(f"{where}.adapter: {err}") from None
+    return None
+
+
+def resolve_local(ws: Workspace, model: str | None, adapter_ref: str | None, adapter_path: str | None, where: str) -> dict[str, Any]:
+    from expertune.llm.local import base_identity, model_id_for
+
+    adapter = _adapter(ws, adapter_ref, adapter_path, where)
+    base = model or (adapter.base_model if adapter else None) or ws.settings.base_model
+    if adapter is not None and adapter.kind == "full":
+        base_sha = adapter.base_sha256 or ""
+    else:
+        _, base_sha = base_identity(base)
+        if adapter is not None and adapter.base_sha256 and adapter.base_sha256 != base_sha:
+            raise ConfigError(f"{where}: adapter {adapter.label} was trained on a base with sha256 {adapter.base_sha256[:12]}…, "
+                              f"but {base!r} has {base_sha[:12]}…; set model: to the adapter's base ({adapter.base_model})")
+    return {"type": "local", "model_id": model_id_for(base_sha, adapter), "base": base, "base_sha256": base_sha,
+            "adapter": adapter.as_dict() if adapter else None}
+
+
+def resolve_candidates(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]]:
+    out = []
+    for i, c in enumerate(config.candidates):
+        if c.type == "local":
+            frozen = resolve_local(ws, c.model, c.adapter, c.adapter_path, f"candidates.{i}")
+            frozen["batch_size"] = c.batch_size
+        else:
+            endpoint = c.endpoint()
+            endpoint.api_key()  # a missing key fails now, not after an hour of local generation
+            frozen = {"type": "openai", "model_id": endpoint.id, "base": c.model, "adapter": None,
+                      "endpoint": c.model_dump(include=set(type(c).model_fields) - {"type", "name"})}
+        out.append({"name": c.name, **frozen})
+    return out
+
+
+def resolve_judges(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]]:
+    from expertune.evaluate.judging import TEMPLATE_VERSION
+
+    out = []
+    for i, j in enumerate(config.judges):
+        settings = j.model_dump(mode="json")
+        if j.type == "local":
+            frozen = resolve_local(ws, j.model, j.adapter, j.adapter_path, f"judges.{i}")
+            identity = {"type": "local", "model_id": frozen["model_id"], "rubric_scores": j.rubric_scores,
+                        "tie_margin": j.tie_margin, "template": TEMPLATE_VERSION}
+        elif j.type == "openai":
+            j.endpoint().api_key()  # fail before generating, not when judging starts
+            frozen = {"model_id": j.endpoint().id}
+            identity = {"type": "openai", "model_id": frozen["model_id"], "temperature": j.temperature,
+                        "max_tokens": j.max_tokens, "response_format": j.response_format, "template": TEMPLATE_VERSION,
+                        "extra_body": j.extra_body}
+        else:
+            frozen = {"model_id": f"scripted:{j.script}"}
+            identity = {"type": "scripted", "script": j.script, "template": TEMPLATE_VERSION}
+        out.append({"name": j.name, "type": j.type, "judge_id": sha256_json(identity), "settings": settings, **frozen})
+    return out
+
+
+# -- runs -----------------------------------------------------------------------------------------
+def run_folder(ws: Workspace, run_id: int) -> Path:
+    return ws.runs_dir / f"eval-{run_id}"
+
+
+def create_run(ws: Workspace, config: EvalConfig, *, source: str | None = None) -> dict[str, Any]:
+    """Resolve and freeze the plan, store the run and its prompts, write runs/eval-<id>/."""
+    prompts = collect_prompts(ws, config)
+    candidates = resolve_candidates(ws, config)
+    judges = resolve_judges(ws, config)
+    config_data = config.model_dump(mode="json")
+    lineage = {
+        "created_at": utcnow().isoformat(),
+        "expertune_version": _version(),
+        "config_source": source,
+        "dataset_version": _dataset_version(ws),
+        "baseline": config.baseline_name,
+        "candidates": candidates,
+        "judges": judges,
+        "grid": config.grid.model_dump(mode="json"),
+        "rubric_hash": rubric_hash(config),
+        "prompt_sets": _set_counts(prompts),
+    }
+    with ws.session() as session:
+        run = EvalRun(name=config.name, config=config_data, config_hash=sha256_json(config_data), lineage=lineage, folder="")
+        session.add(run)
+        session.flush()
+        run.folder = str(run_folder(ws, run.id))
+        session.add_all(EvalPrompt(run_id=run.id, idx=i, set_name=p.set_name, in_domain=p.in_domain, source=p.source,
+                                   topic=p.topic, messages=p.messages, prompt_hash=p.prompt_hash) for i, p in enumerate(prompts))
+        run_id = run.id
+    folder = run_folder(ws, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config_data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    (folder / "lineage.json").write_text(json.dumps(lineage, indent=2, ensure_ascii=False), encoding="utf-8")
+    return get_run(ws, run_id)
+
+
+def _set_counts(prompts) -> list[dict[str, Any]]:
+    sets: dict[str, dict[str, Any]] = {}
+    for p in prompts:
+        entry = sets.setdefault(p.set_name, {"name": p.set_name, "prompts": 0, "in_domain": 0, "out_of_domain": 0})
+        entry["prompts"] += 1
+        entry["in_domain" if p.in_domain else "out_of_domain"] += 1
+    return list(sets.values())
+
+
+def _dataset_version(ws: Workspace) -> dict[str, Any] | None:
+    from expertune.data.versions import list_versions
+
+    versions = list_versions(ws)
+    if not versions:
+        return None
+    v = versions[-1]
+    return {"id": v["id"], "hash": v["hash"], "name": v["name"], "created_at": v["created_at"]}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("expertune")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def get_run(ws: Workspace, ref: int | str) -> dict[str, Any]:
+    try:
+        run_id = int(str(ref).removeprefix("eval-"))
+    except ValueError:
+        raise NotFound(f"eval run {ref!r}: expected a run id (a number, as printed by `expertune eval run`)") from None
+    with ws.session() as session:
+        run = session.get(EvalRun, run_id)
+        if run is None:
+            latest = session.scalar(select(func.max(EvalRun.id)))
+            hint = f"the newest is {latest}" if latest else "none yet; run `expertune eval run EVAL.yaml`"
+            raise NotFound(f"eval run {run_id} does not exist ({hint})")
+        prompts = session.scalars(select(EvalPrompt).where(EvalPrompt.run_id == run_id).order_by(EvalPrompt.idx)).all()
+        return {
+            "id": run.id, "name": run.name, "status": run.status, "config": run.config, "config_hash": run.config_hash,
+            "lineage": run.lineage, "folder": run.folder, "created_at": run.created_at.isoformat(),
+            "prompts": [{"idx": p.idx, "set_name": p.set_name, "in_domain": p.in_domain, "source": p.source,
+                         "topic": p.topic, "messages": p.messages, "prompt_hash": p.prompt_hash} for p in prompts],
+        }
+
+
+def set_status(ws: Workspace, run_id: int, status: str) -> None:
+    with ws.session() as session:
+        run = session.get(EvalRun, run_id)
+        run.status = status
+        run.updated_at = utcnow()
+
+
+def list_runs(ws: Workspace) -> list[dict[str, Any]]:
+    with ws.session() as session:
+        runs = session.scalars(select(EvalRun).order_by(EvalRun.id)).all()
+        counts = dict(session.execute(select(EvalPrompt.run_id, func.count()).group_by(EvalPrompt.run_id)).all())
+        return [{"id": r.id, "name": r.name, "status": r.status, "created_at": r.created_at.isoformat(),
+                 "candidates": [c["name"] for c in r.lineage.get("candidates", [])],
+                 "judges": [j["name"] for j in r.lineage.get("judges", [])], "prompts": counts.get(r.id, 0),
+                 "folder": r.folder} for r in runs]
+
+
+def run_config(run: dict[str, Any]) -> EvalConfig:
+    return EvalConfig.model_validate(run["config"])
+
+
+# -- models of a frozen plan ---------------------------------------------------------------------
+def chat_model(frozen: dict[str, Any], *, on_result=None):
+    """The chat model of a frozen candidate or local judge, checking its adapter is unchanged."""
+    if frozen["type"] == "openai":
+        from expertune.evaluate.config import EndpointFields
+        from expertune.llm.openai_compat import OpenAIChatModel
+
+        endpoint = EndpointFields.model_validate({k: v for k, v in frozen["endpoint"].items() if k in EndpointFields.model_fields}).endpoint()
+        return OpenAIChatModel(endpoint, on_result=on_result)
+    from expertune.llm.adapters import AdapterInfo, read_adapter
+    from expertune.llm.local import LocalChatModel
+
+    info = None
+    if frozen.get("adapter"):
+        info = read_adapter(frozen["adapter"]["path"])
+        if info.sha256 != frozen["adapter"]["sha256"]:
+            raise ConfigError(f"{info.path}: the adapter's weights changed since this run was created "
+                              f"(sha256 {frozen['adapter']['sha256'][:12]}… → {info.sha256[:12]}…); start a new run")
+        info = AdapterInfo(**frozen["adapter"])
+    model = LocalChatModel(frozen["base"], adapter_info=info, batch_size=frozen.get("batch_size", 32))
+    if model.id != frozen["model_id"]:
+        raise ConfigError(f"{frozen['base']}: the base model's weights changed since this run was created; start a new run")
+    return model
+
+
+@dataclass
+class TaskContext:
+    """What an extension task (evaluate/extensions.py) gets to evaluate a run's candidates."""
+
+    ws: Workspace
+    run_id: int
+    folder: Path
+    candidates: list[dict[str, Any]]
+    baseline: str
+
+    def chat_model(self, name: str):
+        frozen = next((c for c in self.candidates if c["name"] == name), None)
+        if frozen is None:
+            raise ConfigError(f"no candidate named {name!r} in eval run {self.run_id}")
+        return chat_model(frozen)

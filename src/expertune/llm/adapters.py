@@ -1,0 +1,124 @@
+"""Adapter folders: reading the marker file, hashing the weights, resolving registry references.
+
+An adapter folder holds adapter_config.json + adapter_model.safetensors (kind "lora") or a complete
+model folder (kind "full"), the tokenizer files with the chat template used in training, and
+`expertune-adapter.json` describing its lineage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from expertune.errors import ConfigError
+from expertune.models.resolve import file_sha256
+
+ADAPTER_MARKER = "expertune-adapter.json"
+
+
+@dataclass
+class AdapterInfo:
+    path: str
+    kind: str  # lora | full
+    sha256: str  # of the weights: the cache identity of everything generated with it
+    name: str | None = None
+    version: int | None = None
+    base_model: str | None = None
+    base_sha256: str | None = None
+    run_id: str | None = None
+    dataset_hash: str | None = None
+    chat_template_source: str | None = None
+    registry_id: int | None = None
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}" if self.name else Path(self.path).name
+
+
+def weights_sha256(folder: Path, kind: str) -> str:
+    """sha256 of adapter_model.safetensors (lora) or model.safetensors (full); sharded full models
+    hash the sorted list of their shard hashes."""
+    single = folder / ("adapter_model.safetensors" if kind == "lora" else "model.safetensors")
+    if single.is_file():
+        return file_sha256(single)
+    shards = sorted(folder.glob("*.safetensors"))
+    if kind == "full" and shards:
+        h = hashlib.sha256()
+        for shard in shards:
+            h.update(f"{shard.name}:{file_sha256(shard)}\n".encode())
+        return h.hexdigest()
+    raise ConfigError(f"{folder}: no {single.name}; an adapter folder needs its weights (see docs/evaluation.md)")
+
+
+def read_adapter(folder: str | Path) -> AdapterInfo:
+    """Read an adapter folder. A folder without the marker file is accepted when it is a plain
+    PEFT adapter (adapter_config.json), so adapters trained elsewhere can be evaluated too."""
+    path = Path(folder).expanduser().resolve()
+    if not path.is_dir():
+        raise ConfigError(f"{path}: adapter folder not found")
+    marker: dict[str, Any] = {}
+    marker_path = path / ADAPTER_MARKER
+    if marker_path.is_file():
+        try:
+            marker = json.loads(marker_path.read_text(encoding="utf-8"))
+        except ValueError as err:
+            raise ConfigError(f"{marker_path}: not valid JSON ({err}); re-save the adapter") from None
+    kind = marker.get("kind") or ("lora" if (path / "adapter_config.json").is_file() else "full")
+    if kind not in ("lora", "full"):
+        raise ConfigError(f"{marker_path}: kind {kind!r} must be 'lora' or 'full'")
+    if kind == "lora" and not (path / "adapter_config.json").is_file():
+        raise ConfigError(f"{path}: a LoRA adapter folder needs adapter_config.json")
+    if kind == "full" and not (path / "config.json").is_file():
+        raise ConfigError(f"{path}: neither a LoRA adapter (adapter_config.json) nor a full model (config.json)")
+    version = marker.get("version")
+    return AdapterInfo(
+        path=str(path), kind=kind, sha256=weights_sha256(path, kind), name=marker.get("name"),
+        version=int(version) if version is not None else None, base_model=marker.get("base_model") or _peft_base(path),
+        base_sha256=marker.get("base_sha256"), run_id=marker.get("run_id"), dataset_hash=marker.get("dataset_hash"),
+        chat_template_source=marker.get("chat_template_source"),
+    )
+
+
+def _peft_base(path: Path) -> str | None:
+    try:
+        return json.loads((path / "adapter_config.json").read_text()).get("base_model_name_or_path") or None
+    except (OSError, ValueError):
+        return None
+
+
+def resolve_adapter(ws, ref: str) -> AdapterInfo:
+    """`name`, `name@3` or `name@current` through the adapter registry of the workspace."""
+    # Imported here: the training package is optional for evaluation and heavy to import.
+    try:
+        from expertune.train.registry import resolve_adapter as registry_lookup
+    except ModuleNotFoundError as err:
+        if err.name and err.name.startswith("expertune.train"):
+            raise ConfigError(f"adapter {ref!r}: the adapter registry is not available in this installation; "
+                              "use `adapter_path: FOLDER` instead") from None
+        raise
+    row = registry_lookup(ws, ref)
+    info = read_adapter(row["path"])
+    info.name, info.version = row.get("name", info.name), row.get("version", info.version)
+    info.registry_id = row.get("id")
+    for key in ("base_model", "base_sha256", "dataset_hash", "run_id"):
+        if row.get(key):
+            setattr(info, key, row[key])
+    info.recipe = row.get("recipe") or _recipe(ws, row.get("id"))
+    return info
+
+
+def _recipe(ws, adapter_id: int | None) -> dict[str, Any]:
+    if adapter_id is None:
+        return {}
+    from expertune.store.models import Adapter
+
+    with ws.session() as session:
+        row = session.get(Adapter, adapter_id)
+        return dict(row.recipe or {}) if row else {}

@@ -1,0 +1,162 @@
+"""TRL SFTTrainer + PEFT set-up, shared by the audit and the trainer so both see the same tokens."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from expertune.train.device import DevicePlan
+from expertune.train.recipe import Recipe
+
+
+def quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    import datasets
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+
+
+def use_packing(recipe: Recipe) -> bool:
+    if recipe.packing == "auto":
+        # Packing removes padding (mixed-length answers waste ~40% of a padded batch); it merges
+        # examples, so per-group sampling weights need it off.
+        return recipe.group_weighting == "none"
+    return bool(recipe.packing)
+
+
+def sft_config(recipe: Recipe, plan: DevicePlan, output_dir: Path, *, has_eval: bool, audit: bool = False, **extra: Any):
+    from trl import SFTConfig
+
+    packing = use_packing(recipe) and not audit
+    return SFTConfig(
+        output_dir=str(output_dir),
+        report_to="none",
+        seed=recipe.seed,
+        data_seed=recipe.seed,
+        # The audit tokenises without truncation so it can report what max_length would cut.
+        max_length=None if audit else recipe.max_length,
+        packing=packing,
+        completion_only_loss=True,
+        per_device_train_batch_size=recipe.per_device_batch_size,
+        per_device_eval_batch_size=recipe.per_device_batch_size,
+        gradient_accumulation_steps=recipe.gradient_accumulation,
+        num_train_epochs=recipe.epochs,
+        max_steps=recipe.max_steps or -1,
+        learning_rate=recipe.learning_rate,
+        lr_scheduler_type=recipe.lr_scheduler,
+        warmup_steps=recipe.warmup_ratio,
+        weight_decay=recipe.weight_decay,
+        use_cpu=plan.device == "cpu",
+        bf16=plan.precision == "bf16",
+        fp16=plan.precision == "fp16",
+        activation_checkpointing=plan.gradient_checkpointing,
+        logging_steps=recipe.logging_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=recipe.eval_steps,
+        save_strategy="steps",
+        save_steps=recipe.checkpoint_steps,
+        save_total_limit=recipe.save_total_limit,
+        load_best_model_at_end=has_eval,
+        metric_for_best_model="eval_loss" if has_eval else None,
+        greater_is_better=False if has_eval else None,
+        dataloader_pin_memory=False,
+        disable_tqdm=True,
+        ddp_find_unused_parameters=False,
+        **extra,
+    )
+
+
+def peft_config(recipe: Recipe, model_type: str, module_names: set[str]):
+    """LoRA config; target modules are checked against the model before any training starts."""
+    from peft import LoraConfig
+
+    from expertune.errors import ConfigError
+
+    if recipe.method == "full":
+        return None
+    targets = recipe.lora.modules_for(model_type)
+    missing = [t for t in targets if t not in module_names]
+    if missing:
+        sample = ", ".join(sorted(module_names)[:12])
+        raise ConfigError(f"lora.target_modules: {', '.join(missing)} not found in this {model_type} model; "
+                          f"its linear layers are named: {sample}")
+    return LoraConfig(r=recipe.lora.r, lora_alpha=recipe.lora.alpha, lora_dropout=recipe.lora.dropout,
+                      target_modules=targets, task_type="CAUSAL_LM")
+
+
+def linear_module_names(model) -> set[str]:
+    import torch
+
+    return {name.rsplit(".", 1)[-1] for name, mod in model.named_modules() if isinstance(mod, torch.nn.Linear)}
+
+
+def load_base(model_path: str, recipe: Recipe, plan: DevicePlan):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict[str, Any] = {"dtype": torch.float32}
+    if recipe.method == "qlora":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+        )
+    elif plan.device == "cuda" and plan.precision in ("bf16", "fp16") and recipe.method == "lora":
+        # Frozen base weights in half precision on a GPU; LoRA weights stay fp32 under autocast.
+        kwargs["dtype"] = torch.bfloat16 if plan.precision == "bf16" else torch.float16
+    return AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+
+
+def build_trainer(recipe: Recipe, plan: DevicePlan, model_path: str, examples: dict[str, list[dict]],
+                  output_dir: Path, *, audit: bool = False, callbacks: list | None = None):
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    quiet_libraries()
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = load_base(model_path, recipe, plan)
+    lora = peft_config(recipe, model.config.model_type, linear_module_names(model))
+    train_ds = Dataset.from_list(examples["train"])
+    eval_ds = Dataset.from_list(examples["val"]) if examples.get("val") else None
+    args = sft_config(recipe, plan, output_dir, has_eval=eval_ds is not None, audit=audit)
+    trainer_cls = _weighted_trainer() if recipe.group_weighting == "inverse" else _trainer_cls()
+    trainer = trainer_cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                          processing_class=tokenizer, peft_config=lora, callbacks=callbacks or [])
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our own progress display replaces its raw dict prints
+    return trainer
+
+
+def _trainer_cls():
+    from trl import SFTTrainer
+
+    return SFTTrainer
+
+
+def _weighted_trainer():
+    import torch
+    from trl import SFTTrainer
+
+    from expertune.train.data import group_weights
+
+    class GroupWeightedSFTTrainer(SFTTrainer):
+        """Samples each prompt group equally often, so prompts with many responses do not dominate."""
+
+        def _get_train_sampler(self, train_dataset=None):
+            dataset = train_dataset if train_dataset is not None else self.train_dataset
+            weights = group_weights([{"group_id": g} for g in dataset["group_id"]])
+            generator = torch.Generator().manual_seed(self.args.seed)
+            return torch.utils.data.WeightedRandomSampler(weights, num_samples=len(weights), replacement=True,
+                                                          generator=generator)
+
+    return GroupWeightedSFTTrainer

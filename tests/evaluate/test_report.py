@@ -1,0 +1,70 @@
+"""The HTML report: self-contained, escaped, built from stored results, extensible by sections."""
+
+import re
+
+import pytest
+from pairwise_helpers import candidate_answer, eval_config, make_workspace, register_scripts
+
+from expertune.evaluate import report as report_mod
+from expertune.evaluate.config import EvalConfig
+from expertune.evaluate.pipeline import run_eval
+from expertune.evaluate.report import register_section, write_report
+from expertune.llm.testing import FakeOpenAIServer
+
+EVIL = "<script>alert('x')</script>"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from expertune.workspace import Workspace
+
+    tmp = tmp_path_factory.mktemp("report")
+    ws = Workspace.init(tmp / "ws")
+    make_workspace(ws, tmp)
+    register_scripts()
+    judges = [{"name": "marker", "type": "scripted", "script": "prefers_marker"},
+              {"name": "first", "type": "scripted", "script": "always_first"}]
+    with FakeOpenAIServer(lambda body: candidate_answer(body, planted={1: " " + EVIL})) as srv:
+        result = run_eval(ws, EvalConfig.model_validate(eval_config(srv.base_url, judges, name=f"demo {EVIL}")))
+    return ws, result
+
+
+def test_report_is_self_contained_and_complete(run, tmp_path):
+    ws, result = run
+    out = write_report(ws, result["run"], tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert out["sections"][:7] == ["lineage", "headline", "domain", "grid", "criteria", "reliability", "failures"]
+    assert out["sections"][-1] == "samples" and not out["section_errors"]
+    assert "<style>" in html and html.count("data:image/png;base64,") >= 4
+    assert not re.search(r'(src|href)="(?!data:|#)', html)  # nothing fetched from elsewhere
+    # numbers come from the stored results
+    marker = result["summary"]["pairs"][0]["judges"]["marker"]["overall"]
+    assert f"{100 * marker['win_rate']:.1f}%" in html
+    assert "Fleiss" not in html or "κ" in html
+    assert "first-slot rate" in html and "flip rate" in html
+
+
+def test_everything_is_escaped(run, tmp_path):
+    ws, result = run
+    write_report(ws, result["run"], tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html  # in the title, the samples
+
+
+def test_sections_can_be_added_and_a_broken_one_does_not_hide_the_rest(run, tmp_path):
+    ws, result = run
+    saved = list(report_mod.SECTIONS)
+    try:
+        register_section("exam", lambda ctx: f"<p>exam of run {ctx.run['id']}: {ctx.esc('<b>')}</p>", title="Exams")
+        register_section("broken", lambda ctx: 1 / 0, title="Broken", after="lineage")
+        register_section("skipped", lambda ctx: None)
+        out = write_report(ws, result["run"], tmp_path / "r.html")
+    finally:
+        report_mod.SECTIONS[:] = saved
+    keys = out["sections"]
+    assert keys.index("exam") == keys.index("samples") - 1  # by default just before the samples
+    assert keys.index("broken") == keys.index("lineage") + 1
+    assert "skipped" not in keys and "ZeroDivisionError" in out["section_errors"]["broken"]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert f"exam of run {result['run']}: &lt;b&gt;" in html and "This section failed to build" in html

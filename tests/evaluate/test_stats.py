@@ -1,0 +1,139 @@
+"""Statistics against textbook values, and exact reproducibility of the seeded bootstraps."""
+
+import numpy as np
+import pytest
+
+from expertune.evaluate import stats as st
+
+# Fleiss (1971) as reproduced on Wikipedia: 10 subjects, 14 raters, 5 categories -> kappa 0.210.
+FLEISS_1971 = [
+    [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
+]
+
+
+def test_wilson_interval_textbook():
+    lo, hi = st.wilson_interval(8, 10)
+    assert (round(lo, 3), round(hi, 3)) == (0.490, 0.943)
+    lo, hi = st.wilson_interval(0, 10)
+    assert lo == 0 and round(hi, 3) == 0.278
+    assert st.wilson_interval(0, 0) is None
+    # ties as half a win: 7 wins + 2 ties of 10 is the interval of 8/10
+    assert st.wilson_interval(7 + 0.5 * 2, 10) == st.wilson_interval(8, 10)
+
+
+@pytest.mark.parametrize("table, kappa", [
+    ([[20, 5], [10, 15]], 0.4),  # Wikipedia's worked example: po 0.7, pe 0.5
+    ([[45, 15], [25, 15]], 0.1304),
+    ([[25, 35], [5, 35]], 0.2593),
+])
+def test_cohen_kappa_textbook_tables(table, kappa):
+    assert st.cohen_kappa_table(table) == pytest.approx(kappa, abs=1e-4)
+    # the same table given as two raters' labels
+    a, b = [], []
+    for i, row in enumerate(table):
+        for j, count in enumerate(row):
+            a += [i] * count
+            b += [j] * count
+    assert st.cohen_kappa(a, b) == pytest.approx(kappa, abs=1e-4)
+
+
+def test_cohen_kappa_edge_cases():
+    assert st.cohen_kappa(["win"] * 5, ["win"] * 5) is None  # chance agreement is 1: undefined
+    assert st.cohen_kappa(["win", "loss"], ["win", "loss"]) == 1.0
+    assert st.cohen_kappa(["win", "loss"], ["loss", "win"]) == -1.0
+    assert st.cohen_kappa([], []) is None
+    assert st.raw_agreement(["win", "tie", "loss"], ["win", "tie", "win"]) == pytest.approx(2 / 3)
+
+
+def test_fleiss_kappa_1971_example():
+    assert st.fleiss_kappa(FLEISS_1971) == pytest.approx(0.210, abs=5e-4)
+    assert st.fleiss_agreement(FLEISS_1971) == pytest.approx(0.378, abs=5e-4)
+
+
+def test_fleiss_table_from_ratings_and_two_raters_match_scotts_pi():
+    ratings = [["win", "win", "tie"], ["loss", "loss", "loss"], ["win", "tie", "tie"], ["win", "win", "win"]]
+    table = st.fleiss_table(ratings, st.OUTCOMES)
+    assert table.tolist() == [[2, 1, 0], [0, 0, 3], [1, 2, 0], [3, 0, 0]]
+    assert st.fleiss_kappa(table) is not None
+    with pytest.raises(ValueError):
+        st.fleiss_kappa([[1, 0], [2, 0]])  # unequal rater counts
+
+
+def test_combine_orders_rule():
+    W, T, L = st.WIN, st.TIE, st.LOSS
+    assert st.combine_orders(W, W) == (W, "agree")
+    assert st.combine_orders(L, L) == (L, "agree")
+    assert st.combine_orders(T, T) == (T, "agree")
+    assert st.combine_orders(T, W) == (W, "tie+decisive")
+    assert st.combine_orders(L, T) == (L, "tie+decisive")
+    assert st.combine_orders(W, L) == (T, "flip")
+    assert st.combine_orders(L, W) == (T, "flip")
+    assert st.combine_orders(None, W) == (None, "incomplete")  # a failed order is never a verdict
+
+
+def test_counts_flip_rate_and_first_position():
+    c = st.counts([st.WIN, st.WIN, st.TIE, st.LOSS])
+    assert (c["wins"], c["ties"], c["losses"], c["win_rate"]) == (2, 1, 1, 0.625)
+    f = st.flip_rate(["flip", "agree", "flip", "incomplete", "tie+decisive"])
+    assert (f["n"], f["flips"], f["flip_rate"]) == (4, 2, 0.5)
+    fp = st.first_position(["first"] * 10)
+    assert fp["first_rate"] == 1.0 and fp["p_value"] == pytest.approx(2 / 2**10)
+    assert st.first_position(["first", "second", "tie"])["first_rate"] == 0.5
+
+
+def test_bootstrap_is_seeded_and_exactly_reproducible():
+    rng = np.random.default_rng(1)
+    values = rng.choice([0.0, 0.5, 1.0], size=60).tolist()
+    clusters = [i // 3 for i in range(60)]
+    a = st.bootstrap_means(values, clusters, n_boot=500, seed=42)
+    b = st.bootstrap_means(values, clusters, n_boot=500, seed=42)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, st.bootstrap_means(values, clusters, n_boot=500, seed=43))
+    assert st.bootstrap_interval(values, clusters, n_boot=500, seed=7) == st.bootstrap_interval(values, clusters, n_boot=500, seed=7)
+    lo, hi = st.bootstrap_interval(values, clusters, n_boot=2000, seed=0)
+    assert lo < np.mean(values) < hi
+
+
+def test_cluster_bootstrap_is_wider_when_items_of_a_prompt_agree():
+    # 10 prompts x 5 identical items: the real sample size is 10, not 50.
+    values = [float(p % 2) for p in range(10) for _ in range(5)]
+    clustered = st.bootstrap_interval(values, [p for p in range(10) for _ in range(5)], n_boot=2000, seed=0)
+    naive = st.bootstrap_interval(values, None, n_boot=2000, seed=0)
+    assert clustered[1] - clustered[0] > 1.5 * (naive[1] - naive[0])
+
+
+def test_paired_bootstrap_difference():
+    same = st.paired_bootstrap_difference([1, 0] * 20, None, [0, 1] * 20, None, n_boot=1000, seed=0)
+    assert same["difference"] == 0 and same["p_value"] > 0.5
+    far = st.paired_bootstrap_difference([1.0] * 15 + [0.5] * 5, None, [0.0] * 15 + [0.5] * 5, None, n_boot=1000, seed=0)
+    assert far["difference"] == pytest.approx(0.75) and far["p_value"] < 0.01
+    assert far == st.paired_bootstrap_difference([1.0] * 15 + [0.5] * 5, None, [0.0] * 15 + [0.5] * 5, None, n_boot=1000, seed=0)
+    assert st.paired_bootstrap_difference([], None, [1.0], None) is None
+
+
+def test_length_controlled_win_rate_removes_a_pure_length_preference():
+    rng = np.random.default_rng(0)
+    n = 1500
+    x = rng.normal(0.25, 0.3, n)  # the candidate is usually longer
+    p = 1 / (1 + np.exp(-4 * x))  # a judge that only likes length
+    y = (rng.random(n) < p).astype(float)
+    base = np.full(n, 100.0)
+    cand = base * (1 + x) / (1 - x)  # so that (Lc - Lb) / (Lc + Lb) == x
+    lc = st.length_controlled_win_rate(y, cand, base, n_boot=50, seed=0)
+    assert y.mean() > 0.65
+    assert lc["win_rate"] == pytest.approx(0.5, abs=0.05)
+    assert lc["slope"] == pytest.approx(4, abs=0.8)
+    # equal lengths: the length-controlled rate is the plain rate (up to the weak prior)
+    y2 = np.array([1.0] * 70 + [0.0] * 30)
+    assert st.length_controlled_win_rate(y2, [50] * 100, [50] * 100, n_boot=20)["win_rate"] == pytest.approx(0.7, abs=0.01)
+    # perfect separation stays finite
+    sep = st.length_controlled_win_rate([1.0, 1.0, 0.0, 0.0], [120, 130, 80, 90], [100] * 4, n_boot=20, seed=1)
+    assert 0 < sep["win_rate"] < 1
+
+
+def test_win_rate_summary_has_both_intervals():
+    s = st.win_rate_summary([st.WIN] * 8 + [st.LOSS] * 2, list(range(10)), n_boot=500, seed=0)
+    assert s["win_rate"] == 0.8
+    assert (round(s["wilson"][0], 3), round(s["wilson"][1], 3)) == (0.490, 0.943)
+    assert s["bootstrap"][0] <= 0.8 <= s["bootstrap"][1]

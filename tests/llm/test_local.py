@@ -1,0 +1,98 @@
+"""LocalChatModel on the builtin SmolLM2: batched seeded generation, finish reasons, next-token
+log-probabilities, and adapters loaded with their own tokenizer and chat template."""
+
+import pytest
+from tiny_adapter import BUILTIN, make_adapter
+
+from expertune.errors import ConfigError
+from expertune.llm.adapters import read_adapter
+from expertune.llm.base import ChatModel, GenParams
+
+pytestmark = pytest.mark.integration
+
+CONVS = [
+    [{"role": "user", "content": "Name a fruit."}],
+    [{"role": "system", "content": "Answer in one short sentence."},
+     {"role": "user", "content": "What is a contract? Explain the idea of an offer and an acceptance briefly."}],
+    [{"role": "user", "content": "Say hi."}],
+]
+
+
+@pytest.fixture(scope="module")
+def base():
+    from expertune.llm.local import LocalChatModel
+
+    return LocalChatModel(BUILTIN)
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tmp_path_factory):
+    template = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+                "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+    return make_adapter(tmp_path_factory.mktemp("adapter") / "tiny", chat_template=template)
+
+
+def test_is_a_chat_model_with_a_weights_identity(base):
+    assert isinstance(base, ChatModel)
+    assert base.id.startswith("local:") and len(base.id) == len("local:") + 64
+
+
+def test_batched_sampling_equals_one_at_a_time(base):
+    # Each row draws from its own seeded generator: its text does not depend on its batch.
+    params = GenParams(temperature=0.9, max_new_tokens=8, seed=7)
+    batched = base.generate(CONVS, params, seeds=[1, 2, 3])
+    single = [base.generate([c], params, seeds=[s])[0] for c, s in zip(CONVS, [1, 2, 3])]
+    assert [g.text for g in batched] == [g.text for g in single]
+
+
+
+def test_finish_reasons_and_forced_lengths(base):
+    gens = base.generate(CONVS, GenParams(temperature=0, max_new_tokens=6))
+    for g in gens:
+        assert g.prompt_tokens > 0
+        if g.finish_reason == "length":
+            assert g.completion_tokens == 6
+        else:
+            assert g.finish_reason == "stop" and g.completion_tokens <= 6
+    assert any(g.finish_reason == "length" for g in gens)
+    forced = base.generate([CONVS[2]], GenParams(temperature=0, max_new_tokens=8), min_new_tokens=8)
+    assert forced[0].finish_reason == "length" and forced[0].completion_tokens == 8
+
+
+def test_next_token_logprobs_batched_equals_single(base):
+    batched = base.next_token_logprobs(CONVS, ["A", "B"])
+    for conv, lp in zip(CONVS, batched):
+        (single,) = base.next_token_logprobs([conv], ["A", "B"])
+        assert set(lp) == {"A", "B"} and all(v < 0 for v in lp.values())
+        assert lp["A"] == pytest.approx(single["A"], abs=2e-3) and lp["B"] == pytest.approx(single["B"], abs=2e-3)
+    digits = base.next_token_logprobs(CONVS[:1], [str(d) for d in range(1, 6)])[0]
+    assert len(digits) == 5
+    with pytest.raises(ConfigError, match="share a first token"):
+        base.next_token_logprobs(CONVS[:1], ["A", "A"])
+
+
+def test_adapter_uses_its_own_tokenizer_template_and_weights(base, adapter_dir):
+    from expertune.llm.local import LocalChatModel
+
+    info = read_adapter(adapter_dir)
+    assert (info.kind, info.name, info.version, info.base_model) == ("lora", "tiny", 1, BUILTIN)
+    tuned = LocalChatModel(BUILTIN, str(adapter_dir))
+    assert tuned.id == f"{base.id}+lora:{info.sha256}"
+    # the adapter's template has no default system prompt; the base's has one
+    assert "You are a helpful AI assistant" in base.render(CONVS[0])
+    assert "You are a helpful AI assistant" not in tuned.render(CONVS[0])
+    a = tuned.next_token_logprobs(CONVS[:1], ["A", "B"])[0]
+    b = base.next_token_logprobs(CONVS[:1], ["A", "B"])[0]
+    assert a != b  # the random LoRA changes the model
+
+
+def test_adapter_folder_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        read_adapter(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="neither a LoRA adapter"):
+        read_adapter(tmp_path / "empty")
+    (tmp_path / "lora").mkdir()
+    (tmp_path / "lora" / "adapter_config.json").write_text("{}")
+    with pytest.raises(ConfigError, match="adapter_model.safetensors"):
+        read_adapter(tmp_path / "lora")
