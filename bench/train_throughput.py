@@ -1,7 +1,7 @@
 """Training throughput on the builtin SmolLM2-135M: expertune's trainer vs TRL, in one run.
 
 Same 64 mixed-length examples (50-400 tokens), LoRA r=16 on q_proj/v_proj, a fixed number of steps:
-  (a) expertune's trainer (device-aware precision, no checkpointing, packed sequences)
+  (a) expertune's trainer (device-aware precision, no checkpointing, length-grouped batches)
   (b) TRL SFTTrainer with its default SFTConfig apart from CPU and steps (bf16 + gradient checkpointing)
   (c) TRL SFTTrainer with bf16 and gradient checkpointing off
 Prints trained tokens/s (non-padding tokens through forward and backward, timed after a warm-up
@@ -24,7 +24,8 @@ from transformers import TrainerCallback
 from expertune.models import resolve
 from expertune.train.device import plan_device
 from expertune.train.recipe import Recipe
-from expertune.train.sft import build_trainer, quiet_libraries
+from expertune.models.loading import quiet_libraries
+from expertune.train.sft import build_trainer
 
 WORDS = ("contract offer acceptance consideration party breach damages term clause remedy court promise "
          "estoppel misrepresentation frustration performance condition warranty the a of to and in is that").split()
@@ -72,7 +73,7 @@ class StepClock(TrainerCallback):
 
 def run_expertune(model_path, examples, steps, out) -> float:
     recipe = Recipe(lora={"r": 16, "alpha": 32, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
-                    max_steps=steps + 1, per_device_batch_size=2, max_length=1024, eval_steps=1000,
+                    max_steps=steps + 1, per_device_batch_size=8, max_length=1024, eval_steps=1000,
                     save_steps=1000,
                     early_stopping_patience=None, logging_steps=1, warmup_ratio=0.0)
     clock = StepClock()

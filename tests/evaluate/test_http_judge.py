@@ -120,7 +120,7 @@ def test_response_format_steps_down_when_the_server_refuses_json_schema(ws, tmp_
     assert server.formats == ["json_object"] * 4  # after the first refusal, no json_schema request again
 
 
-def test_wrong_key_or_model_stops_the_stage_with_a_clear_error(ws, tmp_path):
+def test_wrong_key_or_model_stops_the_stage_with_a_clear_error(ws, tmp_path, monkeypatch):
     make_workspace(ws, tmp_path, in_domain=1, out_domain=0)
 
     def handler(body):
@@ -128,15 +128,16 @@ def test_wrong_key_or_model_stops_the_stage_with_a_clear_error(ws, tmp_path):
             return 401, {}, b'{"error": {"message": "invalid api key"}}'
         return candidate_answer(body)
 
-    os.environ["EXPERTUNE_TEST_KEY"] = "sk-test"
+    monkeypatch.setenv("EXPERTUNE_TEST_KEY", "sk-test")
     with FakeOpenAIServer(handler) as srv:
         config = EvalConfig.model_validate(eval_config(srv.base_url, [judge_cfg(srv.base_url, api_key_env="EXPERTUNE_TEST_KEY")], out_domain=False))
         with pytest.raises(ConfigError, match="EXPERTUNE_TEST_KEY"):
             run_eval(ws, config)
-    del os.environ["EXPERTUNE_TEST_KEY"]
+    # a missing key variable is refused when the run is created, before anything is generated
+    config = EvalConfig.model_validate(eval_config("http://127.0.0.1:9/v1", [judge_cfg("http://127.0.0.1:9/v1", api_key_env="MISSING_KEY_VAR")],
+                                                   out_domain=False))
     with pytest.raises(ConfigError, match="MISSING_KEY_VAR is not set"):
-        config = EvalConfig.model_validate(eval_config("http://127.0.0.1:9/v1", [judge_cfg("http://127.0.0.1:9/v1", api_key_env="MISSING_KEY_VAR")], out_domain=False))
-        config.judges[0].endpoint().api_key()
+        start_run(ws, config)
 
 
 def test_budget_stops_before_spending_more_and_the_ledger_adds_up(ws, tmp_path):

@@ -188,3 +188,52 @@ def test_judge_stage_alone_resumes_and_respects_judge_filter(ws, tmp_path):
     assert list(only["judges"]) == ["marker"] and only["judges"]["marker"]["judged"] == 4
     rest = run_judging(ws, run["id"])
     assert rest["judges"]["marker"]["judged"] == 0 and rest["judges"]["first"]["judged"] == 4
+
+
+def test_three_candidates_are_each_compared_with_the_baseline(ws, tmp_path):
+    make_workspace(ws, tmp_path, in_domain=2, out_domain=0)
+    register_scripts()
+
+    def handler(body):
+        if body["model"] == "tuned2":  # a second tuned model that always carries the marker
+            return f"Tuned2 answer {MARKER}"
+        return candidate_answer(body)
+
+    with FakeOpenAIServer(handler) as srv:
+        data = eval_config(srv.base_url, JUDGES[:1], out_domain=False)
+        data["candidates"].append({"name": "tuned2", "type": "openai", "base_url": srv.base_url, "model": "tuned2"})
+        result = run_eval(ws, EvalConfig.model_validate(data))
+    pairs = {p["candidate"]: p for p in result["summary"]["pairs"]}
+    assert set(pairs) == {"tuned", "tuned2"} and all(p["baseline"] == "base" for p in pairs.values())
+    assert pairs["tuned2"]["judges"]["marker"]["overall"]["win_rate"] == 1.0  # prompts 0, 1: only tuned2 has the marker
+    assert pairs["tuned"]["judges"]["marker"]["overall"]["win_rate"] == 1.0  # prompts 0, 1 are tuned-marked
+
+
+def test_extension_tasks_run_against_the_frozen_candidates(ws, tmp_path):
+    from pydantic import BaseModel
+
+    from expertune.evaluate.extensions import TASKS, EvalTask, register_task
+
+    seen = {}
+
+    class DummyConfig(BaseModel):
+        questions: int = 1
+
+    def run_task(ctx, config):
+        seen["candidates"] = [c["name"] for c in ctx.candidates]
+        model = ctx.chat_model("tuned")
+        seen["model_id"] = model.id
+        return {"questions": config.questions, "baseline": ctx.baseline}
+
+    register_task(EvalTask("dummy-task", DummyConfig, run_task))
+    try:
+        make_workspace(ws, tmp_path, in_domain=1, out_domain=0)
+        with candidate_server() as srv:
+            data = eval_config(srv.base_url, [], out_domain=False, tasks={"dummy-task": {"questions": 3}})
+            result = run_eval(ws, EvalConfig.model_validate(data))
+    finally:
+        TASKS.pop("dummy-task")
+    assert result["tasks"] == {"dummy-task": {"questions": 3, "baseline": "base"}}
+    assert seen == {"candidates": ["base", "tuned"], "model_id": f"openai:{srv.base_url}|tuned"}
+    assert result["summary"]["tasks"]["dummy-task"]["questions"] == 3
+    assert (ws.runs_dir / f"eval-{result['run']}" / "tasks" / "dummy-task.json").is_file()

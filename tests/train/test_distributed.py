@@ -14,7 +14,7 @@ def _losses(record):
 
 def test_two_process_accelerate_run_matches_one_process(tiny_ws):
     # 12 training examples, global batch 2: four steps stay inside the first epoch.
-    common = [*QUICK, "max_steps=4", "packing=false", "precision=fp32", "early_stopping_patience=null"]
+    common = [*QUICK, "max_steps=4", "packing=false", "group_by_length=false", "precision=fp32", "early_stopping_patience=null"]
     one = train(tiny_ws, "cpu-quick", [*common, "per_device_batch_size=2"], show_progress=False)
     two = train(tiny_ws, "cpu-quick", [*common, "per_device_batch_size=1"], launcher="accelerate", num_processes=2,
                 show_progress=False)

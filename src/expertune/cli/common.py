@@ -14,8 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from expertune.workspace import Workspace
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (CI logs, `make demo | tee`) gets a wide fixed width instead of rich's 80 columns,
+# which would truncate the tables.
+console = Console(width=None if sys.stdout.isatty() else 140)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON (for scripts and tests).")
 SetOpt = typer.Option(None, "--set", help="Override a config key: --set key=value (repeatable).")

@@ -22,25 +22,70 @@ from expertune.llm.base import Conversation, GenParams, Generation
 DEFAULT_BATCH_SIZE = 32
 # Upper bound on padded tokens per batch (prompt + new tokens), so long prompts get smaller batches.
 DEFAULT_TOKEN_BUDGET = 32 * 1536
-# Cost of one forward step (reading every weight once, Python overhead) in units of one token's
-# compute, for sizing batches; ~16 on CPUs (measured order of magnitude for 135M-1B models).
-STEP_COST = 16
+# Grouping costs, in units of one row's share of a decode step (measured on a 2-core CPU with
+# SmolLM2-135M: a forward step costs ~30 ms fixed (reading every weight, Python) + ~4 ms per row;
+# a prompt token in a prefill ~1.4 ms, padding included).
+STEP_COST = 7.0
+PREFILL_TOKEN_COST = 0.35
+
+
+def default_threads() -> int:
+    """The cores this process may use that other processes are not keeping busy right now.
+
+    torch's default counts every core; on a shared CPU, threads that compete with another busy
+    process for the same cores make generation slower than fewer threads (measured on 2 cores
+    with a neighbour busy: 26-row decode step 165 ms with 2 threads, 137 ms with 1; on the idle
+    machine 2 threads are 1.4x faster). Busy = the CPU time others used in a 0.2 s sample of
+    /proc/stat, excluding this process; elsewhere the 1-minute load average.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    busy = _busy_elsewhere()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            busy = 0.0
+    return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+def _busy_elsewhere(window: float = 0.2) -> float | None:
+    """Cores kept busy by other processes over `window` seconds (Linux), or None."""
+    def sample() -> tuple[int, int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(ticks), ticks[3] + ticks[4], int(fields[11]) + int(fields[12])  # total, idle+iowait, ours
+
+    try:
+        total0, idle0, ours0 = sample()
+        time.sleep(window)
+        total1, idle1, ours1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    elapsed = total1 - total0
+    if elapsed <= 0:
+        return None
+    machine_cores = os.cpu_count() or 1
+    return max(0.0, (elapsed - (idle1 - idle0) - (ours1 - ours0)) / elapsed * machine_cores)
 
 
 def configure_threads() -> int:
-    """Use the cores this process may run on (EXPERTUNE_THREADS overrides): torch's default can
-    count cores of the whole machine, which oversubscribes a shared or containerised CPU."""
+    """Set torch's thread count once per process: EXPERTUNE_THREADS, else default_threads()."""
     import torch
 
-    wanted = os.environ.get("EXPERTUNE_THREADS")
-    try:
-        n = int(wanted) if wanted else len(os.sched_getaffinity(0))
-    except (AttributeError, ValueError):
-        n = os.cpu_count() or 1
-    n = max(1, n)
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return n
+    global _THREADS
+    if _THREADS is None:
+        wanted = os.environ.get("EXPERTUNE_THREADS")
+        _THREADS = max(1, int(wanted)) if wanted and wanted.isdigit() else default_threads()
+        torch.set_num_threads(_THREADS)
+    return _THREADS
+
+
+_THREADS: int | None = None
 
 
 def base_identity(base: str) -> tuple[Any, str]:
@@ -87,6 +132,7 @@ class LocalChatModel:
         self.id = model_id_for(self.base_sha256, self.adapter)
         self._model = None
         self._tokenizer = None
+        self._mergeable = True  # see llm/decoding.py; turned off for models whose cache cannot be merged
 
     # -- loading ------------------------------------------------------------------------------
     @property
@@ -152,12 +198,15 @@ class LocalChatModel:
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
         return [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
 
-    def _batches(self, lengths: list[int], extra: int) -> list[list[int]]:
-        """Indices cut into batches of similar length: sorted longest first, then partitioned by a
-        small dynamic program minimising an estimated cost (padded prompt tokens, plus per decode
-        step a fixed cost for reading the weights and one unit per row), within batch_size and the
-        padded-token budget. One long prompt thus gets its own small batch instead of padding 31
-        short ones to its length; equal lengths still fill whole batches."""
+    def _prefill_groups(self, lengths: list[int]) -> list[list[int]]:
+        """Prompts grouped for forward passes: similar lengths share one, a long prompt gets its
+        own instead of padding thirty short ones to its length."""
+        return self._partition(lengths, 0)
+
+    def _partition(self, lengths: list[int], new_tokens: int) -> list[list[int]]:
+        """Indices sorted longest first, cut into contiguous groups by a small dynamic program
+        minimising an estimated cost: padded prompt tokens, a fixed cost per forward pass, and
+        per decode step a fixed cost plus one unit per row (costs measured, see STEP_COST)."""
         order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
         n = len(order)
         best = [0.0] + [float("inf")] * n
@@ -165,16 +214,16 @@ class LocalChatModel:
         for end in range(1, n + 1):
             for start in range(max(0, end - self.batch_size), end):
                 rows, longest = end - start, lengths[order[start]]  # sorted: the first is the longest
-                if rows > 1 and rows * (longest + extra) > self.token_budget:
+                if rows > 1 and rows * (longest + new_tokens) > self.token_budget:
                     continue
-                cost = best[start] + rows * longest + STEP_COST + extra * (STEP_COST + rows)
+                cost = best[start] + PREFILL_TOKEN_COST * rows * longest + STEP_COST + new_tokens * (STEP_COST + rows)
                 if cost < best[end]:
                     best[end], cut[end] = cost, start
-        batches, end = [], n
+        groups, end = [], n
         while end > 0:
-            batches.append(order[cut[end]:end])
+            groups.append(order[cut[end]:end])
             end = cut[end]
-        return batches[::-1]
+        return groups[::-1]
 
     def _pad(self, rows: list[list[int]]):
         import torch
@@ -209,7 +258,7 @@ class LocalChatModel:
         prompts = self._encode([self.render(c) for c in conversations])
         out: list[Generation | None] = [None] * len(conversations)
         done = 0
-        for batch in self._batches([len(p) for p in prompts], params.max_new_tokens):
+        for batch in self._decode_batches([len(p) for p in prompts], params.max_new_tokens):
             started = time.perf_counter()
             try:
                 with torch.inference_mode():
@@ -225,30 +274,51 @@ class LocalChatModel:
                 progress(done, len(conversations))
         return out  # type: ignore[return-value]
 
+    def _decode_batches(self, lengths: list[int], new_tokens: int) -> list[list[int]]:
+        """Rows decoded together. Sorted longest first and cut by the same kind of dynamic program
+        as _prefill_groups, with the decode steps in the cost: every step costs a fixed amount
+        plus one unit per row, so merging saves steps but long and short prompts in one batch
+        make the short ones carry the long ones' context; within batch_size and the token budget
+        (the cache holds rows x (longest prompt + new tokens))."""
+        return self._partition(lengths, new_tokens)
+
     def _generate_batch(self, rows: list[list[int]], params: GenParams, seeds: list[int], min_new_tokens: int) -> list[Generation]:
+        from expertune.llm.decoding import SeededSampler, decode
+
+        eos = self.eos_ids()
+        tokens = None
+        if self._mergeable:
+            sampler = SeededSampler(seeds, params.temperature, params.top_p) if params.temperature > 0 else None
+            tokens = decode(self.model, rows, self._prefill_groups([len(r) for r in rows]), pad_id=self.tokenizer.pad_token_id,
+                            eos_ids=eos, max_new_tokens=params.max_new_tokens, min_new_tokens=min_new_tokens, sampler=sampler)
+            self._mergeable = tokens is not None
+        if tokens is None:  # a cache that cannot be merged (e.g. sliding-window layers): plain generate
+            tokens = self._generate_hf(rows, params, seeds, min_new_tokens)
+        out = []
+        for prompt, new in zip(rows, tokens):
+            stop = next((k for k, t in enumerate(new) if t in eos), None)
+            kept = new if stop is None else new[:stop]
+            out.append(Generation(text=self.tokenizer.decode(kept, skip_special_tokens=True),
+                                  finish_reason="length" if stop is None else "stop",
+                                  prompt_tokens=len(prompt), completion_tokens=len(kept) + (stop is not None)))
+        return out
+
+    def _generate_hf(self, rows: list[list[int]], params: GenParams, seeds: list[int], min_new_tokens: int) -> list[list[int]]:
         from transformers import GenerationConfig, LogitsProcessorList
 
+        from expertune.llm.decoding import SeededSampler
+
         ids, mask = self._pad(rows)
-        eos = sorted(self.eos_ids())
         config = GenerationConfig(
-            do_sample=False,  # sampling, when asked for, is done by SeededSampler below
+            do_sample=False,  # sampling, when asked for, is done by SeededSampler
             max_new_tokens=params.max_new_tokens, min_new_tokens=min_new_tokens or None,
-            eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id, use_cache=True,
+            eos_token_id=sorted(self.eos_ids()), pad_token_id=self.tokenizer.pad_token_id, use_cache=True,
         )
         processors = LogitsProcessorList()
         if params.temperature > 0:
             processors.append(SeededSampler(seeds, params.temperature, params.top_p))
-        result = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config,
-                                     logits_processor=processors)
-        new = result[:, ids.shape[1]:].tolist()
-        out = []
-        for prompt, tokens in zip(rows, new):
-            stop = next((k for k, t in enumerate(tokens) if t in eos), None)
-            kept = tokens if stop is None else tokens[:stop]
-            text = self.tokenizer.decode(kept, skip_special_tokens=True)
-            out.append(Generation(text=text, finish_reason="length" if stop is None else "stop",
-                                  prompt_tokens=len(prompt), completion_tokens=len(kept) + (stop is not None)))
-        return out
+        result = self.model.generate(input_ids=ids, attention_mask=mask, generation_config=config, logits_processor=processors)
+        return result[:, ids.shape[1]:].tolist()
 
     # -- scoring ------------------------------------------------------------------------------
     def next_token_logprobs(self, conversations: list[Conversation], candidates: list[str], *,
@@ -262,7 +332,7 @@ class LocalChatModel:
         prompts = self._encode([self.render(c, prefix) for c in conversations])
         out: list[dict[str, float] | None] = [None] * len(conversations)
         with torch.inference_mode():
-            for batch in self._batches([len(p) for p in prompts], 0):
+            for batch in self._prefill_groups([len(p) for p in prompts]):
                 ids, mask = self._pad([prompts[i] for i in batch])
                 # Left padding shifts positions unless they are given: count from each row's first token.
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -282,41 +352,6 @@ class LocalChatModel:
         if len(set(ids)) != len(ids):
             raise ConfigError(f"candidates {candidates} share a first token; choose labels that start differently")
         return ids
-
-
-class SeededSampler:
-    """Temperature / top-p sampling with one torch.Generator per row, as a logits processor.
-
-    It leaves only the drawn token finite, so generate's greedy step picks it. Each row consumes
-    exactly one draw per step whatever the batch holds, so its text depends on its own seed only.
-    """
-
-    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float = 1.0):
-        import torch
-
-        self.generators = [torch.Generator().manual_seed(int(s) % (2**63)) for s in seeds]
-        self.temperature = temperature
-        self.top_p = top_p
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        probs = torch.softmax(scores.float() / self.temperature, dim=-1)
-        if self.top_p < 1.0:
-            sorted_p, sorted_i = probs.sort(dim=-1, descending=True)
-            # keep the smallest prefix whose mass reaches top_p (the first token always stays)
-            drop = sorted_p.cumsum(-1) - sorted_p >= self.top_p
-            sorted_p[drop] = 0
-            probs = torch.zeros_like(probs).scatter(-1, sorted_i, sorted_p)
-        out = torch.full_like(scores, float("-inf"))
-        for row, gen in enumerate(self.generators):
-            p = probs[row]
-            if not torch.isfinite(p).all() or p.sum() <= 0:  # e.g. every token masked: keep the argmax
-                choice = int(scores[row].argmax())
-            else:
-                choice = int(torch.multinomial(p, 1, generator=gen))
-            out[row, choice] = 0.0
-        return out
 
 
 def _adapter_info(ref: str) -> AdapterInfo:

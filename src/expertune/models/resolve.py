@@ -115,6 +115,9 @@ def _convert_gguf(gguf: Path, folder: Path, digest: str) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from expertune.models.loading import quiet_libraries
+
+    quiet_libraries()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # A GGUF-loaded model refuses save_pretrained, and its config still says "quantized with gguf",

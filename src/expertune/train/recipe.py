@@ -53,6 +53,8 @@ class Recipe(StrictModel):
     group_cap: int | None = Field(None, ge=1)
     group_weighting: Literal["none", "inverse"] = "none"
     packing: bool | Literal["auto"] = "auto"
+    # Unpacked batches drawn from examples of similar length: little compute is spent on padding.
+    group_by_length: bool = True
 
     # Optimisation
     epochs: float = Field(2.0, gt=0)
