@@ -39,7 +39,7 @@ expertune -w "$WS" train cpu-quick --set adapter_name=demo
 expertune -w "$WS" adapters list
 
 step "9. evaluate base vs tuned: blind pairwise judging in both orders, the exam, perplexity"
-RUN=$(expertune -w "$WS" eval run examples/eval.yaml --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"]["id"])')
+RUN=$(expertune -w "$WS" eval run examples/eval.yaml --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"])')
 expertune -w "$WS" eval stats "$RUN"
 
 step "10. the report"
