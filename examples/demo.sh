@@ -39,8 +39,8 @@ expertune -w "$WS" train cpu-quick --set adapter_name=demo
 expertune -w "$WS" adapters list
 
 step "9. evaluate base vs tuned: blind pairwise judging in both orders, the exam, perplexity"
-RUN=$(expertune -w "$WS" eval run examples/eval.yaml --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["run"])')
-expertune -w "$WS" eval stats "$RUN"
+expertune -w "$WS" eval run examples/eval.yaml
+RUN=$(expertune -w "$WS" eval list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 
 step "10. the report"
 expertune -w "$WS" report "$RUN" -o "$OUT/report.html"

@@ -49,8 +49,25 @@ def run(
     result = run_eval(workspace(ctx), config, overrides=overrides, resume=resume, budget_usd=budget, progress=_progress(as_json),
                       on_estimate=_print_estimate)
     emit(result, as_json, lambda r: (_print_generation(r.get("generation")), _print_judging(r.get("judging")),
-                                     _print_stats(r["summary"]),
+                                     _print_stats(r["summary"]), _print_tasks(r.get("tasks")),
                                      console.print(f"run [bold]eval-{r['run']}[/] in {escape(r['folder'])}")))
+
+
+def _print_tasks(tasks: dict | None) -> None:
+    """One line per judge-free comparison: exam accuracy (McNemar) and held-out perplexity."""
+    for name, result in (tasks or {}).items():
+        base = result.get("baseline", "base")
+        for cand, formats in (result.get("comparisons") or {}).items():
+            for fmt, c in formats.items():
+                console.print(f"  {name} {fmt}: {base} {c['base_accuracy']:.1%} → {cand} {c['tuned_accuracy']:.1%} "
+                              f"(n={c['n']}, McNemar p={c['mcnemar']['p_value']:.3f})", highlight=False)
+        for set_name, block in (result.get("sets") or {}).items():
+            models = block["models"]
+            for cand, diff in block.get("differences", {}).items():
+                ci = diff["bootstrap"]["ci"]
+                console.print(f"  {name} {set_name}: perplexity {base} {models[base]['perplexity']:.2f} → {cand} "
+                              f"{models[cand]['perplexity']:.2f}; paired NLL difference {diff['bootstrap']['mean']:+.3f} "
+                              f"nats/token [{ci[0]:+.3f}, {ci[1]:+.3f}] over {diff['n_groups']} groups", highlight=False)
 
 
 @eval_app.command("generate")
