@@ -63,7 +63,7 @@ def test_user_errors_exit_2_without_traceback(tmp_path, ws):
     result = CliRunner().invoke(cli(), ["-w", str(ws.root), "eval", "classify", str(tmp_path / "nope.jsonl")])
     from expertune.errors import ExpertuneError
 
-    assert isinstance(result.exception, ExpertuneError) and "no such task file" in str(result.exception)
+    assert isinstance(result.exception, ExpertuneError) and "no such file" in str(result.exception)
 
 
 @pytest.mark.integration

@@ -171,7 +171,7 @@ def test_bad_exam_file_names_line_and_field(tmp_path):
         mcq.load_exam(bad)
     assert "bad.jsonl:1" in str(err.value) and "outside the options" in str(err.value)
     assert "bad.jsonl:2" in str(err.value) and "options" in str(err.value)
-    with pytest.raises(InputError, match="no such exam file"):
+    with pytest.raises(InputError, match="no such file"):
         mcq.load_exam(tmp_path / "missing.jsonl")
 
 

@@ -2,7 +2,7 @@
 log-probabilities, and adapters loaded with their own tokenizer and chat template."""
 
 import pytest
-from tiny_adapter import BUILTIN, make_adapter
+from adapter_helpers import BUILTIN, make_adapter
 
 from expertune.errors import ConfigError
 from expertune.llm.adapters import read_adapter

@@ -137,3 +137,20 @@ def get_evalset(ws: Workspace, name: str) -> dict[str, Any]:
         items = session.scalars(select(EvalSetItem).where(EvalSetItem.set_id == es.id).order_by(EvalSetItem.idx)).all()
         return {**_as_dict(es, len(items)),
                 "items": [{"idx": i.idx, "line": i.line, "text": i.text, "payload": i.payload} for i in items]}
+
+
+def load_records(source: str | Path, kind: str, ws: Workspace | None = None) -> tuple[list[tuple[int, dict]], dict[str, Any]]:
+    """(line, record) pairs of a JSONL file or of a registered eval set of `kind`, with where they
+    came from ({"source", "name", "sha256", "kind": "file"|"evalset"})."""
+    path = Path(source)
+    if path.is_file():
+        _, rows = parse_evalset(path, kind)
+        return [(r["line"], r["payload"]) for r in rows], {
+            "source": str(path.resolve()), "name": path.stem, "sha256": file_sha256(path), "kind": "file"}
+    if ws is None or path.suffix in (".jsonl", ".json"):
+        raise InputError(f"{source}: no such file (and no workspace to look up a registered {kind} eval set of that name)")
+    es = get_evalset(ws, str(source))
+    if es["kind"] != kind:
+        raise InputError(f"eval set {source!r} is of kind {es['kind']}, not {kind}")
+    return [(it["line"], it["payload"]) for it in es["items"]], {
+        "source": f"evalset:{es['name']}", "name": es["name"], "sha256": es["sha256"], "kind": "evalset"}

@@ -8,7 +8,6 @@ mentioned); anything else, including several labels, is "invalid" rather than a 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -74,23 +73,10 @@ def _items(rows: Sequence[tuple[int, dict]], source: str) -> list[TaskItem]:
 
 def load_task(source: str | Path, ws=None) -> tuple[list[TaskItem], dict[str, Any]]:
     """All records of a task (JSONL of {"text", "label", "split"?}, or an eval set of kind classify)."""
-    path = Path(source)
-    if path.is_file():
-        from expertune.data.evalsets import parse_evalset
+    from expertune.data.evalsets import load_records
 
-        _, rows = parse_evalset(path, "classify")
-        items = _items([(r["line"], r["payload"]) for r in rows], str(path))
-        return items, {"source": str(path.resolve()), "name": path.stem,
-                       "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "kind": "file"}
-    if ws is None or path.suffix in (".jsonl", ".json"):
-        raise InputError(f"{source}: no such task file (and no workspace to look up an eval set of that name)")
-    from expertune.data.evalsets import get_evalset
-
-    es = get_evalset(ws, str(source))
-    if es["kind"] != "classify":
-        raise InputError(f"eval set {source!r} is of kind {es['kind']}, not classify; pass a labelled task")
-    items = _items([(it["line"], it["payload"]) for it in es["items"]], es["path"])
-    return items, {"source": f"evalset:{es['name']}", "name": es["name"], "sha256": es["sha256"], "kind": "evalset"}
+    records, origin = load_records(source, "classify", ws)
+    return _items(records, origin["source"]), origin
 
 
 def label_set(items: Sequence[TaskItem]) -> list[str]:

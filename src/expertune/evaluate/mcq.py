@@ -82,26 +82,10 @@ def items_from_records(records: Sequence[tuple[int, dict]], source: str) -> list
 
 def load_exam(source: str | Path, ws=None) -> tuple[list[ExamItem], dict[str, Any]]:
     """An exam from a JSONL file or a registered eval set of kind "mcq"."""
-    path = Path(source)
-    if path.is_file():
-        from expertune.data.evalsets import parse_evalset
+    from expertune.data.evalsets import load_records
 
-        _, rows = parse_evalset(path, "mcq")
-        items = items_from_records([(r["line"], r["payload"]) for r in rows], str(path))
-        return items, {"source": str(path.resolve()), "sha256": _sha256(path), "kind": "file"}
-    if ws is None or path.suffix in (".jsonl", ".json"):
-        raise InputError(f"{source}: no such exam file (and no workspace to look up an eval set of that name)")
-    from expertune.data.evalsets import get_evalset
-
-    es = get_evalset(ws, str(source))
-    if es["kind"] != "mcq":
-        raise InputError(f"eval set {source!r} is of kind {es['kind']}, not mcq; pass a multiple-choice exam")
-    items = items_from_records([(it["line"], it["payload"]) for it in es["items"]], es["path"])
-    return items, {"source": f"evalset:{es['name']}", "sha256": es["sha256"], "kind": "evalset"}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    records, origin = load_records(source, "mcq", ws)
+    return items_from_records(records, origin["source"]), origin
 
 
 def store_shot_pool(ws) -> list[ExamItem]:
