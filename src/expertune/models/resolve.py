@@ -118,6 +118,7 @@ def _convert_gguf(gguf: Path, folder: Path, digest: str) -> dict:
     from expertune.models.loading import quiet_libraries
 
     quiet_libraries()
+    os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF reader's own progress bar
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # A GGUF-loaded model refuses save_pretrained, and its config still says "quantized with gguf",

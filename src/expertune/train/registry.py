@@ -142,8 +142,9 @@ def _before(session: Session, name: str, adapter_id: int | None) -> int | None:
 def merge(ws: Workspace, ref: str, out: Path) -> dict[str, Any]:
     """Write a standalone model (base + adapter folded in) loadable by plain transformers."""
     from peft import PeftModel
+    from transformers import AutoTokenizer
 
-    from expertune.models import load_model, load_tokenizer
+    from expertune.models import load_model
 
     info = resolve_adapter(ws, ref)
     if info["kind"] == "full":
@@ -152,7 +153,7 @@ def merge(ws: Workspace, ref: str, out: Path) -> dict[str, Any]:
     base = load_model(info["base_model"])
     merged = PeftModel.from_pretrained(base, info["path"]).merge_and_unload()
     merged.save_pretrained(out)
-    load_tokenizer(info["path"]).save_pretrained(out)
+    AutoTokenizer.from_pretrained(info["path"]).save_pretrained(out)  # the adapter's chat template
     return {**info, "merged_path": str(out)}
 
 
