@@ -12,6 +12,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import Field, field_validator
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from expertune.config import StrictModel, dump_yaml, load_config
@@ -92,10 +93,8 @@ class Workspace:
     def _store(self) -> tuple[Engine, sessionmaker[Session]]:
         try:
             return open_store(self.store_url)
-        except Exception as err:  # a bad URL or unreachable server is a settings problem
-            if "sqlalchemy" in type(err).__module__ or isinstance(err, ValueError):
-                raise ConfigError(f"{self.root / SETTINGS_FILE}: store_url: cannot open the store ({err})") from None
-            raise
+        except (SQLAlchemyError, ValueError) as err:  # a bad URL or unreachable server is a settings problem
+            raise ConfigError(f"{self.root / SETTINGS_FILE}: store_url: cannot open the store ({err})") from None
 
     @property
     def engine(self) -> Engine:

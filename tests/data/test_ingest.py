@@ -1,5 +1,3 @@
-import json
-
 from sqlalchemy import func, select
 
 from conftest import chat_record, write_jsonl

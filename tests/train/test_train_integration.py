@@ -15,7 +15,7 @@ from conftest import QUICK
 from transformers import AutoTokenizer
 
 from expertune.llm.scoring import completion_logprobs
-from expertune.models import load_model, load_tokenizer
+from expertune.models import load_model
 from expertune.train.audit import AuditFailed
 from expertune.train.run import train
 from expertune.train.worker import read_run

@@ -149,7 +149,7 @@ def _markdown(ws, data, n, sources, prep, report, plots, licence) -> str:
         "",
         f"- {total} accepted responses in {len(data.groups)} prompt groups; {n['multi_turn']} groups carry earlier "
         f"turns; {n['system_prompts']} distinct system prompt(s); languages expected: {', '.join(ws.settings.languages)}.",
-        f"- Responses per prompt: " + ", ".join(f"{k}: {v} groups" for k, v in n["responses_per_prompt"].items()) + ".",
+        "- Responses per prompt: " + ", ".join(f"{k}: {v} groups" for k, v in n["responses_per_prompt"].items()) + ".",
         f"- Response length in words: {_pct(n['response_words'])}; prompt length in words: {_pct(n['prompt_words'])}.",
         "",
         _table(["topic", "prompt groups", "responses"], [[t, v["groups"], v["responses"]] for t, v in topics.items()]),

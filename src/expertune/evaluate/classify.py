@@ -21,16 +21,16 @@ from expertune.errors import InputError
 from expertune.evaluate.metrics import (
     INVALID,
     classification_metrics,
+    compare_with_baseline,
     esc,
+    evaluate_models,
     figure_img,
     fmt_num,
     fmt_pct,
     html_table,
     mcnemar,
     new_figure,
-    pick_baseline,
     register_extension,
-    release_model,
     slug,
     task_models,
     write_result,
@@ -265,22 +265,10 @@ def run_task(models: dict[str, ChatModel], items: Sequence[TaskItem], *, scoring
         "items": [asdict(it) for it in evaluated],
         "models": {},
     }
-    for label, model in models.items():
-        res = run_model(model, evaluated, labels, scoring=scoring, params=params,
-                        progress=progress(label) if progress else None)
-        release_model(model)
-        res["info"] = (model_info or {}).get(label, {})
-        res["summary"] = summarise(res, labels)
-        result["models"][label] = res
-    result["baseline"] = pick_baseline(models, baseline)
-    result["comparisons"] = comparisons(result)
-    return result
-
-
-def comparisons(result: dict[str, Any]) -> dict[str, Any]:
-    b = result.get("baseline")
-    models = result["models"]
-    return {label: compare(models[b], res) for label, res in models.items() if b in models and label != b}
+    return evaluate_models(
+        result, models,
+        lambda model, prog: run_model(model, evaluated, labels, scoring=scoring, params=params, progress=prog),
+        lambda res: summarise(res, labels), compare, model_info=model_info, baseline=baseline, progress=progress)
 
 
 def rescore(result: dict[str, Any]) -> dict[str, Any]:
@@ -294,7 +282,7 @@ def rescore(result: dict[str, Any]) -> dict[str, Any]:
             res["logprob_records"] = [_score_logprob({k: r[k] for k in ("item", "gold", "logprobs")})
                                       for r in res["logprob_records"]]
         res["summary"] = summarise(res, labels)
-    out["comparisons"] = comparisons(out)
+    out["comparisons"] = compare_with_baseline(out, compare)
     return out
 
 

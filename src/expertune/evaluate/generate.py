@@ -14,9 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import select
 
-from expertune.evaluate.runs import chat_model, get_run, set_status, sha256_json
+from expertune.evaluate.runs import chat_model, get_run, rows_by_key, set_status, sha256_json
 from expertune.llm.base import GenParams
 from expertune.store.eval_models import EvalCost, EvalGeneration
 from expertune.workspace import Workspace
@@ -70,16 +69,8 @@ def plan_generations(run: dict[str, Any]) -> list[GenTask]:
 
 
 def load_generations(ws: Workspace, keys: Iterable[str], *, ok_only: bool = True) -> dict[str, EvalGeneration]:
-    keys = list(dict.fromkeys(keys))
-    found: dict[str, EvalGeneration] = {}
-    with ws.session() as session:
-        for i in range(0, len(keys), 500):
-            query = select(EvalGeneration).where(EvalGeneration.key.in_(keys[i:i + 500]))
-            if ok_only:
-                query = query.where(EvalGeneration.finish_reason != "error")
-            for g in session.scalars(query):
-                found[g.key] = g
-    return found
+    where = (EvalGeneration.finish_reason != "error",) if ok_only else ()
+    return rows_by_key(ws, EvalGeneration, keys, *where)
 
 
 def run_generation(ws: Workspace, run_ref: int | str, *, progress: Progress | None = None) -> dict[str, Any]:

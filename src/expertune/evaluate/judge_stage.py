@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from expertune.evaluate.generate import GenTask, load_generations, plan_generations
 from expertune.evaluate.judges import Budget, JudgeOutcome, JudgeRequest, make_judge
 from expertune.evaluate.judging import planted_verdicts
-from expertune.evaluate.runs import get_run, run_config, set_status, sha256_json
+from expertune.evaluate.runs import get_run, rows_by_key, run_config, set_status, sha256_json
 from expertune.store.eval_models import EvalCost, EvalJudgment
 from expertune.workspace import Workspace
 
@@ -94,16 +94,8 @@ def build_request(comparison: Comparison, order: int, judge: dict[str, Any], rub
 
 
 def load_judgments(ws: Workspace, keys: list[str], *, ok_only: bool = False) -> dict[str, EvalJudgment]:
-    keys = list(dict.fromkeys(keys))
-    found: dict[str, EvalJudgment] = {}
-    with ws.session() as session:
-        for i in range(0, len(keys), 500):
-            query = select(EvalJudgment).where(EvalJudgment.key.in_(keys[i:i + 500]))
-            if ok_only:
-                query = query.where(EvalJudgment.status == "ok")
-            for j in session.scalars(query):
-                found[j.key] = j
-    return found
+    where = (EvalJudgment.status == "ok",) if ok_only else ()
+    return rows_by_key(ws, EvalJudgment, keys, *where)
 
 
 def run_spent(ws: Workspace, run_id: int) -> float:

@@ -28,18 +28,18 @@ from expertune.evaluate.exam_formats import (
     render_conversation,
 )
 from expertune.evaluate.metrics import (
+    compare_with_baseline,
     esc,
+    evaluate_models,
     figure_img,
     fmt_num,
     fmt_pct,
     html_table,
     mcnemar,
     new_figure,
-    pick_baseline,
     population_std,
     proportion,
     register_extension,
-    release_model,
     slug,
     task_models,
     write_result,
@@ -355,23 +355,11 @@ def run_exam(models: dict[str, ChatModel], items: Sequence[ExamItem], *,
         "shot_pool": [_item_dict(it) for it in shot_pool] if any(f.shots == "few" for f in fmts) else [],
         "models": {},
     }
-    for label, model in models.items():
-        res = run_model(model, items, fmts, shifts=shifts, shot_pool=shot_pool, n_shots=n_shots, params=params,
-                        scoring=scoring, seed=seed, progress=progress(label) if progress else None)
-        release_model(model)
-        res["info"] = (model_info or {}).get(label, {})
-        res["summary"] = summarise(res, items)
-        result["models"][label] = res
-    result["baseline"] = pick_baseline(models, baseline)
-    result["comparisons"] = comparisons(result)
-    return result
-
-
-def comparisons(result: dict[str, Any]) -> dict[str, Any]:
-    """Every model against the baseline, keyed by the other model's label."""
-    b = result.get("baseline")
-    models = result["models"]
-    return {label: compare(models[b], res) for label, res in models.items() if b in models and label != b}
+    return evaluate_models(
+        result, models,
+        lambda model, prog: run_model(model, items, fmts, shifts=shifts, shot_pool=shot_pool, n_shots=n_shots,
+                                      params=params, scoring=scoring, seed=seed, progress=prog),
+        lambda res: summarise(res, items), compare, model_info=model_info, baseline=baseline, progress=progress)
 
 
 def _item_dict(it: ExamItem) -> dict[str, Any]:
@@ -394,7 +382,7 @@ def rescore(result: dict[str, Any]) -> dict[str, Any]:
         res["logprob_records"] = [_score_logprob({k: r[k] for k in ("item", "format", "shift", "gold", "order", "logprobs")})
                                   for r in res.get("logprob_records") or []]
         res["summary"] = summarise(res, items)
-    out["comparisons"] = comparisons(out)
+    out["comparisons"] = compare_with_baseline(out, compare)
     return out
 
 

@@ -244,6 +244,30 @@ def release_model(model: Any) -> None:
         close()
 
 
+def evaluate_models(result: dict[str, Any], models: dict[str, Any], run_one: Callable[[Any, Any], dict[str, Any]],
+                    summarise: Callable[[dict[str, Any]], dict[str, Any]], compare: Callable[[dict, dict], dict],
+                    *, model_info: dict[str, Any] | None = None, baseline: str | None = None,
+                    progress: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """Run every model in turn (one held in memory at a time), summarise it, and compare each
+    with the baseline; fills result["models"], ["baseline"] and ["comparisons"]."""
+    for label, model in models.items():
+        res = run_one(model, progress(label) if progress else None)
+        release_model(model)
+        res["info"] = (model_info or {}).get(label, {})
+        res["summary"] = summarise(res)
+        result["models"][label] = res
+    result["baseline"] = pick_baseline(models, baseline)
+    result["comparisons"] = compare_with_baseline(result, compare)
+    return result
+
+
+def compare_with_baseline(result: dict[str, Any], compare: Callable[[dict, dict], dict]) -> dict[str, Any]:
+    """Every model against the baseline, keyed by the other model's label."""
+    b = result.get("baseline")
+    models = result["models"]
+    return {label: compare(models[b], res) for label, res in models.items() if b in models and label != b}
+
+
 def write_result(folder: Path, filename: str, data: dict[str, Any]) -> Path:
     """Write a result JSON atomically (a crash never leaves half a file for the report to read)."""
     import json

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import yaml
 from sqlalchemy import func, select
@@ -251,3 +251,15 @@ class TaskContext:
         if frozen is None:
             raise ConfigError(f"no candidate named {name!r} in eval run {self.run_id}")
         return chat_model(frozen)
+
+
+def rows_by_key(ws: Workspace, model: Any, keys: Iterable[str], *where: Any) -> dict[str, Any]:
+    """Cached rows (generations, judgments) by their cache key, looked up in chunks that stay
+    under SQLite's bound-parameter limit."""
+    keys = list(dict.fromkeys(keys))
+    found: dict[str, Any] = {}
+    with ws.session() as session:
+        for i in range(0, len(keys), 500):
+            for row in session.scalars(select(model).where(model.key.in_(keys[i:i + 500]), *where)):
+                found[row.key] = row
+    return found

@@ -48,6 +48,14 @@ BUILTINS = {
 }
 
 
+def portable_id(model: str) -> str:
+    """The hub id a builtin model was converted from (for model cards and exported adapters);
+    any other model name is returned as it is."""
+    if model.startswith("builtin:") and model.split(":", 1)[1] in BUILTINS:
+        return BUILTINS[model.split(":", 1)[1]].hub_id
+    return model
+
+
 def builtin_gguf(name: str) -> Path:
     """Path of a builtin model's GGUF file, installed from its PyPI package."""
     spec_ = BUILTINS.get(name)

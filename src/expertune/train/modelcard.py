@@ -7,14 +7,15 @@ from typing import Any
 
 import yaml
 
+from expertune.models.builtin import portable_id
+
 
 def write_model_card(adapter_dir: Path, run: dict[str, Any], adapter: dict[str, Any]) -> Path:
     recipe = run["recipe"]
     base = run["base_model"]
-    hub = {"builtin:smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct", "builtin:gemma3-270m": "google/gemma-3-270m"}
     front = {
         "library_name": "peft" if recipe["method"] != "full" else "transformers",
-        "base_model": hub.get(base["name"], base["name"]),
+        "base_model": portable_id(base["name"]),
         "tags": ["expertune", recipe["method"], "sft"],
     }
     losses = [(h["step"], h["loss"]) for h in run.get("log_history", []) if "loss" in h]
@@ -31,7 +32,7 @@ def write_model_card(adapter_dir: Path, run: dict[str, Any], adapter: dict[str, 
         f"- system prompt policy: {recipe['system_prompt']}", "",
         "## Training", "",
         f"- method {recipe['method']}, LoRA r={recipe['lora']['r']} alpha={recipe['lora']['alpha']} "
-        f"on {recipe['lora']['target_modules']}" if recipe["method"] != "full" else f"- method full",
+        f"on {recipe['lora']['target_modules']}" if recipe["method"] != "full" else "- method full",
         f"- learning rate {recipe['learning_rate']} ({recipe['lr_scheduler']}), max length {recipe['max_length']}, "
         f"batch {recipe['per_device_batch_size']}×{recipe['gradient_accumulation']} per device",
         f"- device: {run['device']['device']} ({run['device']['precision']}; {run['device']['reason']})",

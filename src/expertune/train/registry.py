@@ -159,14 +159,14 @@ def merge(ws: Workspace, ref: str, out: Path) -> dict[str, Any]:
 
 def export(ws: Workspace, ref: str, out: Path) -> dict[str, Any]:
     """Copy the adapter folder, pointing its config at a portable base-model id where one is known."""
-    from expertune.models.builtin import BUILTINS
+    from expertune.models.builtin import portable_id
 
     info = resolve_adapter(ws, ref)
     shutil.copytree(info["path"], out, dirs_exist_ok=True)
     config_path = out / "adapter_config.json"
-    if config_path.exists() and info["base_model"].startswith("builtin:"):
-        hub_id = BUILTINS[info["base_model"].split(":", 1)[1]].hub_id
+    if config_path.exists():
+        # The config names the local cache folder the adapter was trained from; name the hub model.
         config = json.loads(config_path.read_text())
-        config["base_model_name_or_path"] = hub_id
+        config["base_model_name_or_path"] = portable_id(info["base_model"])
         config_path.write_text(json.dumps(config, indent=2))
     return {**info, "exported_path": str(out)}
