@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from expertune.errors import InputError
 from expertune.evaluate import classify
-from expertune.evaluate.metrics import classification_metrics
+from expertune.evaluate.stats import classification_metrics
 from expertune.llm.base import Generation
 
 TASK = Path(__file__).parent.parent / "fixtures" / "exams" / "classify6.jsonl"

@@ -3,14 +3,14 @@
 import pytest
 from scipy import stats
 
-from expertune.evaluate.metrics import mcnemar, mean_interval, proportion, wilson_interval
+from expertune.evaluate.stats import mcnemar, mean_interval, proportion, wilson_interval
 
 
 def test_wilson_interval_known_values():
     lo, hi = wilson_interval(5, 8)
     assert lo == pytest.approx(0.3057, abs=1e-4) and hi == pytest.approx(0.8632, abs=1e-4)
     assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
-    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert wilson_interval(0, 0) is None and proportion(0, 0)["ci"] is None
     assert proportion(0, 0)["value"] is None
 
 

@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_h
+from scipy import stats as sps
 
 from expertune.evaluate import stats as st
 
@@ -28,8 +31,7 @@ def test_wilson_interval_textbook():
     ([[25, 35], [5, 35]], 0.2593),
 ])
 def test_cohen_kappa_textbook_tables(table, kappa):
-    assert st.cohen_kappa_table(table) == pytest.approx(kappa, abs=1e-4)
-    # the same table given as two raters' labels
+    # the table given as two raters' labels
     a, b = [], []
     for i, row in enumerate(table):
         for j, count in enumerate(row):
@@ -134,6 +136,88 @@ def test_length_controlled_win_rate_removes_a_pure_length_preference():
 
 def test_win_rate_summary_has_both_intervals():
     s = st.win_rate_summary([st.WIN] * 8 + [st.LOSS] * 2, list(range(10)), n_boot=500, seed=0)
-    assert s["win_rate"] == 0.8
-    assert (round(s["wilson"][0], 3), round(s["wilson"][1], 3)) == (0.490, 0.943)
-    assert s["bootstrap"][0] <= 0.8 <= s["bootstrap"][1]
+    assert s["win_rate"] == 0.8 and s["prompts"] == 10
+    assert (round(s["wilson_unclustered"][0], 3), round(s["wilson_unclustered"][1], 3)) == (0.490, 0.943)
+    assert s["ci"][0] <= 0.8 <= s["ci"][1] and s["ci_method"] == "bootstrap over prompts"
+
+
+def test_the_headline_interval_of_a_win_rate_resamples_prompts():
+    # 4 prompts x 3 seeds x 5 samples: 60 comparisons, but only 4 independent prompts.
+    outcomes = [st.WIN if p < 3 else st.LOSS for p in range(4) for _ in range(15)]
+    prompts = [p for p in range(4) for _ in range(15)]
+    s = st.win_rate_summary(outcomes, prompts, n_boot=2000, seed=0)
+    assert s["n"] == 60 and s["prompts"] == 4 and s["win_rate"] == 0.75
+    assert s["ci"] == st.bootstrap_interval([st.SCORE[o] for o in outcomes], prompts, n_boot=2000, seed=0)
+    width, wilson_width = s["ci"][1] - s["ci"][0], s["wilson_unclustered"][1] - s["wilson_unclustered"][0]
+    assert width > 2 * wilson_width  # the unclustered Wilson interval claims 60 independent answers
+    assert "wilson" not in s and "bootstrap" not in s  # no unlabelled interval left to quote
+
+
+@settings(max_examples=60, deadline=None)
+@given(st_h.lists(st_h.floats(0, 1), min_size=5, max_size=40), st_h.integers(0, 10**6))
+def test_cluster_bootstrap_with_singleton_clusters_agrees_with_scipy(values, seed):
+    """Our cluster bootstrap, with every item its own cluster, is scipy's percentile bootstrap."""
+    ours = st.bootstrap_interval(values, None, n_boot=4000, seed=seed)
+    ref = sps.bootstrap((np.asarray(values),), np.mean, n_resamples=4000, method="percentile",
+                        rng=np.random.default_rng(seed + 1)).confidence_interval
+    spread = max(values) - min(values)
+    assert ours[0] == pytest.approx(ref.low, abs=0.05 * spread + 1e-9)
+    assert ours[1] == pytest.approx(ref.high, abs=0.05 * spread + 1e-9)
+
+
+# -- classification metrics (issue 9 item 1) -------------------------------------------------------
+def test_a_collapsed_classifier_gets_its_true_macro_scores():
+    always_a = st.classification_metrics(list("aabbcc"), ["a"] * 6, ["a", "b", "c"])
+    assert always_a["macro"]["f1"] == pytest.approx(1 / 6)  # F1 0.5 for a, 0 for the never-predicted b and c
+    assert always_a["macro"]["precision"] == pytest.approx(1 / 9) and always_a["macro"]["recall"] == pytest.approx(1 / 3)
+    half_invalid = st.classification_metrics(list("aabb"), ["a", "a", "invalid", None], ["a", "b"])
+    assert half_invalid["accuracy"]["value"] == 0.5 and half_invalid["macro"]["f1"] == pytest.approx(0.5)
+    assert half_invalid["per_class"]["b"]["precision"] == 0.0 and half_invalid["per_class"]["b"]["f1"] == 0.0
+
+
+LAB3 = ["x", "y", "z"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st_h.lists(st_h.tuples(st_h.sampled_from(LAB3), st_h.sampled_from([*LAB3, None, "other"])), min_size=1, max_size=40))
+def test_classification_metrics_agree_with_scikit_learn(pairs):
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    gold = [g for g, _ in pairs]
+    pred = [p if p in LAB3 else "INVALID" for _, p in pairs]  # what sklearn sees: a non-label prediction
+    m = st.classification_metrics(gold, [p for _, p in pairs], LAB3)
+    for average in ("macro", "micro"):
+        p, r, f, _ = precision_recall_fscore_support(gold, pred, labels=LAB3, average=average, zero_division=0)
+        assert (m[average]["precision"], m[average]["recall"], m[average]["f1"]) == pytest.approx((p, r, f))
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=LAB3, zero_division=0)
+    for i, lab in enumerate(LAB3):
+        c = m["per_class"][lab]
+        assert (c["precision"], c["recall"], c["f1"], c["support"]) == pytest.approx((p[i], r[i], f[i], s[i]))
+    full = confusion_matrix(gold, pred, labels=[*LAB3, "INVALID"])
+    assert m["confusion"]["matrix"] == full[:3].tolist()
+
+
+# -- tests and kappas against their libraries (issue 16 item 8) ------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(st_h.lists(st_h.tuples(st_h.booleans(), st_h.booleans()), min_size=1, max_size=80))
+def test_mcnemar_agrees_with_the_binomial_and_chi_square_tests(pairs):
+    base, tuned = [a for a, _ in pairs], [b for _, b in pairs]
+    m = st.mcnemar(base, tuned)
+    b, c = m["base_only"], m["tuned_only"]
+    if b + c == 0:
+        assert m["p_value"] == 1.0
+    elif b + c < 25:
+        assert m["p_value"] == pytest.approx(sps.binomtest(b, b + c, 0.5).pvalue)
+    else:
+        assert m["p_value"] == pytest.approx(sps.chi2.sf((abs(b - c) - 1) ** 2 / (b + c), 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st_h.integers(1, 200).flatmap(lambda n: st_h.tuples(st_h.integers(0, n), st_h.just(n))))
+def test_wilson_interval_is_the_textbook_formula(kn):
+    k, n = kn
+    z = sps.norm.ppf(0.975)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert st.wilson_interval(k, n) == pytest.approx((max(0.0, centre - half), min(1.0, centre + half)), abs=1e-9)

@@ -203,31 +203,32 @@ def _print_stats(s) -> None:
                   f"({c['missing_answers']} missing an answer, {c['identical_answers']} identical, "
                   f"{c['flagged_planted_verdict']} flagged)")
     for pair in s["pairs"]:
-        t = Table(title=escape(f"{pair['candidate']} vs {pair['baseline']}: win rate (ties ½), 95% intervals; "
-                               "LC = length-controlled; 1st = first-slot preference"), box=box.SIMPLE_HEAD, pad_edge=False)
-        for header in ("judge", "n", "W/T/L", "win", "Wilson", "bootstrap", "LC", "flips", "1st", "fail"):
+        t = Table(title=escape(f"{pair['candidate']} vs {pair['baseline']}: win rate (ties ½), 95% interval over prompts; "
+                               "LC = length-controlled; Wilson unclustered = every comparison taken as independent (too "
+                               "narrow with several per prompt); 1st = first-slot preference"), box=box.SIMPLE_HEAD, pad_edge=False)
+        for header in ("judge", "n", "prompts", "W/T/L", "win", "95% CI", "LC", "Wilson unclustered", "flips", "1st", "fail"):
             t.add_column(header, no_wrap=True, min_width=len(header))
         for name, j in pair["judges"].items():
             o, r = j["overall"], j["reliability"]
             lc = j["length_controlled"] or {}
-            t.add_row(escape(name), str(o["n"]), f"{o['wins']}/{o['ties']}/{o['losses']}", _pct(o["win_rate"]), _ci(o["wilson"]),
-                      _ci(o["bootstrap"]), _pct(lc.get("win_rate")), _pct(r["flip_rate"]), _pct(r["first_position"]["first_rate"]),
-                      str(o["failed_items"]))
+            t.add_row(escape(name), str(o["n"]), str(o["prompts"]), f"{o['wins']}/{o['ties']}/{o['losses']}", _pct(o["win_rate"]),
+                      _ci(o["ci"]), _pct(lc.get("win_rate")), _ci(o["wilson_unclustered"]), _pct(r["flip_rate"]),
+                      _pct(r["first_position"]["first_rate"]), str(o["failed_items"]))
         p = pair["pooled"]["overall"]
         plc = pair["pooled"]["length_controlled"] or {}
-        t.add_row("pooled", str(p["n"]), "", _pct(p["win_rate"]), _ci(p["wilson"]), _ci(p["bootstrap"]), _pct(plc.get("win_rate")),
-                  "", "", "")
+        t.add_row("pooled", str(p["n"]), str(p["prompts"]), "", _pct(p["win_rate"]), _ci(p["ci"]), _pct(plc.get("win_rate")),
+                  _ci(p["wilson_unclustered"]), "", "", "")
         console.print(t)
         d = pair["pooled"]["domain"]
         diff = d.get("difference") or {}
-        console.print(f"  in-domain {_pct(d['in']['win_rate'])} {_ci(d['in']['bootstrap'])} (n={d['in']['n']}) · "
-                      f"out-of-domain {_pct(d['out']['win_rate'])} {_ci(d['out']['bootstrap'])} (n={d['out']['n']})"
+        console.print(f"  in-domain {_pct(d['in']['win_rate'])} {_ci(d['in']['ci'])} (n={d['in']['n']}) · "
+                      f"out-of-domain {_pct(d['out']['win_rate'])} {_ci(d['out']['ci'])} (n={d['out']['n']})"
                       + (f" · difference p={diff['p_value']:.3f}" if diff else ""))
         for k in pair["agreement"]["pairs"]:
             kappa = "–" if k["kappa"] is None else f"{k['kappa']:.3f}"
             console.print(f"  κ {escape(' × '.join(k['judges']))}: {kappa} (raw agreement {_pct(k['raw_agreement'])}, n={k['n']})")
         for cell in pair["pooled"]["grid"]:
-            console.print(f"  T={cell['temperature']} max={cell['max_new_tokens']}: win rate {_pct(cell['win_rate'])} (n={cell['n']})")
+            console.print(f"  T={cell['temperature']} max={cell['max_new_tokens']}: win rate {_pct(cell['win_rate'])} {_ci(cell['ci'])} (n={cell['n']})")
     for cand, tr in s["truncation"].items():
         console.print(f"  truncated answers of {escape(cand)}: {tr['truncated']}/{tr['answers']} ({_pct(tr['truncation_rate'])})")
     for name, f in s["failures"].items():

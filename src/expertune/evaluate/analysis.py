@@ -4,8 +4,9 @@
 them into per-judge and pooled statistics (evaluate/stats.py does the arithmetic).
 
 Units: an *item* is one comparison (prompt x grid cell x seed x sample, candidate vs baseline).
-Each judge gives an item one verdict from its two orders (stats.combine_orders). Intervals
-resample prompts, since the items of one prompt are not independent. Identical answers are a tie
+Each judge gives an item one verdict from its two orders (stats.combine_orders). Every headline
+interval ("ci") resamples prompts, since the items of one prompt are not independent; the Wilson
+interval over items is kept only as "wilson_unclustered". Identical answers are a tie
 without asking any judge. The pooled verdict of an item is the mean of its judges' scores
 (win 1, tie 0.5, loss 0) over the judges that gave one.
 """
@@ -181,8 +182,8 @@ def judge_summary(judge: str, items: list[Item], n_boot: int, seed: int) -> dict
             scores, [len(i.comparison.candidate_gen.text) for i in rated], [len(i.comparison.baseline_gen.text) for i in rated],
             clusters, n_boot=min(n_boot, 1000), seed=seed),
         "domain": domain_split([(i, st.SCORE[i.judges[judge].verdict]) for i in rated], n_boot, seed, outcomes_of=lambda i: i.judges[judge].verdict),
-        "grid": grid_split([(i, st.SCORE[i.judges[judge].verdict]) for i in rated]),
-        "criteria": criteria(items, judge),
+        "grid": grid_split([(i, st.SCORE[i.judges[judge].verdict]) for i in rated], n_boot, seed),
+        "criteria": criteria(items, judge, n_boot, seed),
     }
 
 
@@ -196,7 +197,7 @@ def pooled_summary(items: list[Item], n_boot: int, seed: int) -> dict[str, Any]:
             scores, [len(i.comparison.candidate_gen.text) for i, _ in scored],
             [len(i.comparison.baseline_gen.text) for i, _ in scored], clusters, n_boot=min(n_boot, 1000), seed=seed),
         "domain": domain_split(scored, n_boot, seed),
-        "grid": grid_split(scored),
+        "grid": grid_split(scored, n_boot, seed),
     }
 
 
@@ -215,19 +216,23 @@ def domain_split(scored: list[tuple[Item, float]], n_boot: int, seed: int, outco
     return out
 
 
-def grid_split(scored: list[tuple[Item, float]]) -> list[dict[str, Any]]:
-    cells: dict[tuple, list[float]] = defaultdict(list)
+def grid_split(scored: list[tuple[Item, float]], n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """Win rate per grid cell; a cell still holds several seeds and samples of each prompt, so its
+    interval resamples prompts too."""
+    cells: dict[tuple, list[tuple[Item, float]]] = defaultdict(list)
     for i, s in scored:
-        cells[i.comparison.cell].append(s)
-    return [{"temperature": t, "max_new_tokens": m, "n": len(v), "win_rate": sum(v) / len(v),
-             "wilson": st.wilson_interval(sum(v), len(v))} for (t, m), v in sorted(cells.items())]
+        cells[i.comparison.cell].append((i, s))
+    return [{"temperature": t, "max_new_tokens": m,
+             **st.mean_score_summary([s for _, s in v], [i.cluster for i, _ in v], n_boot=n_boot, seed=seed)}
+            for (t, m), v in sorted(cells.items())]
 
 
-def criteria(items: list[Item], judge: str) -> dict[str, Any]:
+def criteria(items: list[Item], judge: str, n_boot: int, seed: int) -> dict[str, Any]:
     """Mean score per criterion for each side, and per-criterion win rates (the candidate's score,
-    averaged over the two orders, against the baseline's)."""
+    averaged over the two orders, against the baseline's), with intervals over prompts."""
     sums: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"candidate": [], "baseline": []})
     outcomes: dict[str, list[str]] = defaultdict(list)
+    clusters: dict[str, list[int]] = defaultdict(list)
     for item in items:
         c = item.comparison
         if c.identical:
@@ -248,13 +253,13 @@ def criteria(items: list[Item], judge: str) -> dict[str, Any]:
                 a = sum(sides["candidate"]) / len(sides["candidate"])
                 b = sum(sides["baseline"]) / len(sides["baseline"])
                 outcomes[crit].append(st.WIN if a > b else st.LOSS if a < b else st.TIE)
+                clusters[crit].append(item.cluster)
     out = {}
     for crit, sides in sums.items():
-        rates = st.counts(outcomes[crit])
         out[crit] = {
             "candidate_mean": sum(sides["candidate"]) / len(sides["candidate"]) if sides["candidate"] else None,
             "baseline_mean": sum(sides["baseline"]) / len(sides["baseline"]) if sides["baseline"] else None,
-            **rates, "wilson": st.wilson_interval(rates["wins"] + 0.5 * rates["ties"], rates["n"]),
+            **st.win_rate_summary(outcomes[crit], clusters[crit], n_boot=n_boot, seed=seed),
         }
     return out
 

@@ -19,8 +19,6 @@ from pydantic import Field
 from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate.metrics import (
-    INVALID,
-    classification_metrics,
     compare_with_baseline,
     esc,
     evaluate_models,
@@ -28,13 +26,13 @@ from expertune.evaluate.metrics import (
     fmt_num,
     fmt_pct,
     html_table,
-    mcnemar,
     new_figure,
     register_extension,
     slug,
     task_models,
     write_result,
 )
+from expertune.evaluate.stats import INVALID, classification_metrics, mcnemar
 from expertune.llm.base import ChatModel, GenParams
 
 Progress = Callable[[int, int], None]

@@ -35,15 +35,13 @@ from expertune.evaluate.metrics import (
     fmt_num,
     fmt_pct,
     html_table,
-    mcnemar,
     new_figure,
-    population_std,
-    proportion,
     register_extension,
     slug,
     task_models,
     write_result,
 )
+from expertune.evaluate.stats import mcnemar, population_std, proportion
 from expertune.llm.base import ChatModel, GenParams
 
 LOGPROB = "logprob"  # the pseudo-format name of log-probability scoring

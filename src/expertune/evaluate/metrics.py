@@ -1,8 +1,8 @@
-"""Metrics shared by exams, classification tasks and perplexity: intervals, per-class scores,
-McNemar's test for paired base/tuned correctness; plus the small plumbing those evaluations
-share: report fragments, result files in run folders, and the hooks into `eval run` and the report.
+"""The plumbing that exams, classification tasks, perplexity and forgetting checks share: report
+fragments, result files in run folders, opening and releasing the models, and the hooks into
+`eval run` and the report.
 
-The metric functions are pure (lists in, dicts out) so results can be recomputed from stored outputs.
+The maths (intervals, tests, per-class scores) lives in evaluate/stats.py, the one module for it.
 """
 
 from __future__ import annotations
@@ -10,155 +10,8 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
-
-INVALID = "invalid"  # the confusion-matrix column for answers that named no valid label
-
-
-# -- intervals -------------------------------------------------------------------------------------
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion: the project's shared implementation (stats.py),
-    with the uninformative [0, 1] for n = 0 so stored results always hold two numbers."""
-    from expertune.evaluate.stats import wilson_interval as wilson
-
-    return wilson(successes, n, confidence) or (0.0, 1.0)
-
-
-def proportion(successes: int, n: int) -> dict[str, Any]:
-    """A proportion with its Wilson interval, as stored in results."""
-    lo, hi = wilson_interval(successes, n)
-    return {"k": successes, "n": n, "value": successes / n if n else None, "ci": [lo, hi]}
-
-
-def mean_interval(values: Sequence[float], *, method: str = "t", level: float = 0.95,
-                  n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
-    """Mean with a t interval or a percentile bootstrap interval (seeded, so reruns agree)."""
-    import numpy as np
-
-    x = np.asarray(values, dtype=float)
-    n = len(x)
-    if n == 0:
-        return {"n": 0, "mean": None, "ci": [None, None], "method": method}
-    mean = float(x.mean())
-    if n == 1:
-        return {"n": 1, "mean": mean, "ci": [None, None], "method": method}
-    if method == "bootstrap":
-        rng = np.random.default_rng(seed)
-        means = x[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-        lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
-    elif method == "t":
-        from scipy import stats
-
-        sem = float(x.std(ddof=1)) / math.sqrt(n)
-        half = float(stats.t.ppf((1 + level) / 2, n - 1)) * sem
-        lo, hi = mean - half, mean + half
-    else:
-        raise ValueError(f"unknown interval method {method!r}")
-    return {"n": n, "mean": mean, "ci": [float(lo), float(hi)], "method": method}
-
-
-# -- paired correctness ----------------------------------------------------------------------------
-def mcnemar(base: Sequence[bool], tuned: Sequence[bool], *, exact_below: int = 25) -> dict[str, Any]:
-    """McNemar's test on paired correctness of the same items.
-
-    Only discordant pairs carry information: b = base right and tuned wrong, c = the reverse.
-    With few discordant pairs the chi-square approximation is poor, so below `exact_below` the
-    exact two-sided binomial test (b ~ Bin(b + c, 1/2)) is used.
-    """
-    if len(base) != len(tuned):
-        raise ValueError("base and tuned must score the same items")
-    b = sum(1 for x, y in zip(base, tuned) if x and not y)
-    c = sum(1 for x, y in zip(base, tuned) if y and not x)
-    n = b + c
-    out: dict[str, Any] = {"n_items": len(base), "base_only": b, "tuned_only": c, "discordant": n}
-    if n == 0:
-        return {**out, "method": "none", "statistic": None, "p_value": 1.0}
-    if n < exact_below:
-        from scipy.stats import binom
-
-        p = min(1.0, 2 * float(binom.cdf(min(b, c), n, 0.5)))
-        return {**out, "method": "exact-binomial", "statistic": None, "p_value": p}
-    from scipy.stats import chi2
-
-    stat = (abs(b - c) - 1) ** 2 / n  # continuity-corrected
-    return {**out, "method": "chi2-continuity", "statistic": stat, "p_value": float(chi2.sf(stat, 1))}
-
-
-# -- classification --------------------------------------------------------------------------------
-def confusion_matrix(gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[str]) -> dict[str, Any]:
-    """Rows are gold labels, columns the labels plus "invalid" (no usable answer)."""
-    columns = [*labels, INVALID]
-    counts = {g: {c: 0 for c in columns} for g in labels}
-    for g, p in zip(gold, pred):
-        counts[g][p if p in counts else INVALID] += 1
-    return {"labels": list(labels), "columns": columns, "matrix": [[counts[g][c] for c in columns] for g in labels]}
-
-
-def _ratio(a: float, b: float) -> float | None:
-    return a / b if b else None
-
-
-def _f1(p: float | None, r: float | None) -> float | None:
-    if p is None or r is None:
-        return None
-    return 2 * p * r / (p + r) if p + r else 0.0
-
-
-def classification_metrics(gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[str]) -> dict[str, Any]:
-    """Per-class precision, recall (= sensitivity), F1 and specificity, macro and micro averages.
-
-    An invalid prediction (None or not a label) is a miss for the gold class and a false positive
-    for no class, so micro precision counts only valid predictions while micro recall counts all
-    items: the gap between them is the cost of unparseable answers.
-    """
-    if len(gold) != len(pred):
-        raise ValueError("gold and pred differ in length")
-    n = len(gold)
-    valid = [p if p in labels else None for p in pred]
-    per_class: dict[str, dict[str, Any]] = {}
-    tp_all = fp_all = fn_all = 0
-    for lab in labels:
-        tp = sum(1 for g, p in zip(gold, valid) if g == lab and p == lab)
-        fp = sum(1 for g, p in zip(gold, valid) if g != lab and p == lab)
-        fn = sum(1 for g, p in zip(gold, valid) if g == lab and p != lab)
-        tn = n - tp - fp - fn
-        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-        per_class[lab] = {
-            "support": tp + fn, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-            "precision": precision, "recall": recall, "f1": _f1(precision, recall),
-            "sensitivity": recall, "specificity": _ratio(tn, tn + fp),
-        }
-        tp_all, fp_all, fn_all = tp_all + tp, fp_all + fp, fn_all + fn
-
-    def macro(key: str) -> float | None:
-        # Classes without support (or never predicted, for precision) have no defined value;
-        # averaging over the defined ones is stated rather than silently counting them as 0.
-        vals = [m[key] for m in per_class.values() if m[key] is not None]
-        return sum(vals) / len(vals) if vals else None
-
-    micro_p, micro_r = _ratio(tp_all, tp_all + fp_all), _ratio(tp_all, tp_all + fn_all)
-    correct = sum(1 for g, p in zip(gold, valid) if g == p)
-    n_invalid = sum(1 for p in valid if p is None)
-    return {
-        "n": n,
-        "accuracy": proportion(correct, n),
-        "invalid": proportion(n_invalid, n),
-        "per_class": per_class,
-        "macro": {k: macro(k) for k in ("precision", "recall", "f1", "sensitivity", "specificity")},
-        "micro": {"precision": micro_p, "recall": micro_r, "f1": _f1(micro_p, micro_r)},
-        "confusion": confusion_matrix(gold, pred, labels),
-    }
-
-
-def population_std(values: Iterable[float]) -> float | None:
-    vals = list(values)
-    if not vals:
-        return None
-    m = sum(vals) / len(vals)
-    return math.sqrt(sum((v - m) ** 2 for v in vals) / len(vals))
-
 
 # -- report fragments ------------------------------------------------------------------------------
 def esc(value: Any) -> str:

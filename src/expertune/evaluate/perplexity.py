@@ -24,13 +24,13 @@ from expertune.evaluate.metrics import (
     esc,
     fmt_num,
     html_table,
-    mean_interval,
     pick_baseline,
     register_extension,
     release_model,
     task_models,
     write_result,
 )
+from expertune.evaluate.stats import mean_interval
 from expertune.llm.base import ChatModel, GenParams
 
 Example = dict[str, Any]  # {"group", "split", "messages", "completion"}

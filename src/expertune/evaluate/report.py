@@ -130,20 +130,23 @@ def _headline(ctx: ReportContext) -> str | None:
         rows, plot_rows = [], []
         for name, j in pair["judges"].items():
             o, lc = j["overall"], j["length_controlled"] or {}
-            rows.append([name, o["n"], o["wins"], o["ties"], o["losses"], pct(o["win_rate"]), interval(o["wilson"]),
-                         interval(o["bootstrap"]), pct(lc.get("win_rate")), interval(lc.get("interval")),
+            rows.append([name, o["n"], o["prompts"], o["wins"], o["ties"], o["losses"], pct(o["win_rate"]), interval(o["ci"]),
+                         pct(lc.get("win_rate")), interval(lc.get("interval")), interval(o["wilson_unclustered"]),
                          o["failed_items"], o["pending_items"]])
-            plot_rows.append({"label": name, "value": o["win_rate"], "interval": o["bootstrap"]})
+            plot_rows.append({"label": name, "value": o["win_rate"], "interval": o["ci"]})
         p, plc = pair["pooled"]["overall"], pair["pooled"]["length_controlled"] or {}
-        rows.append(["pooled", p["n"], "", "", "", pct(p["win_rate"]), interval(p["wilson"]), interval(p["bootstrap"]),
-                     pct(plc.get("win_rate")), interval(plc.get("interval")), "", ""])
-        plot_rows.append({"label": "pooled", "value": p["win_rate"], "interval": p["bootstrap"], "highlight": True})
+        rows.append(["pooled", p["n"], p["prompts"], "", "", "", pct(p["win_rate"]), interval(p["ci"]),
+                     pct(plc.get("win_rate")), interval(plc.get("interval")), interval(p["wilson_unclustered"]), "", ""])
+        plot_rows.append({"label": "pooled", "value": p["win_rate"], "interval": p["ci"], "highlight": True})
         parts.append(
             f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])}</h3>"
-            f"<p class=note>Win rate of <b>{esc(pair['candidate'])}</b>; ties count half. Intervals are 95%: Wilson, and a "
-            f"bootstrap over prompts. LC = length-controlled (logistic model read at equal length).</p>"
-            + table(["judge", "n", "wins", "ties", "losses", "win rate", "Wilson", "bootstrap", "LC win rate", "LC interval",
-                     "failed", "pending"], rows)
+            f"<p class=note>Win rate of <b>{esc(pair['candidate'])}</b>; ties count half. The 95% interval resamples "
+            f"prompts (a bootstrap over prompts), since the answers to one prompt across seeds, samples and grid cells "
+            f"are not independent. LC = length-controlled (logistic model read at equal length). The unclustered Wilson "
+            f"interval treats every comparison as independent and is too narrow when a prompt has several; it is shown "
+            f"for reference only.</p>"
+            + table(["judge", "comparisons", "prompts", "wins", "ties", "losses", "win rate", "95% interval (over prompts)",
+                     "LC win rate", "LC interval", "Wilson, unclustered", "failed", "pending"], rows)
             + img(plots.forest(plot_rows, title=f"{pair['candidate']} vs {pair['baseline']}"), "win rates"))
     return "".join(parts) or None
 
@@ -154,11 +157,11 @@ def _domain(ctx: ReportContext) -> str | None:
         rows, plot_rows = [], []
         for name, d in [*((n, j["domain"]) for n, j in pair["judges"].items()), ("pooled", pair["pooled"]["domain"])]:
             diff = d.get("difference") or {}
-            rows.append([name, d["in"]["n"], pct(d["in"]["win_rate"]), interval(d["in"]["bootstrap"]), d["out"]["n"],
-                         pct(d["out"]["win_rate"]), interval(d["out"]["bootstrap"]),
+            rows.append([name, d["in"]["n"], pct(d["in"]["win_rate"]), interval(d["in"]["ci"]), d["out"]["n"],
+                         pct(d["out"]["win_rate"]), interval(d["out"]["ci"]),
                          num(diff.get("difference")), interval(diff.get("interval")), num(diff.get("p_value"))])
-            plot_rows += [{"label": f"{name} · in", "value": d["in"]["win_rate"], "interval": d["in"]["bootstrap"]},
-                          {"label": f"{name} · out", "value": d["out"]["win_rate"], "interval": d["out"]["bootstrap"], "highlight": True}]
+            plot_rows += [{"label": f"{name} · in", "value": d["in"]["win_rate"], "interval": d["in"]["ci"]},
+                          {"label": f"{name} · out", "value": d["out"]["win_rate"], "interval": d["out"]["ci"], "highlight": True}]
         parts.append(f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])}</h3>"
                      + table(["judge", "in n", "in win rate", "in interval", "out n", "out win rate", "out interval",
                               "in − out", "difference interval", "p (bootstrap)"], rows)
@@ -175,10 +178,10 @@ def _grid(ctx: ReportContext) -> str | None:
     for pair in ctx.summary["pairs"]:
         cells = {(c["temperature"], c["max_new_tokens"]): c for c in pair["pooled"]["grid"]}
         values = [[cells.get((t, m), {}).get("win_rate") for m in lengths] for t in temps]
-        rows = [[f"T={c['temperature']}", c["max_new_tokens"], c["n"], pct(c["win_rate"]), interval(c["wilson"])]
+        rows = [[f"T={c['temperature']}", c["max_new_tokens"], c["n"], c["prompts"], pct(c["win_rate"]), interval(c["ci"])]
                 for c in pair["pooled"]["grid"]]
         parts.append(f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])}: pooled win rate per cell</h3>"
-                     + table(["temperature", "max new tokens", "n", "win rate", "Wilson"], rows)
+                     + table(["temperature", "max new tokens", "comparisons", "prompts", "win rate", "95% interval (over prompts)"], rows)
                      + img(plots.heatmap(values, rows_lbl, cols, title="pooled win rate (columns: max new tokens)"), "grid"))
     trunc_rows, heat_rows, heat_values = [], [], []
     for cand, t in ctx.summary["truncation"].items():
@@ -202,14 +205,14 @@ def _criteria(ctx: ReportContext) -> str | None:
             crit = j["criteria"]
             if not crit:
                 continue
-            rows = [[c, num(v["candidate_mean"], 2), num(v["baseline_mean"], 2), v["n"], pct(v["win_rate"]), interval(v["wilson"])]
+            rows = [[c, num(v["candidate_mean"], 2), num(v["baseline_mean"], 2), v["n"], pct(v["win_rate"]), interval(v["ci"])]
                     for c, v in crit.items()]
             chart = plots.grouped_bars(list(crit), {pair["candidate"]: [v["candidate_mean"] for v in crit.values()],
                                                     pair["baseline"]: [v["baseline_mean"] for v in crit.values()]},
                                        title=f"mean scores · judge {name}", ylabel="score")
             parts.append(f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])} · judge {esc(name)}</h3>"
                          + table(["criterion", f"mean {pair['candidate']}", f"mean {pair['baseline']}", "n", "criterion win rate",
-                                  "Wilson"], rows) + img(chart, "criteria"))
+                                  "95% interval (over prompts)"], rows) + img(chart, "criteria"))
     return "".join(parts) or "<p>No rubric scores (local judges score criteria only with rubric_scores: true).</p>"
 
 

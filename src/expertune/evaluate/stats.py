@@ -1,8 +1,17 @@
-"""Statistics of pairwise judgments: pure functions on plain lists and arrays (numpy/scipy).
+"""The evaluation maths in one module: intervals, paired tests, classification metrics, agreement
+between raters, and the statistics of pairwise judgments.
 
-Outcomes are from the candidate's point of view: "win", "tie" or "loss" against the baseline.
-Win rates count a tie as half a win. Every bootstrap takes an explicit seed and is exactly
-reproducible.
+Where a maintained library computes a figure we call it (scikit-learn for classification metrics
+and Cohen's kappa, statsmodels for Wilson intervals, McNemar's test and Fleiss' kappa, SciPy for
+the binomial test, t intervals and the plain bootstrap): a hand-written macro-F1 once skipped the
+classes a collapsed model never predicted. Our own code remains only where no library has the
+behaviour needed: the bootstrap that resamples whole prompts (clusters), the length-controlled
+win rate, and combining a judge's two orders. Each is tested against a library where they share
+cases (tests/evaluate/test_stats.py).
+
+Outcomes of pairwise judging are from the candidate's point of view: "win", "tie" or "loss"
+against the baseline. Win rates count a tie as half a win. Every bootstrap takes an explicit seed
+and is exactly reproducible.
 
 Combining a judge's two orders into the one counted verdict (`combine_orders`):
   - both orders needed: if either failed, the item has no verdict from that judge ("incomplete");
@@ -11,11 +20,16 @@ Combining a judge's two orders into the one counted verdict (`combine_orders`):
     the judge expressed one preference that its other reading did not contradict;
   - a win in one order and a loss in the other -> a tie, counted as a flip: the judge followed
     the position, not the answers.
+
+The intervals of pairwise win rates resample prompts: the answers to one prompt across seeds,
+samples and grid cells are not independent, so that interval ("ci") is the headline. A Wilson
+interval over all items is kept for reference under the name "wilson_unclustered".
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from typing import Any, Sequence
 
@@ -25,46 +39,56 @@ from scipy import stats as sps
 WIN, TIE, LOSS = "win", "tie", "loss"
 OUTCOMES = (WIN, TIE, LOSS)
 SCORE = {WIN: 1.0, TIE: 0.5, LOSS: 0.0}
+INVALID = "invalid"  # the confusion-matrix column for answers that named no valid label
+CLUSTERED = "bootstrap over prompts"  # how the headline interval of a win rate is computed
 
 
-# -- verdicts -------------------------------------------------------------------------------------
-def combine_orders(first: str | None, second: str | None) -> tuple[str | None, str]:
-    """One verdict from the two orders' outcomes (None = that order failed); see module doc."""
-    if first is None or second is None:
-        return None, "incomplete"
-    if first == second:
-        return first, "agree"
-    if TIE in (first, second):
-        return (second if first == TIE else first), "tie+decisive"
-    return TIE, "flip"
-
-
-def counts(outcomes: Sequence[str]) -> dict[str, Any]:
-    c = Counter(outcomes)
-    n = len(outcomes)
-    out: dict[str, Any] = {"n": n, "wins": c[WIN], "ties": c[TIE], "losses": c[LOSS]}
-    out["win_rate"] = (c[WIN] + 0.5 * c[TIE]) / n if n else None
-    for key in OUTCOMES:
-        out[f"{key}_share"] = c[key] / n if n else None
-    return out
-
-
-# -- intervals ------------------------------------------------------------------------------------
+# -- proportions and means ------------------------------------------------------------------------
 def wilson_interval(successes: float, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
-    """Wilson score interval for a proportion (successes may be fractional: ties count half)."""
+    """Wilson score interval of a proportion (successes may be fractional: ties count half);
+    None when there is nothing to estimate (n = 0)."""
+    from statsmodels.stats.proportion import proportion_confint
+
     if n <= 0:
         return None
-    z = float(sps.norm.ppf(0.5 + confidence / 2))
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(max(0.0, p * (1 - p) / n + z * z / (4 * n * n))) / denom
+    lo, hi = proportion_confint(successes, n, alpha=1 - confidence, method="wilson")
     # At p = 0 or 1 the bound is exactly 0 or 1; rounding would otherwise leave ~1e-17 off it.
-    low = 0.0 if successes <= 0 else max(0.0, centre - half)
-    high = 1.0 if successes >= n else min(1.0, centre + half)
-    return (low, high)
+    return (0.0 if successes <= 0 else float(lo), 1.0 if successes >= n else float(hi))
 
 
+def proportion(successes: int, n: int) -> dict[str, Any]:
+    """A proportion of independent items with its Wilson interval, as stored in results."""
+    ci = wilson_interval(successes, n)
+    return {"k": successes, "n": n, "value": successes / n if n else None, "ci": list(ci) if ci else None}
+
+
+def mean_interval(values: Sequence[float], *, method: str = "t", level: float = 0.95,
+                  n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """Mean with a t interval or a percentile bootstrap interval (seeded, so reruns agree)."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "mean": None, "ci": [None, None], "method": method}
+    mean = float(x.mean())
+    if n == 1:
+        return {"n": 1, "mean": mean, "ci": [None, None], "method": method}
+    if method == "bootstrap":
+        res = sps.bootstrap((x,), np.mean, n_resamples=n_boot, confidence_level=level, method="percentile",
+                            rng=np.random.default_rng(seed))
+        lo, hi = res.confidence_interval
+    elif method == "t":
+        lo, hi = sps.ttest_1samp(x, 0.0).confidence_interval(level) if x.std() > 0 else (mean, mean)
+    else:
+        raise ValueError(f"unknown interval method {method!r}")
+    return {"n": n, "mean": mean, "ci": [float(lo), float(hi)], "method": method}
+
+
+def population_std(values: Sequence[float]) -> float | None:
+    vals = list(values)
+    return float(np.std(vals)) if vals else None
+
+
+# -- cluster bootstrap (own code: resamples whole prompts) ----------------------------------------
 def _clusters(values: Sequence[float], clusters: Sequence[Any] | None) -> tuple[np.ndarray, np.ndarray]:
     """Per-cluster sums and counts (each item its own cluster when clusters is None)."""
     v = np.asarray(values, dtype=float)
@@ -96,25 +120,6 @@ def bootstrap_interval(values: Sequence[float], clusters: Sequence[Any] | None =
     return (float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha)))
 
 
-def win_rate_summary(outcomes: Sequence[str], clusters: Sequence[Any] | None = None, *, n_boot: int = 2000,
-                     seed: int = 0) -> dict[str, Any]:
-    """Counts, win rate (ties half), Wilson and cluster-bootstrap 95% intervals."""
-    out = counts(outcomes)
-    scores = [SCORE[o] for o in outcomes]
-    out["wilson"] = wilson_interval(sum(scores), len(scores))
-    out["bootstrap"] = bootstrap_interval(scores, clusters, n_boot=n_boot, seed=seed)
-    return out
-
-
-def mean_score_summary(scores: Sequence[float], clusters: Sequence[Any] | None = None, *, n_boot: int = 2000,
-                       seed: int = 0) -> dict[str, Any]:
-    """For scores in [0, 1] that are already averages (e.g. pooled over judges)."""
-    n = len(scores)
-    total = float(sum(scores))
-    return {"n": n, "win_rate": total / n if n else None, "wilson": wilson_interval(total, n),
-            "bootstrap": bootstrap_interval(scores, clusters, n_boot=n_boot, seed=seed)}
-
-
 def paired_bootstrap_difference(values_a: Sequence[float], clusters_a: Sequence[Any] | None, values_b: Sequence[float],
                                 clusters_b: Sequence[Any] | None, *, n_boot: int = 2000, seed: int = 0,
                                 confidence: float = 0.95) -> dict[str, Any] | None:
@@ -135,7 +140,182 @@ def paired_bootstrap_difference(values_a: Sequence[float], clusters_a: Sequence[
     return {"difference": diff, "interval": (float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha))), "p_value": p}
 
 
-# -- judge reliability ----------------------------------------------------------------------------
+# -- paired correctness ----------------------------------------------------------------------------
+def mcnemar(base: Sequence[bool], tuned: Sequence[bool], *, exact_below: int = 25) -> dict[str, Any]:
+    """McNemar's test on paired correctness of the same items (statsmodels).
+
+    Only discordant pairs carry information: b = base right and tuned wrong, c = the reverse.
+    With few discordant pairs the chi-square approximation is poor, so below `exact_below` the
+    exact two-sided binomial test is used, else the continuity-corrected chi-square.
+    """
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+
+    if len(base) != len(tuned):
+        raise ValueError("base and tuned must score the same items")
+    b = sum(1 for x, y in zip(base, tuned) if x and not y)
+    c = sum(1 for x, y in zip(base, tuned) if y and not x)
+    n = b + c
+    out: dict[str, Any] = {"n_items": len(base), "base_only": b, "tuned_only": c, "discordant": n}
+    if n == 0:
+        return {**out, "method": "none", "statistic": None, "p_value": 1.0}
+    exact = n < exact_below
+    res = sm_mcnemar([[0, b], [c, 0]], exact=exact, correction=True)
+    return {**out, "method": "exact-binomial" if exact else "chi2-continuity",
+            "statistic": None if exact else float(res.statistic), "p_value": float(res.pvalue)}
+
+
+# -- classification --------------------------------------------------------------------------------
+_NO_LABEL = "\x00no label"  # stands in for invalid predictions inside scikit-learn (never a task label)
+
+
+def confusion_matrix(gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[str]) -> dict[str, Any]:
+    """Rows are gold labels, columns the labels plus "invalid" (no usable answer)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    columns = [*labels, INVALID]
+    valid = [p if p in labels else _NO_LABEL for p in pred]
+    matrix = sk_confusion(list(gold), valid, labels=[*labels, _NO_LABEL]) if len(gold) else np.zeros((len(columns),) * 2, int)
+    return {"labels": list(labels), "columns": columns, "matrix": [[int(x) for x in row] for row in matrix[:len(labels)]]}
+
+
+def classification_metrics(gold: Sequence[str], pred: Sequence[str | None], labels: Sequence[str]) -> dict[str, Any]:
+    """Per-class precision, recall (= sensitivity), F1 and specificity, macro and micro averages
+    (scikit-learn, zero_division=0).
+
+    Macro averages run over every label of the task: a class the model never predicts has
+    precision 0, not "undefined and skipped", so a collapsed model cannot look good. An invalid
+    prediction (None or not a label) is a miss for the gold class and a false positive for no
+    class, so micro precision counts only valid predictions while micro recall counts all items:
+    the gap between them is the cost of unparseable answers.
+    """
+    from sklearn.metrics import multilabel_confusion_matrix, precision_recall_fscore_support
+
+    if len(gold) != len(pred):
+        raise ValueError("gold and pred differ in length")
+    labels = list(labels)
+    gold = list(gold)
+    valid = [p if p in labels else _NO_LABEL for p in pred]
+    n = len(gold)
+    correct = sum(1 for g, p in zip(gold, valid) if g == p)
+    out: dict[str, Any] = {"n": n, "accuracy": proportion(correct, n),
+                           "invalid": proportion(sum(p == _NO_LABEL for p in valid), n),
+                           "confusion": confusion_matrix(gold, pred, labels)}
+    if n == 0 or not labels:
+        none = {k: None for k in ("precision", "recall", "f1", "sensitivity", "specificity")}
+        return {**out, "per_class": {}, "macro": none, "micro": {"precision": None, "recall": None, "f1": None}}
+    precision, recall, f1, support = precision_recall_fscore_support(gold, valid, labels=labels, zero_division=0)
+    per_class: dict[str, dict[str, Any]] = {}
+    for i, (lab, cm) in enumerate(zip(labels, multilabel_confusion_matrix(gold, valid, labels=labels))):
+        (tn, fp), (fn, tp) = cm.tolist()
+        per_class[lab] = {
+            "support": int(support[i]), "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+            "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+            "sensitivity": float(recall[i]), "specificity": tn / (tn + fp) if tn + fp else 0.0,
+        }
+    macro = {k: float(np.mean([m[k] for m in per_class.values()]))
+             for k in ("precision", "recall", "f1", "sensitivity", "specificity")}
+    micro = precision_recall_fscore_support(gold, valid, labels=labels, average="micro", zero_division=0)[:3]
+    return {**out, "per_class": per_class, "macro": macro,
+            "micro": dict(zip(("precision", "recall", "f1"), (float(x) for x in micro)))}
+
+
+# -- agreement between raters ---------------------------------------------------------------------
+def _defined(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def raw_agreement(a: Sequence[Any], b: Sequence[Any]) -> float | None:
+    return float(np.mean([x == y for x, y in zip(a, b)])) if len(a) else None
+
+
+def cohen_kappa(a: Sequence[Any], b: Sequence[Any], categories: Sequence[Any] | None = None) -> float | None:
+    """Cohen's kappa of two raters over the same items (scikit-learn); None when undefined: no
+    items, or both raters constant on the same category, where chance agreement is already 1."""
+    from sklearn.metrics import cohen_kappa_score
+
+    if len(a) != len(b):
+        raise ValueError("both raters must rate the same items")
+    if not len(a):
+        return None
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return _defined(cohen_kappa_score(list(a), list(b), labels=list(categories) if categories is not None else None))
+
+
+def fleiss_table(ratings: Sequence[Sequence[Any]], categories: Sequence[Any]) -> np.ndarray:
+    """items x raters labels -> items x categories counts (statsmodels' aggregate_raters)."""
+    from statsmodels.stats.inter_rater import aggregate_raters
+
+    if not len(ratings):
+        return np.zeros((0, len(categories)))
+    pos = {c: i for i, c in enumerate(categories)}
+    return aggregate_raters(np.array([[pos[x] for x in row] for row in ratings]), n_cat=len(categories))[0].astype(float)
+
+
+def fleiss_kappa(table: Any) -> float | None:
+    """Fleiss' kappa from an items x categories table of rating counts (same raters per item)."""
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    t = np.asarray(table, dtype=float)
+    if t.size == 0:
+        return None
+    raters = t.sum(axis=1)
+    if not np.all(raters == raters[0]) or raters[0] < 2:
+        raise ValueError("every item needs the same number (>= 2) of ratings")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return _defined(sm_fleiss(t, method="fleiss"))
+
+
+def fleiss_agreement(table: Any) -> float | None:
+    """Mean observed pairwise agreement (Fleiss' P-bar), the raw figure next to kappa."""
+    t = np.asarray(table, dtype=float)
+    if t.size == 0:
+        return None
+    n = t.sum(axis=1)[0]
+    return float(((np.square(t).sum(axis=1) - n) / (n * (n - 1))).mean())
+
+
+# -- pairwise verdicts ----------------------------------------------------------------------------
+def combine_orders(first: str | None, second: str | None) -> tuple[str | None, str]:
+    """One verdict from the two orders' outcomes (None = that order failed); see module doc."""
+    if first is None or second is None:
+        return None, "incomplete"
+    if first == second:
+        return first, "agree"
+    if TIE in (first, second):
+        return (second if first == TIE else first), "tie+decisive"
+    return TIE, "flip"
+
+
+def counts(outcomes: Sequence[str]) -> dict[str, Any]:
+    c = Counter(outcomes)
+    n = len(outcomes)
+    out: dict[str, Any] = {"n": n, "wins": c[WIN], "ties": c[TIE], "losses": c[LOSS]}
+    out["win_rate"] = (c[WIN] + 0.5 * c[TIE]) / n if n else None
+    for key in OUTCOMES:
+        out[f"{key}_share"] = c[key] / n if n else None
+    return out
+
+
+def mean_score_summary(scores: Sequence[float], clusters: Sequence[Any] | None, *, n_boot: int = 2000,
+                       seed: int = 0) -> dict[str, Any]:
+    """Win rate of scores in [0, 1] (1 win, 0.5 tie, 0 loss, or averages over judges) with the
+    headline interval resampling prompts ("ci") and, labelled as such, the Wilson interval that
+    treats every item as independent ("wilson_unclustered")."""
+    n = len(scores)
+    total = float(sum(scores))
+    return {"n": n, "win_rate": total / n if n else None, "prompts": len(set(clusters)) if clusters is not None else n,
+            "ci": bootstrap_interval(scores, clusters, n_boot=n_boot, seed=seed), "ci_method": CLUSTERED,
+            "wilson_unclustered": wilson_interval(total, n)}
+
+
+def win_rate_summary(outcomes: Sequence[str], clusters: Sequence[Any] | None, *, n_boot: int = 2000,
+                     seed: int = 0) -> dict[str, Any]:
+    """Counts and win rate (ties half) with the intervals of `mean_score_summary`."""
+    return {**mean_score_summary([SCORE[o] for o in outcomes], clusters, n_boot=n_boot, seed=seed), **counts(outcomes)}
+
+
 def flip_rate(kinds: Sequence[str]) -> dict[str, Any]:
     """Share of complete items whose two orders gave opposite decisive verdicts."""
     complete = [k for k in kinds if k != "incomplete"]
@@ -154,70 +334,6 @@ def first_position(picks: Sequence[str]) -> dict[str, Any]:
     p = float(sps.binomtest(c["first"], decisive, 0.5).pvalue) if decisive else None
     return {"n": len(picks), "first": c["first"], "second": c["second"], "ties": c["tie"],
             "first_rate": rate, "p_value": p}
-
-
-def raw_agreement(a: Sequence[Any], b: Sequence[Any]) -> float | None:
-    return float(np.mean([x == y for x, y in zip(a, b)])) if len(a) else None
-
-
-def cohen_kappa(a: Sequence[Any], b: Sequence[Any], categories: Sequence[Any] | None = None) -> float | None:
-    """Cohen's kappa of two raters over the same items (None when undefined: no items, or both
-    raters constant on the same category, where chance agreement is already 1)."""
-    if len(a) != len(b):
-        raise ValueError("both raters must rate the same items")
-    if not len(a):
-        return None
-    cats = list(categories) if categories is not None else sorted(set(a) | set(b), key=str)
-    table = np.zeros((len(cats), len(cats)))
-    pos = {c: i for i, c in enumerate(cats)}
-    for x, y in zip(a, b):
-        table[pos[x], pos[y]] += 1
-    return cohen_kappa_table(table)
-
-
-def cohen_kappa_table(table: Any) -> float | None:
-    t = np.asarray(table, dtype=float)
-    n = t.sum()
-    if n == 0:
-        return None
-    po = np.trace(t) / n
-    pe = float((t.sum(axis=1) / n) @ (t.sum(axis=0) / n))
-    return None if pe >= 1 else float((po - pe) / (1 - pe))
-
-
-def fleiss_kappa(table: Any) -> float | None:
-    """Fleiss' kappa from an items x categories table of rating counts (same raters per item)."""
-    t = np.asarray(table, dtype=float)
-    if t.size == 0:
-        return None
-    n_items = t.shape[0]
-    raters = t.sum(axis=1)
-    if not np.all(raters == raters[0]) or raters[0] < 2:
-        raise ValueError("every item needs the same number (>= 2) of ratings")
-    n = raters[0]
-    p_j = t.sum(axis=0) / (n_items * n)
-    p_i = (np.square(t).sum(axis=1) - n) / (n * (n - 1))
-    p_bar, pe = p_i.mean(), float(np.square(p_j).sum())
-    return None if pe >= 1 else float((p_bar - pe) / (1 - pe))
-
-
-def fleiss_table(ratings: Sequence[Sequence[Any]], categories: Sequence[Any]) -> np.ndarray:
-    """items x raters labels -> items x categories counts."""
-    pos = {c: i for i, c in enumerate(categories)}
-    table = np.zeros((len(ratings), len(categories)))
-    for i, row in enumerate(ratings):
-        for label in row:
-            table[i, pos[label]] += 1
-    return table
-
-
-def fleiss_agreement(table: Any) -> float | None:
-    """Mean observed pairwise agreement (Fleiss' P-bar), the raw figure next to kappa."""
-    t = np.asarray(table, dtype=float)
-    if t.size == 0:
-        return None
-    n = t.sum(axis=1)[0]
-    return float(((np.square(t).sum(axis=1) - n) / (n * (n - 1))).mean())
 
 
 # -- length control -------------------------------------------------------------------------------
