@@ -237,3 +237,39 @@ def test_extension_tasks_run_against_the_frozen_candidates(ws, tmp_path):
     assert seen == {"candidates": ["base", "tuned"], "model_id": f"openai:{srv.base_url}|tuned"}
     assert result["summary"]["tasks"]["dummy-task"]["questions"] == 3
     assert (ws.runs_dir / f"eval-{result['run']}" / "tasks" / "dummy-task.json").is_file()
+
+
+def test_swapping_the_baseline_reuses_every_judgment(ws, tmp_path):
+    """A judgment is keyed by what the judge saw (judge, rubric, prompt, answers in shown order),
+    not by which side was the baseline, so the swapped run asks the judge nothing new."""
+    make_workspace(ws, tmp_path, in_domain=3, out_domain=0)
+    register_scripts()
+    with candidate_server() as srv:
+        first = run_eval(ws, EvalConfig.model_validate(eval_config(srv.base_url, JUDGES[:1], out_domain=False)))
+        CALLS.clear()
+        swapped = run_eval(ws, EvalConfig.model_validate(eval_config(srv.base_url, JUDGES[:1], out_domain=False, baseline="tuned")))
+    j = swapped["judging"]["judges"]["marker"]
+    assert first["judging"]["judges"]["marker"]["judged"] == 6  # prompts 0-2 x 2 orders
+    assert (j["planned"], j["cached"], j["judged"]) == (6, 6, 0) and CALLS.get("prefers_marker", 0) == 0
+    a = first["summary"]["pairs"][0]["judges"]["marker"]["overall"]
+    b = swapped["summary"]["pairs"][0]["judges"]["marker"]["overall"]
+    assert (b["wins"], b["ties"], b["losses"]) == (a["losses"], a["ties"], a["wins"])  # the same verdicts, seen from the other side
+
+
+def test_a_remote_candidates_extra_body_is_part_of_its_answer_cache_identity(ws, tmp_path):
+    make_workspace(ws, tmp_path, in_domain=2, out_domain=0)
+    seen = []
+
+    def handler(body):
+        seen.append(body.get("reasoning_effort"))
+        return candidate_answer(body) + f" effort={body.get('reasoning_effort')}"
+
+    with FakeOpenAIServer(handler) as srv:
+        config = eval_config(srv.base_url, [], out_domain=False)
+        low = run_eval(ws, EvalConfig.model_validate(config))
+        config["candidates"][1]["extra_body"] = {"reasoning_effort": "high"}
+        high = run_eval(ws, EvalConfig.model_validate(config))
+    assert low["generation"]["generated"] == 4
+    # the tuned candidate with another extra_body answers anew; the unchanged base is reused
+    assert (high["generation"]["cached"], high["generation"]["generated"]) == (2, 2)
+    assert seen.count("high") == 2

@@ -68,3 +68,34 @@ def test_sections_can_be_added_and_a_broken_one_does_not_hide_the_rest(run, tmp_
     assert "skipped" not in keys and "ZeroDivisionError" in out["section_errors"]["broken"]
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert f"exam of run {result['run']}: &lt;b&gt;" in html and "This section failed to build" in html
+
+
+def test_headline_interval_resamples_prompts_and_wilson_is_labelled_unclustered(run, tmp_path):
+    ws, result = run
+    write_report(ws, result["run"], tmp_path / "r.html")
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    headline = html.split('<section id="headline">', 1)[1].split("</section>", 1)[0]
+    assert "95% interval (over prompts)" in headline and "Wilson, unclustered" in headline
+    assert ">Wilson<" not in headline and ">bootstrap<" not in headline  # no interval without its unit
+    pooled = result["summary"]["pairs"][0]["pooled"]["overall"]
+    assert pooled["ci_method"] == "bootstrap over prompts" and report_mod.interval(pooled["ci"]) in headline
+
+
+def test_samples_name_the_answers_by_this_runs_candidates_even_for_reused_judgments(tmp_path):
+    """A judgment cached by a run whose candidates had other names is labelled with this run's names."""
+    from expertune.workspace import Workspace
+
+    ws = Workspace.init(tmp_path / "ws")
+    make_workspace(ws, tmp_path, in_domain=2, out_domain=0)
+    register_scripts()
+    judges = [{"name": "marker", "type": "scripted", "script": "prefers_marker"}]
+    with FakeOpenAIServer(candidate_answer) as srv:
+        run_eval(ws, EvalConfig.model_validate(eval_config(srv.base_url, judges, out_domain=False)))
+        config = eval_config(srv.base_url, judges, out_domain=False, baseline="control")
+        config["candidates"][0]["name"], config["candidates"][1]["name"] = "control", "adapted"
+        renamed = run_eval(ws, EvalConfig.model_validate(config))
+    assert renamed["judging"]["judges"]["marker"]["cached"] == 4  # 2 prompts x 2 orders, judged by the first run
+    write_report(ws, renamed["run"], tmp_path / "r.html")
+    samples = (tmp_path / "r.html").read_text(encoding="utf-8").split('<section id="samples">', 1)[1]
+    assert "A=control / B=adapted" in samples and "A=adapted / B=control" in samples
+    assert "=base" not in samples and "=tuned" not in samples

@@ -135,3 +135,15 @@ def test_generate_reports_failures_as_error_generations():
         gens = OpenAIChatModel(Endpoint(srv.base_url, "m", max_attempts=2, backoff_base=0.001)).generate(
             [MSG], GenParams(max_new_tokens=5))
     assert gens[0].finish_reason == "error" and "503" in gens[0].error
+
+
+def test_the_endpoint_identity_covers_every_field_that_changes_answers():
+    plain = Endpoint("http://127.0.0.1:9/v1/", "m")
+    assert plain.id == "openai:http://127.0.0.1:9/v1|m"  # unchanged for endpoints without extras
+    high = Endpoint("http://127.0.0.1:9/v1", "m", extra_body={"reasoning_effort": "high"})
+    low = Endpoint("http://127.0.0.1:9/v1", "m", extra_body={"reasoning_effort": "low"})
+    completion_param = Endpoint("http://127.0.0.1:9/v1", "m", max_tokens_param="max_completion_tokens")
+    assert len({plain.id, high.id, low.id, completion_param.id}) == 4
+    # transport settings do not change what the model answers, so they keep the cache
+    assert Endpoint("http://127.0.0.1:9/v1", "m", timeout=5, concurrency=32, max_attempts=1, price_input_per_1m=3).id == plain.id
+    assert Endpoint("http://127.0.0.1:9/v1", "m", extra_body={"reasoning_effort": "high"}).id == high.id

@@ -44,6 +44,15 @@ def resolve_outcome(verdict: str, mapping: dict[str, dict[str, Any]], candidate_
     raise ValueError(f"judgment verdict {verdict!r} maps to an answer that is in neither slot of this comparison")
 
 
+def shown_names(mapping: dict[str, dict[str, Any]], comparison: Comparison) -> dict[str, str]:
+    """Label -> this run's name of the answer shown under it, through the answer hashes like
+    `resolve_outcome`: a reused judgment stores the names of the run that bought it, which may
+    differ from this run's (renamed candidates, another baseline)."""
+    names = {text_sha(comparison.baseline_gen.text): comparison.baseline,
+             text_sha(comparison.candidate_gen.text): comparison.candidate}
+    return {label: names.get(m.get("answer"), "?") for label, m in mapping.items()}
+
+
 @dataclass
 class JudgeView:
     """One judge's view of one item."""

@@ -2,8 +2,9 @@
 
 A comparison is one prompt x grid cell x seed x sample, candidate vs baseline. Order 0 puts the
 baseline under the first label, order 1 the candidate. Each judgment is stored the moment it
-exists with its label -> answer mapping, keyed by (judge identity, rubric, prompt, first answer,
-second answer, order), so a resumed or repeated run asks nothing twice. Failed judgments are
+exists with its label -> answer mapping, keyed by what the judge sees (judge identity, rubric,
+prompt, answers in shown order; see `judgment_key`), so a resumed or repeated run, or one with
+the baseline swapped, asks nothing twice. Failed judgments are
 stored for the report and retried next time; a budget stop leaves the rest for a later run.
 """
 
@@ -73,9 +74,13 @@ def build_comparisons(run: dict[str, Any], gens: dict[str, Any] | None = None, w
     return out
 
 
-def judgment_key(judge_id: str, rubric_hash: str, prompt_hash: str, first_sha: str, second_sha: str, order: int) -> str:
-    return sha256_json({"judge": judge_id, "rubric": rubric_hash, "prompt": prompt_hash,
-                        "answers": [first_sha, second_sha], "order": order})
+def judgment_key(judge_id: str, rubric_hash: str, prompt_hash: str, shown_shas: list[str]) -> str:
+    """The cache identity of a judgment: what the judge actually sees. The judge identity carries
+    the prompt template's version, so with the rubric (criteria, labels), the conversation and
+    the answers in the order shown it determines the rendered judge prompt. Which candidate is the
+    baseline (and so which order number this is) is not part of it: a run with the baseline
+    swapped shows the judge byte-identical prompts and reuses their judgments."""
+    return sha256_json({"judge": judge_id, "rubric": rubric_hash, "prompt": prompt_hash, "shown": list(shown_shas)})
 
 
 def build_request(comparison: Comparison, order: int, judge: dict[str, Any], rubric_hash: str, labels: list[str]) -> JudgeRequest:
@@ -85,7 +90,7 @@ def build_request(comparison: Comparison, order: int, judge: dict[str, Any], rub
                for label, (name, g), sha in zip(labels, slots, shas)}
     planted = {label: found for label, (_, g) in zip(labels, slots) if (found := planted_verdicts(g.text, labels))}
     return JudgeRequest(
-        key=judgment_key(judge["judge_id"], rubric_hash, comparison.prompt["prompt_hash"], shas[0], shas[1], order),
+        key=judgment_key(judge["judge_id"], rubric_hash, comparison.prompt["prompt_hash"], shas),
         conversation=comparison.prompt["messages"],
         answers={label: g.text for label, (_, g) in zip(labels, slots)},
         mapping=mapping,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from expertune.evaluate import plots
-from expertune.evaluate.analysis import RunData, load_run_data, run_summary, summarize
+from expertune.evaluate.analysis import RunData, load_run_data, run_summary, shown_names, summarize
 from expertune.workspace import Workspace
 
 
@@ -273,7 +273,7 @@ def _samples(ctx: ReportContext) -> str | None:
                 if row is None:
                     orders.append(f"order {order + 1}: {'tie (identical answers)' if v.kind == 'identical' else 'not judged'}")
                     continue
-                shown = " / ".join(f"{esc(label)}={esc(m.get('candidate'))}" for label, m in row.mapping.items())
+                shown = " / ".join(f"{esc(label)}={esc(name)}" for label, name in shown_names(row.mapping, c).items())
                 body = f"{esc(row.verdict)} → {esc(v.orders[order])}" if row.status == "ok" else f"failed: {esc(row.error)}"
                 flag = " ⚑ verdict-like text in an answer" if (row.flags or {}).get("planted_verdict") else ""
                 orders.append(f"order {order + 1} ({shown}): <b>{body}</b>{flag}<br><span class=reason>{esc(row.reason)}</span>")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
+import json
 import os
 import random
 import time
@@ -40,7 +42,16 @@ class Endpoint:
 
     @property
     def id(self) -> str:
-        return f"openai:{self.base_url.rstrip('/')}|{self.model}"
+        """The cache identity of this endpoint's answers: URL and model, plus a digest of every
+        other field that changes what it answers (extra_body, e.g. reasoning effort or sampling
+        options; the max-tokens parameter's name), when set. Transport settings (timeouts,
+        retries, concurrency, prices, the key's variable) do not change answers and are left out."""
+        ident = f"openai:{self.base_url.rstrip('/')}|{self.model}"
+        answering = {"extra_body": self.extra_body, "max_tokens_param": self.max_tokens_param}
+        if answering == {"extra_body": {}, "max_tokens_param": "max_tokens"}:
+            return ident  # the plain form, as stored by earlier runs
+        digest = hashlib.sha256(json.dumps(answering, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+        return f"{ident}|{digest[:16]}"
 
     def api_key(self) -> str:
         if not self.api_key_env:
