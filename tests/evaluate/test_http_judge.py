@@ -213,3 +213,25 @@ def _comparison_ids(ws, run_id, keys):
             if r.key in keys:
                 out.add(comparison_id({"messages": judge_messages(r.conversation, r.answers, config.rubric)}))
     return out
+
+
+def test_concurrent_refusals_step_the_format_down_once(ws, tmp_path):
+    """Eight requests in flight are all refused for json_schema: each steps down from the format
+    it used, so the judge lands on json_object (never plain text) and no judgment fails."""
+    make_workspace(ws, tmp_path, in_domain=10, out_domain=0)  # 9 non-identical comparisons: 18 judgments
+    server = Scripted()
+    inner = server.__call__
+    eight_at_once = threading.Barrier(8, timeout=30)
+
+    def handler(body):
+        if is_judge_request(body) and (body.get("response_format") or {}).get("type") == "json_schema":
+            eight_at_once.wait()  # every refusal arrives while all eight are in flight
+            return 400, {}, b'{"error": {"message": "response_format json_schema is not supported by this model"}}'
+        return inner(body)
+
+    with FakeOpenAIServer(handler) as srv:
+        config = EvalConfig.model_validate(eval_config(srv.base_url, [judge_cfg(srv.base_url, concurrency=8)], out_domain=False))
+        result = run_eval(ws, config)
+    j = result["judging"]["judges"]["api"]
+    assert (j["judged"], j["failed"]) == (18, 0)
+    assert server.formats == ["json_object"] * 18  # after the eight refusals, never json_schema nor plain text

@@ -103,14 +103,19 @@ def test_request_carries_parameters_and_the_key_from_the_environment(monkeypatch
 
 
 def test_generate_runs_concurrently_within_the_limit_and_records_finish_reasons():
-    state = {"now": 0, "peak": 0}
+    state = {"now": 0, "peak": 0, "seen": 0}
     lock = threading.Lock()
+    first_three = threading.Barrier(3, timeout=30)  # passes only if three requests are in flight at once
 
     def handler(body):
         with lock:
             state["now"] += 1
+            state["seen"] += 1
             state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.05)
+            wait = state["seen"] <= 3
+        if wait:
+            first_three.wait()
+        time.sleep(0.01)
         with lock:
             state["now"] -= 1
         text = body["messages"][-1]["content"]
@@ -120,10 +125,8 @@ def test_generate_runs_concurrently_within_the_limit_and_records_finish_reasons(
     convs = [[{"role": "user", "content": f"q{i}{' long' if i % 3 == 0 else ''}"}] for i in range(9)]
     with FakeOpenAIServer(handler) as srv:
         model = OpenAIChatModel(Endpoint(srv.base_url, "m", concurrency=3))
-        started = time.perf_counter()
         gens = model.generate(convs, GenParams(temperature=0.7, max_new_tokens=20, seed=1), seeds=list(range(9)))
-        elapsed = time.perf_counter() - started
-    assert state["peak"] <= 3 and elapsed < 9 * 0.05  # concurrent, never above the limit
+    assert state["peak"] == 3  # concurrent (the barrier needed three at once), never above the limit
     assert [g.text for g in gens] == [f"echo {c[0]['content']} seed={i}" for i, c in enumerate(convs)]
     assert [g.finish_reason for g in gens] == ["length" if i % 3 == 0 else "stop" for i in range(9)]
     assert gens[0].prompt_tokens == 100 and gens[0].completion_tokens == 20

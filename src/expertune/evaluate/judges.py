@@ -197,19 +197,29 @@ class ChatJudge:
             call = ScriptCall(request.conversation, dict(request.answers), list(self.rubric.labels), attempt, messages)
             return ChatResult(text=self.script(call), finish_reason="stop")
         while True:
+            used = self.format_kind
             try:
                 return await client.chat(messages, temperature=float(self.settings.get("temperature", 0.0)),
                                          max_tokens=int(self.settings.get("max_tokens", 512)),
-                                         response_format=response_format(self.rubric, self.format_kind))
+                                         response_format=response_format(self.rubric, used))
             except EndpointError as err:
-                if err.status == 400 and self.format_fallback and self.format_kind != "none" and _about_format(str(err)):
+                if err.status == 400 and self.format_fallback and used != "none" and _about_format(str(err)):
                     # The server does not support this response_format: step down and ask again.
-                    self.format_kind = FORMAT_STEPS[FORMAT_STEPS.index(self.format_kind) + 1]
+                    self._step_down_from(used)
                     continue
                 if not err.retryable and err.status in (401, 403, 404):
                     raise ConfigError(f"judge {self.frozen['name']!r}: {err}; check base_url, model and "
                                       f"{self.settings.get('api_key_env') or 'the API key'}") from None
                 raise
+
+
+    def _step_down_from(self, used: str) -> None:
+        """The shared format after a refusal of `used`: one step below it, never lower. Requests in
+        flight together are refused together; stepping down from the current setting instead of
+        from the format each one used would drop to plain text (and then fail the rest)."""
+        below = FORMAT_STEPS.index(used) + 1
+        if below > FORMAT_STEPS.index(self.format_kind):
+            self.format_kind = FORMAT_STEPS[below]
 
 
 def _about_format(message: str) -> bool:
