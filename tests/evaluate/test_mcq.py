@@ -224,3 +224,23 @@ def test_failed_generations_are_reported_not_scored_as_wrong():
     assert s["errors"] == 4 and (s["accuracy"]["k"], s["accuracy"]["n"]) == (7, 7)
     assert s["adherence"]["n"] == 28 and s["consistency"]["n"] == 7 and s["invalid"]["k"] == 0
     assert result["comparisons"]["tuned"]["zero-answer-json"]["mcnemar"]["n_items"] == 7
+
+
+def test_permutations_give_each_item_its_own_cyclic_shifts_once():
+    """A 2-option item next to a 4-option one is asked 2 shifts, not 4 (shift mod 2 repeats it),
+    so it does not weigh double in the letter statistics."""
+    from expertune.evaluate.exam_formats import ExamItem
+
+    items = [ExamItem(id="two", question="Is it binding?", options=("yes", "no"), answer="A"),
+             ExamItem(id="four", question="Which remedy?", options=("damages", "rescission", "specific", "none"), answer="C")]
+    always_a = ScriptedModel(items, lambda item, options, gold: "A")
+    result = mcq.run_exam({"base": always_a}, items, formats=["zero-answer-list"], permutations=True)
+    recs = result["models"]["base"]["records"]
+    shifts = {it.id: sorted(r["shift"] for r in recs if r["item"] == it.id) for it in items}
+    assert shifts == {"two": [0, 1], "four": [0, 1, 2, 3]}
+    s = result["models"]["base"]["summary"]["zero-answer-list"]
+    assert s["letters"]["gold"] == {"A": 2, "B": 2, "C": 1, "D": 1}  # every option in every slot once per item
+    assert s["letters"]["chosen"]["A"] == 6
+    assert s["letter_recall"] == {"A": 1.0, "B": 0.0, "C": 0.0, "D": 0.0}
+    assert s["consistency"]["n"] == 2 and s["consistency"]["k"] == 0  # both items answered with every slot's option
+    assert result["config"]["shifts"] == [0, 1, 2, 3]

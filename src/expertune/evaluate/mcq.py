@@ -131,8 +131,16 @@ def choose_formats(spec: str | Sequence[str] | None, have_shots: bool) -> tuple[
 
 # -- running ---------------------------------------------------------------------------------------
 def shifts_for(items: Sequence[ExamItem], permutations: bool) -> list[int]:
-    """All cyclic shifts of the largest option count (an item with fewer options uses shift mod n)."""
+    """The shifts of the exam: all cyclic shifts of the largest option count. Each item is asked
+    only its own shifts (`item_shifts`), so every option sits in every slot exactly once."""
     return list(range(max(len(i.options) for i in items))) if permutations else [0]
+
+
+def item_shifts(item: ExamItem, shifts: Sequence[int]) -> list[int]:
+    """The shifts an item is asked: those below its option count. Shift s and s + n of an n-option
+    item present the same order; asking both would repeat the item and weigh it more in the
+    letter statistics."""
+    return [s for s in shifts if s < len(item.options)]
 
 
 def _chunks(seq: list, size: int):
@@ -178,6 +186,8 @@ def run_model(model: ChatModel, items: Sequence[ExamItem], formats: Sequence[Exa
         for fmt in formats:
             for shift in shifts:
                 for it in items:
+                    if shift not in item_shifts(it, shifts):
+                        continue
                     options, gold, order = it.shifted(shift)
                     shots = pick_shots(it, shot_pool, n_shots, seed) if fmt.shots == "few" else []
                     jobs.append({"item": it.id, "format": fmt.name, "shift": shift, "gold": gold, "order": order,
@@ -189,6 +199,8 @@ def run_model(model: ChatModel, items: Sequence[ExamItem], formats: Sequence[Exa
             raise InputError(f"model {getattr(model, 'id', model)!r} cannot score options by log-probability; use --scoring generate")
         for shift in shifts:
             for it in items:
+                if shift not in item_shifts(it, shifts):
+                    continue
                 options, gold, order = it.shifted(shift)
                 lp_jobs.append(({"item": it.id, "format": LOGPROB, "shift": shift, "gold": gold, "order": order},
                                 letter_prompt(it.question, options), LETTERS[:len(options)]))
@@ -268,9 +280,10 @@ def summarise_format(records: Sequence[dict[str, Any]], items: Sequence[ExamItem
         choices: dict[str, dict[int, Any]] = defaultdict(dict)
         for r in records:
             choices[r["item"]][r["shift"]] = r["choice"]
-        # Consistent = the same option *content* (original index) under every shift; an invalid
-        # answer under any shift is not consistent.
-        full = {k: v for k, v in choices.items() if len(v) == len(shifts)}
+        # Consistent = the same option *content* (original index) under every shift of the item;
+        # an invalid answer under any shift is not consistent.
+        n_options = {it.id: len(it.options) for it in items}
+        full = {k: v for k, v in choices.items() if len(v) == len([s for s in shifts if s < n_options[k]])}
         consistent = sum(1 for v in full.values() if None not in v.values() and len(set(v.values())) == 1)
         out["consistency"] = proportion(consistent, len(full))
     letters = LETTERS[:max(len(it.options) for it in items)]
