@@ -61,7 +61,7 @@ def test_groups_are_averaged_first_and_paired():
 def _workspace_with_heldout(ws, tmp_path):
     import_file(ws, write_jsonl(tmp_path / "d.jsonl", synthetic_groups(30, per_group=2)))
     assign_splits(ws, val=0.2, test=0.2)
-    return perplexity.heldout_examples(ws)
+    return perplexity.heldout_examples(ws, ("val", "test"))
 
 
 def test_heldout_examples_come_from_val_and_test_groups_only(ws, tmp_path):
@@ -75,10 +75,10 @@ def test_heldout_examples_come_from_val_and_test_groups_only(ws, tmp_path):
 def test_heldout_without_splits_or_data_is_a_clear_error(ws, tmp_path):
     import_file(ws, write_jsonl(tmp_path / "d.jsonl", synthetic_groups(3)))
     with pytest.raises(InputError, match="expertune split"):
-        perplexity.heldout_examples(ws)
+        perplexity.heldout_examples(ws, ("val", "test"))
     assign_splits(ws, val=0.0, test=0.0)
     with pytest.raises(InputError, match="no accepted responses in the val/test"):
-        perplexity.heldout_examples(ws)
+        perplexity.heldout_examples(ws, ("val", "test"))
 
 
 def test_run_sets_pairs_base_and_tuned_and_caches_scores(ws, tmp_path):
@@ -135,3 +135,20 @@ def test_models_without_weights_are_refused():
 
     with pytest.raises(InputError, match="perplexity needs a local model"):
         perplexity.scorer_for(Remote())
+
+
+def test_heldout_perplexity_reads_test_and_reports_val_apart_as_used_for_checkpoint_selection(ws, tmp_path):
+    import_file(ws, write_jsonl(tmp_path / "d.jsonl", synthetic_groups(30, per_group=2)))
+    assign_splits(ws, val=0.2, test=0.2)
+    sets, info = perplexity.heldout_sets(ws)
+    assert list(sets) == ["heldout"] and {e["split"] for e in sets["heldout"]} == {"test"}
+    assert perplexity.PerplexityTaskConfig().splits == ["test"]
+    sets, info = perplexity.heldout_sets(ws, ["val", "test"])
+    val = "val (used for checkpoint selection)"
+    assert list(sets) == ["heldout", val]  # never pooled: the val split chose the checkpoint
+    assert {e["split"] for e in sets[val]} == {"val"} and info[val]["note"] == "used for checkpoint selection"
+    result = perplexity.run_sets({"base": ScriptedScorer(2.0, "b"), "tuned": ScriptedScorer(1.5, "t")}, sets, set_info=info)
+    html = perplexity.report_section(result)
+    assert "val (used for checkpoint selection)" in html and "heldout" in html
+    with pytest.raises(InputError, match="--splits: dev is not a split"):
+        perplexity.heldout_sets(ws, ["dev"])

@@ -196,7 +196,8 @@ def perplexity_cmd(
     adapter: Optional[str] = AdapterOpt,
     adapter_path: Optional[Path] = AdapterPathOpt,
     tuned_only: bool = TunedOnlyOpt,
-    splits: str = typer.Option("val,test", "--splits", help="Held-out splits of the workspace to score."),
+    splits: str = typer.Option("test", "--splits", help="Splits of the workspace to score: test is held out; val (used "
+                               "for checkpoint selection) and train are reported as separate sets."),
     heldout: bool = typer.Option(True, "--heldout/--no-heldout", help="Score the held-out groups of the workspace."),
     ood: Optional[List[str]] = typer.Option(None, "--ood", help="Out-of-domain set (file or eval set); repeatable."),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="Length of base-generated references for sets without answers."),
@@ -211,12 +212,7 @@ def perplexity_cmd(
     ws = _workspace(ctx, required=heldout or run is None)
     sets, info = {}, {}
     if heldout:
-        names = tuple(s.strip() for s in splits.split(",") if s.strip())
-        bad = [s for s in names if s not in ("train", "val", "test")]
-        if bad:
-            raise InputError(f"--splits: {', '.join(bad)} is not a split (train, val, test)")
-        sets["heldout"] = perplexity.heldout_examples(ws, names)
-        info["heldout"] = {"splits": list(names)}
+        sets, info = perplexity.heldout_sets(ws, [s.strip() for s in splits.split(",") if s.strip()])
     for source in ood or []:
         examples, set_info = perplexity.ood_examples(source, ws)
         sets[f"ood:{set_info['name']}"] = examples
