@@ -273,3 +273,35 @@ def test_a_remote_candidates_extra_body_is_part_of_its_answer_cache_identity(ws,
     # the tuned candidate with another extra_body answers anew; the unchanged base is reused
     assert (high["generation"]["cached"], high["generation"]["generated"]) == (2, 2)
     assert seen.count("high") == 2
+
+
+def test_val_prompts_are_summarised_apart_as_used_for_checkpoint_selection(ws, tmp_path):
+    """The val split chose the checkpoint: its comparisons never enter the headline win rates."""
+    from conftest import synthetic_groups, write_jsonl
+
+    from expertune.data.ingest import import_file
+    from expertune.data.splits import assign_splits
+    from expertune.evaluate.report import write_report
+
+    import_file(ws, write_jsonl(tmp_path / "d.jsonl", synthetic_groups(30)))
+    assign_splits(ws, val=0.2, test=0.2)
+    register_scripts()
+    with FakeOpenAIServer(lambda body: f"{body['model']} answer to {body['messages'][-1]['content']}") as srv:
+        config = eval_config(srv.base_url, JUDGES[:1], out_domain=False)
+        config["prompts"] = [{"split": "test"}, {"split": "val"}]
+        result = run_eval(ws, EvalConfig.model_validate(config))
+    with ws.session() as session:
+        from sqlalchemy import func, select
+
+        from expertune.store.models import PromptGroup
+
+        n = dict(session.execute(select(PromptGroup.split, func.count()).group_by(PromptGroup.split)).all())
+    s = result["summary"]
+    assert s["pairs"][0]["pooled"]["overall"]["n"] == n["test"]  # the headline: test prompts only
+    val = s["checkpoint_selection"]
+    assert val["note"] == "used for checkpoint selection" and val["sets"] == ["split:val (used for checkpoint selection)"]
+    assert val["pairs"][0]["pooled"]["overall"]["n"] == n["val"]
+    out = write_report(ws, result["run"], tmp_path / "r.html")
+    assert "checkpoint_selection" in out["sections"]
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Val split (used for checkpoint selection)" in html

@@ -154,15 +154,16 @@ def test_the_headline_interval_of_a_win_rate_resamples_prompts():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st_h.lists(st_h.floats(0, 1), min_size=5, max_size=40), st_h.integers(0, 10**6))
+@given(st_h.lists(st_h.floats(0, 1), min_size=20, max_size=60), st_h.integers(0, 10**6))
 def test_cluster_bootstrap_with_singleton_clusters_agrees_with_scipy(values, seed):
     """Our cluster bootstrap, with every item its own cluster, is scipy's percentile bootstrap."""
     ours = st.bootstrap_interval(values, None, n_boot=4000, seed=seed)
     ref = sps.bootstrap((np.asarray(values),), np.mean, n_resamples=4000, method="percentile",
                         rng=np.random.default_rng(seed + 1)).confidence_interval
-    spread = max(values) - min(values)
-    assert ours[0] == pytest.approx(ref.low, abs=0.05 * spread + 1e-9)
-    assert ours[1] == pytest.approx(ref.high, abs=0.05 * spread + 1e-9)
+    # Independent random streams: agreement up to Monte Carlo error and one atom of the discrete
+    # bootstrap distribution (a mean over n values moves in steps of at most spread / n).
+    tolerance = (max(values) - min(values)) * (0.04 + 1 / len(values)) + 1e-9
+    assert ours[0] == pytest.approx(ref.low, abs=tolerance) and ours[1] == pytest.approx(ref.high, abs=tolerance)
 
 
 # -- classification metrics (issue 9 item 1) -------------------------------------------------------

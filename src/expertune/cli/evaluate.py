@@ -202,8 +202,9 @@ def _print_stats(s) -> None:
     console.print(f"[bold]eval-{s['run']['id']}[/]: {c['prompts']} prompts, {c['items']} comparisons "
                   f"({c['missing_answers']} missing an answer, {c['identical_answers']} identical, "
                   f"{c['flagged_planted_verdict']} flagged)")
-    for pair in s["pairs"]:
-        t = Table(title=escape(f"{pair['candidate']} vs {pair['baseline']}: win rate (ties ½), 95% interval over prompts; "
+    val = s.get("checkpoint_selection") or {"pairs": []}
+    for pair, prefix in [*((p, "") for p in s["pairs"]), *((p, f"val split, {val['note']}, not held out: ") for p in val["pairs"])]:
+        t = Table(title=escape(f"{prefix}{pair['candidate']} vs {pair['baseline']}: win rate (ties ½), 95% interval over prompts; "
                                "LC = length-controlled; Wilson unclustered = every comparison taken as independent (too "
                                "narrow with several per prompt); 1st = first-slot preference"), box=box.SIMPLE_HEAD, pad_edge=False)
         for header in ("judge", "n", "prompts", "W/T/L", "win", "95% CI", "LC", "Wilson unclustered", "flips", "1st", "fail"):

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from expertune.evaluate import stats as st
+from expertune.evaluate.config import CHECKPOINT_SELECTION
 from expertune.evaluate.generate import load_generations, plan_generations
 from expertune.evaluate.judge_stage import Comparison, build_comparisons, build_request, load_judgments, text_sha
 from expertune.evaluate.runs import get_run, run_config
@@ -156,12 +157,24 @@ def summarize(data: RunData) -> dict[str, Any]:
         "failures": failures(data),
         "costs": cost_summary(data.costs),
     }
-    by_pair: dict[str, list[Item]] = defaultdict(list)
-    for item in data.items:
-        by_pair[item.comparison.candidate].append(item)
-    for cand, items in by_pair.items():
-        out["pairs"].append(pair_summary(cand, run["lineage"]["baseline"], items, data.judge_names, n_boot, seed))
+    # Prompts of the val split chose the training checkpoint: summarised apart, never in the headline.
+    val_sets = {p.label for p in config.prompts if p.split == "val"}
+    held_out = [i for i in data.items if i.comparison.prompt["set_name"] not in val_sets]
+    out["pairs"] = pair_summaries(held_out, run["lineage"]["baseline"], data.judge_names, n_boot, seed)
+    if len(held_out) < len(data.items):
+        out["checkpoint_selection"] = {
+            "note": CHECKPOINT_SELECTION, "sets": sorted(val_sets),
+            "pairs": pair_summaries([i for i in data.items if i.comparison.prompt["set_name"] in val_sets],
+                                    run["lineage"]["baseline"], data.judge_names, n_boot, seed)}
     return out
+
+
+def pair_summaries(items: list[Item], baseline: str, judges: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
+    """One summary per candidate against the baseline."""
+    by_pair: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        by_pair[item.comparison.candidate].append(item)
+    return [pair_summary(cand, baseline, members, judges, n_boot, seed) for cand, members in by_pair.items()]
 
 
 def pair_summary(candidate: str, baseline: str, items: list[Item], judges: list[str], n_boot: int, seed: int) -> dict[str, Any]:

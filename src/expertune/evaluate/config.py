@@ -27,6 +27,11 @@ DEFAULT_CRITERIA = [
 ]
 
 
+# Training chose its checkpoint on the val split, so numbers measured there are optimistic: they are
+# reported apart under this label, never as held-out results.
+CHECKPOINT_SELECTION = "used for checkpoint selection"
+
+
 def _with_default_type(data: Any, default: str) -> Any:
     if isinstance(data, dict) and "type" not in data:
         return {**data, "type": default}
@@ -95,7 +100,11 @@ class PromptSet(StrictModel):
 
     @property
     def label(self) -> str:
-        return self.name or (f"split:{self.split}" if self.split else str(self.evalset))
+        if self.name:
+            return self.name
+        if self.split == "val":
+            return f"split:val ({CHECKPOINT_SELECTION})"
+        return f"split:{self.split}" if self.split else str(self.evalset)
 
 
 class Grid(StrictModel):

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.errors import InputError
+from expertune.evaluate.config import CHECKPOINT_SELECTION
 from expertune.evaluate.metrics import (
     esc,
     fmt_num,
@@ -44,7 +45,6 @@ NEUTRAL_PROMPT = [{"role": "user", "content": "Write a short passage."}]
 
 
 # -- examples --------------------------------------------------------------------------------------
-CHECKPOINT_SELECTION = "used for checkpoint selection"
 # The set each split of the workspace is scored as: only test is the held-out figure.
 SPLIT_SETS = {"test": ("heldout", None), "val": (f"val ({CHECKPOINT_SELECTION})", CHECKPOINT_SELECTION),
               "train": ("train (trained on)", "trained on")}

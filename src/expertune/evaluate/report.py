@@ -125,8 +125,21 @@ def _lineage(ctx: ReportContext) -> str:
 
 
 def _headline(ctx: ReportContext) -> str | None:
+    return _win_rates(ctx.summary["pairs"])
+
+
+def _checkpoint_selection(ctx: ReportContext) -> str | None:
+    block = ctx.summary.get("checkpoint_selection")
+    if not block:
+        return None
+    return (f"<p class=note>Prompts of {esc(', '.join(block['sets']))}: the val split, {esc(block['note'])} during "
+            "training, so these win rates are optimistic and not held-out results. They are kept out of every other "
+            "section of this report.</p>" + (_win_rates(block["pairs"]) or ""))
+
+
+def _win_rates(pairs: list[dict[str, Any]]) -> str | None:
     parts = []
-    for pair in ctx.summary["pairs"]:
+    for pair in pairs:
         rows, plot_rows = [], []
         for name, j in pair["judges"].items():
             o, lc = j["overall"], j["length_controlled"] or {}
@@ -296,6 +309,7 @@ def _short(text: str, n: int = 90) -> str:
 for _key, _title, _builder in (
     ("lineage", "Lineage", _lineage),
     ("headline", "Win rates", _headline),
+    ("checkpoint_selection", "Val split (used for checkpoint selection)", _checkpoint_selection),
     ("domain", "In-domain vs out-of-domain", _domain),
     ("grid", "Temperature × max tokens", _grid),
     ("criteria", "Rubric criteria", _criteria),
