@@ -70,6 +70,8 @@ def test_eval_run_stats_report_list_and_errors(tmp_path):
         # the human-readable form prints a table, no traceback
         human = run("-w", str(ws), "eval", "stats", str(run_id))
         assert human.returncode == 0 and "win rate" in human.stdout and "pooled" in human.stdout
+        # the headline interval resamples prompts; the Wilson one is labelled as unclustered
+        assert "95% CI" in human.stdout and "Wilson unclustered" in human.stdout and "bootstrap" not in human.stdout
 
         pair = result["summary"]["pairs"][0]
         assert pair["judges"]["api"]["overall"]["n"] == test_prompts + 2

@@ -222,3 +222,18 @@ def test_wilson_interval_is_the_textbook_formula(kn):
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     assert st.wilson_interval(k, n) == pytest.approx((max(0.0, centre - half), min(1.0, centre + half)), abs=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st_h.integers(0, 10**6))
+def test_the_length_model_is_statsmodels_logistic_regression_without_its_prior(seed):
+    """Our logistic fit (kept for its ridge prior and soft labels) is statsmodels' binomial GLM
+    when the prior is off and the data are not separated."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, 200)
+    y = rng.choice([0.0, 0.5, 1.0], size=200, p=[0.3, 0.2, 0.5])
+    a, b = st._logistic_fit(x, y, ridge=0.0)
+    ref = sm.GLM(y, sm.add_constant(x), family=sm.families.Binomial()).fit().params
+    assert (a, b) == pytest.approx(tuple(ref), abs=1e-6)
