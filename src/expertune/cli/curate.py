@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, progress_bar, workspace
 from expertune.errors import InputError
@@ -61,24 +61,24 @@ def _print_report(report, html: Path | None) -> None:
         labels = list(dict.fromkeys(ref_label(r) for r in row["records"]))
         shown = " ".join(labels[:SHOWN_IDS]) + (f" … (+{len(labels) - SHOWN_IDS})" if len(labels) > SHOWN_IDS else "")
         sev = row["severity"]
-        t.add_row(row["check"], f"[{STYLE[sev]}]{sev}[/]", str(row["count"]), shown)
+        t.add_row(row["check"], Text(sev, style=STYLE[sev]), str(row["count"]), shown)
     console.print(t)
     for result in report.results:
         serious = [f for f in result.findings if f.severity in ("error", "warning")]
         for f in serious[:SHOWN_MESSAGES]:
-            console.print(f"[{STYLE[f.severity]}]{f.check}[/] {escape(f.message)}", highlight=False)
+            console.print(Text.assemble((f.check, STYLE[f.severity]), " ", f.message))
         if len(serious) > SHOWN_MESSAGES:
-            console.print(f"[dim]{result.check}: {len(serious) - SHOWN_MESSAGES} more (see --json or --html)[/]")
+            console.print(f"{result.check}: {len(serious) - SHOWN_MESSAGES} more (see --json or --html)", style="dim")
     total = sum(r.seconds for r in report.results)
     src = report.source
-    console.print(f"[dim]{src['responses']} responses in {src['groups']} groups checked in {total:.1f} s[/]")
+    console.print(f"{src['responses']} responses in {src['groups']} groups checked in {total:.1f} s", style="dim")
     if html:
-        console.print(f"report: [bold]{html}[/]")
+        console.print(Text.assemble("report: ", (str(html), "bold")))
 
 
 def _print_plan(plan, what: str) -> None:
     for c in plan.changes:
-        console.print(escape(c.diff()), highlight=False)
+        console.print(c.diff())
     d = plan.as_dict()
     items = ", ".join(f"{k} {v}" for k, v in sorted(d["items"].items()))
     if plan.applied:
@@ -129,7 +129,7 @@ def datacard(
     from expertune.curate.datacard import build_datacard
 
     result = build_datacard(workspace(ctx), out, dataset_version=dataset_version, licence=licence, run_gate_checks=checks)
-    emit(result, as_json, lambda d: console.print(f"wrote [bold]{d['path']}[/] and {len(d['plots'])} plots"))
+    emit(result, as_json, lambda d: console.print(Text.assemble("wrote ", (d["path"], "bold"), f" and {len(d['plots'])} plots")))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, workspace
 from expertune.errors import InputError
@@ -41,9 +42,10 @@ def show(ctx: typer.Context, response_id: int, as_json: bool = JsonOpt) -> None:
         data = {**response_dict(r), "prompt": g.prompt, "system": g.system, "context": g.context}
 
     def render(d):
-        console.print(f"[bold]response {d['id']}[/] v{d['version']} · {d['status']} · rating {d['rating']} · group {d['group_id']}")
-        console.print(f"[dim]prompt:[/] {d['prompt']}", highlight=False)
-        console.print(d["text"], highlight=False, markup=False)
+        console.print(Text.assemble((f"response {d['id']}", "bold"),
+                                    f" v{d['version']} · {d['status']} · rating {d['rating']} · group {d['group_id']}"))
+        console.print(Text.assemble(("prompt:", "dim"), " ", d["prompt"]))
+        console.print(d["text"])
 
     emit(data, as_json, render)
 

@@ -53,7 +53,7 @@ def models_info(name: str, as_json: bool = JsonOpt) -> None:
         for k in ("name", "architecture", "parameters", "context_length", "vocab_size", "eos_token",
                   "chat_template_source", "path", "sha256"):
             value = f"{d[k]:,}" if k == "parameters" and d[k] else d[k]
-            console.print(f"[bold]{k:>22}[/] {value}", highlight=False)
+            console.print(Text.assemble((f"{k:>22}", "bold"), f" {value}"))
 
     emit(model_info(name), as_json, render)
 
@@ -93,10 +93,10 @@ def train_cmd(
             console.print(f"run {r['id']} {r['status']} at step {r.get('steps')}; resume with "
                           f"`expertune train --resume --run {r['id']}`")
             return
-        console.print(f"run [bold]{r['id']}[/]: {r['steps']} steps, best step {r['best_step']} "
-                      f"(val loss {r['best_eval_loss']}), {r['trained_tokens']} tokens at {r['tokens_per_second']} tok/s, "
-                      f"{r['wall_seconds']} s")
-        console.print(f"registered adapter [bold]{r['adapter']['ref']}[/] at {r['adapter']['path']}")
+        console.print(Text.assemble("run ", (r["id"], "bold"), f": {r['steps']} steps, best step {r['best_step']} "
+                                    f"(val loss {r['best_eval_loss']}), {r['trained_tokens']} tokens at "
+                                    f"{r['tokens_per_second']} tok/s, {r['wall_seconds']} s"))
+        console.print(Text.assemble("registered adapter ", (r["adapter"]["ref"], "bold"), f" at {r['adapter']['path']}"))
 
     emit(record, as_json, render)
 
@@ -121,13 +121,14 @@ def audit(ctx: typer.Context, recipe: str, overrides: list[str] | None, dataset_
 
     def render(d):
         for s in d["samples"]:
-            console.print(f"[bold]example {s['index']}[/] (response {s['response_id']}): {s['tokens']} tokens, {s['trained']} trained")
+            console.print(Text.assemble((f"example {s['index']}", "bold"),
+                                        f" (response {s['response_id']}): {s['tokens']} tokens, {s['trained']} trained"))
             text = Text()
             for seg in s["segments"]:
                 text.append(seg["text"], style="bold green" if seg["trained"] else "dim")
             console.print(text)
             console.print()
-        console.print("[dim]dim = masked (prompt), [/][bold green]green = trained (answer + end-of-turn)[/]")
+        console.print(Text.assemble(("dim = masked (prompt), ", "dim"), ("green = trained (answer + end-of-turn)", "bold green")))
         console.print(f"template: {d['template_source']} · EOS {d['eos_token']!r} · max_length {d['max_length']}")
         for split, p in d["token_lengths"].items():
             if p:
@@ -135,9 +136,9 @@ def audit(ctx: typer.Context, recipe: str, overrides: list[str] | None, dataset_
                               f"length min {p['min']} · p50 {p['p50']:.0f} · p90 {p['p90']:.0f} · max {p['max']}")
         console.print(f"EOS trained in every complete example: {'yes' if not d['eos_not_trained'] else 'NO'}")
         for e in d["errors"]:
-            console.print(f"[red]error:[/] {e}")
+            console.print(Text.assemble(("error:", "red"), f" {e}"))
         if not d["errors"]:
-            console.print("[green]audit passed[/]")
+            console.print("audit passed", style="green")
 
     emit(data, as_json, render)
     if report.errors and not r.allow_truncation:
