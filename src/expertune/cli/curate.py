@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, progress_bar, workspace
-from expertune.errors import InputError
+from expertune.errors import InputError, prepare_output_file, user_path_errors
 
 # The library is imported inside the commands: the checks pull in numpy, datasketch and
 # matplotlib, which every other `expertune` command would otherwise pay for at start-up.
@@ -30,11 +30,13 @@ def check(
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when findings at or above this severity exist: error|warning."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checks to run (default: all)."),
     dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Check the rows of a dataset version (id, name or hash prefix) instead of the store."),
-    max_length: Optional[int] = typer.Option(None, "--max-length", help="Training max length in tokens (default: checks.length.max_length)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Training max length in tokens (default: checks.length.max_length)."),
 ) -> None:
     """Run the quality checks over accepted responses; exit 1 when findings at/above --fail-on exist."""
     if fail_on not in ("error", "warning"):
         raise InputError(f"--fail-on {fail_on!r}: expected error or warning")
+    if html:
+        prepare_output_file(html, "--html")
     from expertune.curate.html_report import write_html
     from expertune.curate.runner import run_checks
 
@@ -44,7 +46,8 @@ def check(
         report = run_checks(ws, only=only, dataset_version=dataset_version, max_length=max_length,
                             progress=lambda what, done, total: update(done, total))
     if html:
-        write_html(report, html)
+        with user_path_errors("--html", html):
+            write_html(report, html)
     data = report.as_dict()
     if html:
         data["html"] = str(html)
@@ -128,7 +131,10 @@ def datacard(
     """Write a data card (datasheet) with plots: composition, collection, preprocessing, splits, checks."""
     from expertune.curate.datacard import build_datacard
 
-    result = build_datacard(workspace(ctx), out, dataset_version=dataset_version, licence=licence, run_gate_checks=checks)
+    ws = workspace(ctx)
+    prepare_output_file(out, "-o")
+    with user_path_errors("-o", out):
+        result = build_datacard(ws, out, dataset_version=dataset_version, licence=licence, run_gate_checks=checks)
     emit(result, as_json, lambda d: console.print(Text.assemble("wrote ", (d["path"], "bold"), f" and {len(d['plots'])} plots")))
 
 

@@ -15,7 +15,7 @@ from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
 from expertune.data.stats import dataset_stats
 from expertune.data.versions import list_versions, snapshot as snapshot_dataset
-from expertune.errors import InputError
+from expertune.errors import InputError, prepare_output_file, user_path_errors
 from expertune.workspace import Workspace
 
 REJECTS_SHOWN = 20
@@ -111,7 +111,11 @@ def export(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export accepted responses (one row each, group id carried), DPO pairs or a HF DatasetDict."""
-    result = export_dataset(workspace(ctx), fmt, split_name, out)
+    ws = workspace(ctx)
+    if fmt != "hf":  # hf writes a folder
+        prepare_output_file(out, "-o")
+    with user_path_errors("-o", out):
+        result = export_dataset(ws, fmt, split_name, out)
     emit(result, as_json, lambda d: console.print(f"wrote {d['rows']} rows to {d['path']}"))
 
 

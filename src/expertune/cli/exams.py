@@ -12,7 +12,7 @@ from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
 from expertune.evaluate.metrics import open_local_models as open_models, slug
-from expertune.errors import ConfigError, InputError, WorkspaceNotFound
+from expertune.errors import ConfigError, InputError, WorkspaceNotFound, user_path_errors
 from expertune.llm.base import GenParams
 
 ModelOpt = typer.Option(None, "--model", "-m", help="Base model (default: the adapter's base, else the workspace's base_model).")
@@ -37,7 +37,8 @@ def _run_folder(ws, run: Path | None, prefix: str) -> Path:
     from expertune.evaluate.metrics import new_run_dir
 
     if run is not None:
-        run.mkdir(parents=True, exist_ok=True)
+        with user_path_errors("--run", run):
+            run.mkdir(parents=True, exist_ok=True)
         return run
     if ws is None:
         raise WorkspaceNotFound("no workspace here to store results in runs/; pass -w DIR or --run DIR")
@@ -156,7 +157,8 @@ def classify_cmd(
 
     if export_training is not None:
         ws = _workspace(ctx, required=False)
-        out = classify.export_training(task, export_training, ws)
+        with user_path_errors("--export-training", export_training):
+            out = classify.export_training(task, export_training, ws)
         emit(out, as_json, lambda d: console.print(f"wrote {d['rows']} training records to {d['path']}"))
         return
     ws = _workspace(ctx, required=run is None)

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, workspace
-from expertune.errors import InputError
+from expertune.errors import InputError, read_user_text
 from expertune.store import repo
 
 response_app = typer.Typer(help="Show, edit and revert responses (every edit is a revision).", no_args_is_help=True)
@@ -66,7 +66,7 @@ def edit(
 ) -> None:
     """Edit a response; refused if someone else changed it since the version you read."""
     if text_file is not None:
-        text = text_file.read_text(encoding="utf-8")
+        text = read_user_text(text_file, "--text-file")
     changes = {k: v for k, v in {"text": text, "status": status, "rating": rating, "preferred": preferred}.items() if v is not None}
     if not changes:
         raise InputError("nothing to change: pass --text, --text-file, --status, --rating or --preferred")

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, SetOpt, console, emit, workspace
-from expertune.errors import InputError
+from expertune.errors import InputError, user_path_errors
 
 models_app = typer.Typer(help="Base models: list, pull (convert and cache), info.", no_args_is_help=True)
 adapters_app = typer.Typer(help="The adapter registry: list, show, promote, rollback, merge, export.", no_args_is_help=True)
@@ -191,7 +191,10 @@ def adapters_merge(ctx: typer.Context, ref: str, out: Path = typer.Option(..., "
     """Write a standalone model (base + adapter merged) loadable by plain transformers."""
     from expertune.train.registry import merge
 
-    emit(merge(workspace(ctx), ref, out), as_json, lambda a: console.print(f"merged {a['ref']} into {a['merged_path']}"))
+    ws = workspace(ctx)
+    with user_path_errors("-o", out):
+        merged = merge(ws, ref, out)
+    emit(merged, as_json, lambda a: console.print(f"merged {a['ref']} into {a['merged_path']}"))
 
 
 @adapters_app.command("export")
@@ -199,7 +202,10 @@ def adapters_export(ctx: typer.Context, ref: str, out: Path = typer.Option(..., 
     """Copy an adapter folder for PEFT/vLLM users (base model named by its hub id where known)."""
     from expertune.train.registry import export
 
-    emit(export(workspace(ctx), ref, out), as_json, lambda a: console.print(f"exported {a['ref']} to {a['exported_path']}"))
+    ws = workspace(ctx)
+    with user_path_errors("-o", out):
+        exported = export(ws, ref, out)
+    emit(exported, as_json, lambda a: console.print(f"exported {a['ref']} to {a['exported_path']}"))
 
 
 def register(app: typer.Typer) -> None:
