@@ -48,7 +48,7 @@ _WHY = {
     errno.ENOENT: "no such file or folder (check the path; create the folder first)",
     errno.EISDIR: "is a folder, not a file; name a file (inside it, or elsewhere)",
     errno.ENOTDIR: "a part of this path is a file, not a folder",
-    errno.EEXIST: "already exists and is not a folder",
+    errno.EEXIST: "is a file, not a folder",  # mkdir(exist_ok=True) fails so only on a file
     errno.EACCES: "permission denied; choose a place you may write to, or change its permissions",
     errno.EPERM: "permission denied; choose a place you may write to, or change its permissions",
     errno.EROFS: "the file system is read-only; choose another place",

@@ -6,8 +6,10 @@ escaping it is what a user sees as a traceback, so the helper lets it propagate 
 
 from __future__ import annotations
 
+import gc
 import io
 import signal
+import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 
@@ -38,8 +40,13 @@ def cli(*args: object) -> Result:
     previous = signal.signal(signal.SIGALRM, hung)
     signal.alarm(HANG_SECONDS)
     try:
-        with redirect_stdout(out), redirect_stderr(err):
-            main([str(a) for a in args])
+        # sys.argv as the `expertune` script would see it (and as main() reads it by default)
+        argv, sys.argv = sys.argv, ["expertune", *map(str, args)]
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                main()
+        finally:
+            sys.argv = argv
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     else:
@@ -47,4 +54,7 @@ def cli(*args: object) -> Result:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        # A process exit closes the store's connections (and checkpoints SQLite's WAL); do it now,
+        # not whenever the garbage collector gets to it, so the next step sees the files as a user would.
+        gc.collect()
     return Result(code, out.getvalue(), err.getvalue())
