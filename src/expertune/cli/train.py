@@ -66,7 +66,7 @@ def train_cmd(
     overrides: Optional[List[str]] = SetOpt,
     dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Version id, name or hash (default: snapshot the current data)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run (or --run) from its last checkpoint."),
-    run: Optional[str] = typer.Option(None, "--run", help="Run id to resume."),
+    run: Optional[str] = typer.Option(None, "--run", help="Run id to resume (`--resume RUN` works too)."),
     launcher: str = typer.Option("none", help="none | accelerate (multi-process / multi-GPU / multi-node)."),
     num_processes: int = typer.Option(1, "--num-processes", help="Processes for --launcher accelerate."),
     accelerate_config: Optional[Path] = typer.Option(None, "--accelerate-config", help="accelerate config (DeepSpeed/FSDP); see docs/distributed.md."),
@@ -82,7 +82,11 @@ def train_cmd(
         return audit(ctx, audit_recipe, overrides, dataset_version, n, as_json)
     if audit_recipe:
         raise InputError(f"unexpected argument {audit_recipe!r}; usage: expertune train RECIPE [--set key=value]")
-    from expertune.train.run import train
+    if resume and recipe:  # `train --resume RUN`: a run resumes with its own recipe, so the argument names the run
+        if run and run != recipe:
+            raise InputError(f"--resume {recipe} --run {run}: name one run to resume")
+        run = recipe
+    from expertune.train.run import resume_hint, train
 
     record = train(workspace(ctx), recipe, overrides, dataset_version=dataset_version, resume=resume, run_id=run,
                    launcher=launcher, num_processes=num_processes, allow=allow or (), promote=not no_promote,
@@ -90,8 +94,7 @@ def train_cmd(
 
     def render(r):
         if r["status"] != "completed":
-            console.print(f"run {r['id']} {r['status']} at step {r.get('steps')}; resume with "
-                          f"`expertune train --resume --run {r['id']}`")
+            console.print(f"run {r['id']} {r['status']} at step {r.get('steps')}; resume with `{resume_hint(r['id'])}`")
             return
         console.print(Text.assemble("run ", (r["id"], "bold"), f": {r['steps']} steps, best step {r['best_step']} "
                                     f"(val loss {r['best_eval_loss']}), {r['trained_tokens']} tokens at "
