@@ -91,8 +91,9 @@ def markup_ws(tmp_path_factory):
     data["base_model"] = f"builtin:{NO_SLASH}"
     settings.write_text(yaml.safe_dump(data))
     records = write_jsonl(tmp_path / f"records {NO_SLASH}.jsonl", [
-        chat_record(f"Question {i} {MARKUP}?", f"Human: hi\nAssistant: Answer {k} {MARKUP} <script>x</script> mail {i}.{k}@example.com", system=MARKUP,
-                    topic=f"law {MARKUP} {i % 2}") for i in range(6) for k in range(2)])
+        # a pasted chat label and an e-mail address give `fix artefacts` and `redact` something to show
+        chat_record(f"Question {i} {MARKUP}?", f"Human: hi\nAssistant: Answer {k} {MARKUP} mail {i}.{k}@example.com",
+                    system=MARKUP, topic=f"law {MARKUP} {i % 2}") for i in range(6) for k in range(2)])
     evalset = write_jsonl(tmp_path / f"evalset {NO_SLASH}.jsonl", [{"prompt": f"Eval {i} {MARKUP}?"} for i in range(3)])
     w = ["-w", str(root)]
     assert cli(*w, "import", records, "--topic", MARKUP).code == 0

@@ -35,12 +35,12 @@ def check(
     """Run the quality checks over accepted responses; exit 1 when findings at/above --fail-on exist."""
     if fail_on not in ("error", "warning"):
         raise InputError(f"--fail-on {fail_on!r}: expected error or warning")
-    if html:
-        prepare_output_file(html, "--html")
     from expertune.curate.html_report import write_html
     from expertune.curate.runner import run_checks
 
     ws = workspace(ctx)
+    if html:  # before the checks run: a bad path fails now, not after minutes of scoring
+        prepare_output_file(html, "--html")
     # Only the confidence check reports progress: it is the one that can take minutes.
     with progress_bar("scoring responses with the base model", enabled=not as_json) as update:
         report = run_checks(ws, only=only, dataset_version=dataset_version, max_length=max_length,
