@@ -30,3 +30,16 @@ def test_unknown_settings_key_is_named(tmp_path):
     (ws.root / "expertune.yaml").write_text("name: x\nsplitt: {}\n")
     with pytest.raises(ConfigError, match="splitt: unknown key"):
         Workspace(ws.root).settings
+
+
+def test_opening_a_workspace_never_creates_its_store(tmp_path):
+    from expertune.errors import StoreError
+
+    ws = Workspace.init(tmp_path / "w")
+    ws.engine.dispose()
+    (ws.root / "expertune.db").unlink()
+    with pytest.raises(StoreError, match=r"expertune\.db: the store of workspace .* is missing\. Restore"):
+        Workspace(ws.root).engine
+    assert not (ws.root / "expertune.db").exists()
+    assert Workspace.init(ws.root).engine  # init is the one way to start an empty store
+    assert (ws.root / "expertune.db").stat().st_size > 0

@@ -92,12 +92,17 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_config(model: type[M], path: Path | None, overrides: list[str] | None = None, *, base: dict[str, Any] | None = None, prefix: str | None = None) -> M:
+def load_config(model: type[M], path: Path | None, overrides: list[str] | None = None, *, base: dict[str, Any] | None = None,
+                prefix: str | None = None, source: str | None = None) -> M:
+    """`source` names where `base` came from in error messages (default: the file, else --set)."""
     data = dict(base or {})
     if path is not None:
         data.update(read_yaml(path))
     data = apply_overrides(data, overrides, prefix=prefix)
-    return validate(model, data, str(path) if path else "--set")
+    where = source or (str(path) if path else "--set")
+    if overrides and (source or path):
+        where += " with --set " + " ".join(overrides)
+    return validate(model, data, where)
 
 
 def dump_yaml(model: BaseModel) -> str:

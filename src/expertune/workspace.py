@@ -1,6 +1,10 @@
 """A workspace is a folder with expertune.yaml, the store (expertune.db) and runs/.
 
 Commands find it like git finds a repository: the given folder, else the current folder or a parent.
+
+Only `init` creates a store. Opening an existing workspace whose SQLite file is gone or empty is
+refused: SQLite would silently create an empty database there, and every later command would
+report an empty dataset as if that were the truth.
 """
 
 from __future__ import annotations
@@ -11,16 +15,21 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from expertune.config import StrictModel, dump_yaml, load_config
-from expertune.errors import ConfigError, WorkspaceNotFound
+from expertune.errors import ConfigError, StoreError, WorkspaceNotFound, user_path_errors
 from expertune.store.db import open_store
 
 SETTINGS_FILE = "expertune.yaml"
 DB_FILE = "expertune.db"
+
+# Python modules of database drivers -> what to install (SQLAlchemy names the module it missed).
+DRIVER_PACKAGES = {"psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]", "pymysql": "PyMySQL",
+                   "MySQLdb": "mysqlclient", "asyncpg": "asyncpg", "pg8000": "pg8000", "oracledb": "oracledb",
+                   "pyodbc": "pyodbc"}
 
 
 class SplitSettings(StrictModel):
@@ -49,8 +58,9 @@ class Settings(StrictModel):
 
 
 class Workspace:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, *, create_store: bool = False):
         self.root = root.resolve()
+        self._create_store = create_store
 
     # -- locating ---------------------------------------------------------------------------
     @classmethod
@@ -69,14 +79,17 @@ class Workspace:
 
     @classmethod
     def init(cls, root: Path, *, name: str | None = None, store_url: str | None = None) -> "Workspace":
-        root.mkdir(parents=True, exist_ok=True)
-        settings_path = root / SETTINGS_FILE
-        if not settings_path.exists():
-            settings = Settings(name=name or root.resolve().name, store_url=store_url)
-            settings_path.write_text(_SETTINGS_HEADER + dump_yaml(settings), encoding="utf-8")
-        ws = cls(root)
-        for sub in ("runs", "exports"):
-            (ws.root / sub).mkdir(exist_ok=True)
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"{root}: is a file, not a folder; name a new or existing folder for the workspace")
+        with user_path_errors(None, root):
+            root.mkdir(parents=True, exist_ok=True)
+            settings_path = root / SETTINGS_FILE
+            if not settings_path.exists():
+                settings = Settings(name=name or root.resolve().name, store_url=store_url)
+                settings_path.write_text(_SETTINGS_HEADER + dump_yaml(settings), encoding="utf-8")
+            ws = cls(root, create_store=True)
+            for sub in ("runs", "exports"):
+                (ws.root / sub).mkdir(exist_ok=True)
         ws.engine  # creates the store and runs migrations
         return ws
 
@@ -89,12 +102,46 @@ class Workspace:
     def store_url(self) -> str:
         return self.settings.store_url or f"sqlite:///{self.root / DB_FILE}"
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The database file when the store is SQLite on disk (None for a server or in memory)."""
+        try:
+            url = make_url(self.store_url)
+        except ArgumentError:
+            return None
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database)
+
     @cached_property
     def _store(self) -> tuple[Engine, sessionmaker[Session]]:
+        db = self.sqlite_file
+        if db is not None and not self._create_store:
+            self._refuse_missing_store(db)
         try:
             return open_store(self.store_url)
+        except ImportError as err:  # the URL names a driver that is not installed
+            package = DRIVER_PACKAGES.get((err.name or "").split(".")[0], err.name)
+            raise ConfigError(f"{self.root / SETTINGS_FILE}: store_url needs the database driver {err.name!r}, which is "
+                              f"not installed; install it with `pip install {package}`") from None
+        except DatabaseError as err:
+            if db is None:
+                raise ConfigError(f"{self.root / SETTINGS_FILE}: store_url: cannot open the store ({err.orig})") from None
+            raise StoreError(
+                f"{db}: not a readable SQLite database ({err.orig}). Restore it from a backup, or recover what "
+                f"is readable with `sqlite3 {db} .recover | sqlite3 recovered.db` and move recovered.db into "
+                f"its place") from None
         except (SQLAlchemyError, ValueError) as err:  # a bad URL or unreachable server is a settings problem
             raise ConfigError(f"{self.root / SETTINGS_FILE}: store_url: cannot open the store ({err})") from None
+
+    def _refuse_missing_store(self, db: Path) -> None:
+        wal = db.with_name(db.name + "-wal")
+        if db.is_file() and (db.stat().st_size > 0 or (wal.is_file() and wal.stat().st_size > 0)):
+            return
+        state = "is empty (0 bytes)" if db.is_file() else "is missing"
+        raise StoreError(
+            f"{db}: the store of workspace {self.root} {state}. Restore expertune.db from a backup; to start "
+            f"over with an empty store, run `expertune init {self.root}`")
 
     @property
     def engine(self) -> Engine:

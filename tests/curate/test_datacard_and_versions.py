@@ -43,3 +43,15 @@ def test_html_report_is_self_contained_and_escapes_text(ws):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "http" not in page.split("<body>")[0]  # no external stylesheet or script
     assert '<mark title="PHONE">020 7946 0958</mark>' in page
+
+
+def test_datacard_escapes_user_text_in_markdown_and_plots(ws, tmp_path):
+    topic = "<script>alert(1)</script> [click](http://e.x) *a* $\\foo{$ b"
+    build(ws, [record("Q1?", "Answer one.", topic=topic), record("Q2?", "Answer two.", topic="Other"),
+               record("Q2?", "Answer two, again.", topic="Other"), record("Q2?", "Answer two, a third time.", topic="Other")])
+    build_datacard(ws, tmp_path / "card.md", licence="<b>mine</b>", run_gate_checks=False)
+    text = (tmp_path / "card.md").read_text()
+    assert "<script>" not in text and "<b>" not in text and "[click](http" not in text and "*a*" not in text
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt; \\[click\\](http://e.x) \\*a\\*") == 3  # purpose, topic table, uneven-topics limitation
+    assert "&lt;b&gt;mine&lt;/b&gt;" in text
+    assert (tmp_path / "card_topics.png").stat().st_size > 0  # "$\foo{$" is not parsed as matplotlib math

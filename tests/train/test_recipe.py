@@ -63,3 +63,35 @@ def test_target_modules_per_architecture_and_unknown_names():
 def test_weighting_and_packing_conflict_is_reported():
     with pytest.raises(ConfigError, match="packing"):
         load_recipe("cpu-quick", ["group_weighting=inverse", "packing=true"])
+
+
+@pytest.mark.parametrize("extends", ["me.yaml", "5", "[cpu-quick]", "''"])
+def test_extends_itself_or_not_a_name_is_one_error_naming_the_file(tmp_path, monkeypatch, extends):
+    monkeypatch.chdir(tmp_path)
+    me = tmp_path / "me.yaml"
+    me.write_text(f"extends: {extends}\nlearning_rate: 1.0e-4\n")
+    with pytest.raises(ConfigError, match=r"me\.yaml: extends: ") as err:
+        load_recipe(str(me))
+    assert "extend a different recipe" in str(err.value) or "preset name or a recipe file" in str(err.value)
+
+
+def test_a_cycle_through_two_recipes_is_named(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(ConfigError, match=r"b\.yaml: extends: 'a.yaml' leads back .*a\.yaml -> .*b\.yaml -> .*a\.yaml"):
+        load_recipe(str(tmp_path / "a.yaml"))
+
+
+def test_a_bad_value_in_a_recipe_file_names_the_file_not_set(tmp_path):
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("extends: cpu-quick\nlearning_rate: -1\n")
+    with pytest.raises(ConfigError, match=rf"^recipe {mine}: invalid configuration\n  learning_rate: ") as err:
+        load_recipe(str(mine))
+    assert "--set" not in str(err.value)
+    with pytest.raises(ConfigError, match=rf"^recipe {mine} with --set epochs=0: invalid configuration"):
+        load_recipe(str(mine), ["epochs=0"])
+    parent = tmp_path / "parent.yaml"
+    parent.write_text("epochs: 0\n")
+    (tmp_path / "child.yaml").write_text("extends: parent.yaml\n")  # found next to the child
+    with pytest.raises(ConfigError, match=rf"^recipe {parent}: invalid configuration\n  epochs: "):
+        load_recipe(str(tmp_path / "child.yaml"))

@@ -1,11 +1,20 @@
-"""The `expertune` command. Handlers parse arguments, call the library and print results."""
+"""The `expertune` command. Handlers parse arguments, call the library and print results.
+
+`main` is the one way in: it quiets the libraries' own warnings and prints every `ExpertuneError`
+as one line (as text, never markup) with exit code 2, so a user never sees a traceback for a
+mistake they can fix.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
-from typing import Optional
+import warnings
+from typing import Optional, Sequence
 
 import typer
+from rich.text import Text
 
 from expertune.cli import curate, data, evalsets, evaluate, records, train
 from expertune.cli.common import err_console
@@ -18,6 +27,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+# Libraries whose warnings and log chatter are for their maintainers (and ours), not for users.
+LIBRARIES = ("transformers", "torch", "peft", "trl", "accelerate", "datasets", "huggingface_hub", "tokenizers",
+             "gguf", "sklearn", "statsmodels", "scipy", "numpy", "matplotlib", "sqlalchemy", "alembic")
 
 
 @app.callback()
@@ -38,12 +51,35 @@ curate.register(app)
 evaluate.register(app)
 
 
-def main() -> None:
+def quiet_libraries() -> None:
+    """Hide deprecation notices and warnings raised inside the libraries expertune runs on.
+
+    A deprecation is attributed to whichever frame its `stacklevel` points at — often our own
+    call site — so they are filtered by category, not by module. Other warnings (ours) stay
+    visible. Environment defaults reach libraries imported later and worker subprocesses;
+    a user who sets TRANSFORMERS_VERBOSITY or PYTHONWARNINGS keeps their choice.
+    """
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("ignore", module=rf"({'|'.join(LIBRARIES)})(\.|$)")
+    for name in ("TRANSFORMERS_VERBOSITY", "DATASETS_VERBOSITY", "HF_HUB_VERBOSITY"):
+        os.environ.setdefault(name, "error")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::FutureWarning")
+    for name in LIBRARIES:  # libraries already imported have read their verbosity already
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def print_error(message: str) -> None:
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    quiet_libraries()
     try:
-        app()
+        app(args=list(argv) if argv is not None else None, prog_name="expertune")
     except ExpertuneError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        print_error(str(err))
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
+        err_console.print(Text("interrupted", style="yellow"))
         sys.exit(130)

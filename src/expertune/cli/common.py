@@ -1,4 +1,12 @@
-"""What every command shares: the workspace option, --json output, error printing."""
+"""What every command shares: the workspace option, --json output, printing.
+
+User text is data. Topics, answers, reasons, names, file names and option values reach the
+terminal through these consoles, which never read rich markup, emoji codes or highlighting in what
+they print: a topic "law [/] and order" or a file "no[/]such.jsonl" is shown as written (rich would
+otherwise raise on the `[/]`, or silently restyle a `[bold]`). Styling is added with `Text` objects
+(`Text.assemble("run ", (run_id, "bold"))`, `Text(sev, style=...)`), never by formatting markup
+into a string, so there is no string a value could be interpolated into and misread.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +22,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from expertune.workspace import Workspace
 
-# Piped output (CI logs, `make demo | tee`) gets a wide fixed width instead of rich's 80 columns,
-# which would truncate the tables.
-console = Console(width=None if sys.stdout.isatty() else 140)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+def _console(*, stderr: bool) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (CI logs, `make demo | tee`) gets a wide fixed width instead of rich's 80
+    # columns, which would truncate the tables.
+    return Console(stderr=stderr, width=None if stream.isatty() else 140, markup=False, emoji=False, highlight=False)
+
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print the result as JSON (for scripts and tests).")
 SetOpt = typer.Option(None, "--set", help="Override a config key: --set key=value (repeatable).")
@@ -41,9 +55,10 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
     if not enabled:
         yield lambda done, total: None
         return
+    # The description can hold a file name: shown as text, not markup.
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err_console, transient=True,
+        TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=err_console, transient=True,
     ) as bar:
         task = bar.add_task(description, total=None)
 

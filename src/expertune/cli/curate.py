@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, progress_bar, workspace
-from expertune.errors import InputError
+from expertune.errors import InputError, prepare_output_file, user_path_errors
 
 # The library is imported inside the commands: the checks pull in numpy, datasketch and
 # matplotlib, which every other `expertune` command would otherwise pay for at start-up.
@@ -30,7 +30,7 @@ def check(
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when findings at or above this severity exist: error|warning."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checks to run (default: all)."),
     dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Check the rows of a dataset version (id, name or hash prefix) instead of the store."),
-    max_length: Optional[int] = typer.Option(None, "--max-length", help="Training max length in tokens (default: checks.length.max_length)."),
+    max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Training max length in tokens (default: checks.length.max_length)."),
 ) -> None:
     """Run the quality checks over accepted responses; exit 1 when findings at/above --fail-on exist."""
     if fail_on not in ("error", "warning"):
@@ -39,12 +39,15 @@ def check(
     from expertune.curate.runner import run_checks
 
     ws = workspace(ctx)
+    if html:  # before the checks run: a bad path fails now, not after minutes of scoring
+        prepare_output_file(html, "--html")
     # Only the confidence check reports progress: it is the one that can take minutes.
     with progress_bar("scoring responses with the base model", enabled=not as_json) as update:
         report = run_checks(ws, only=only, dataset_version=dataset_version, max_length=max_length,
                             progress=lambda what, done, total: update(done, total))
     if html:
-        write_html(report, html)
+        with user_path_errors("--html", html):
+            write_html(report, html)
     data = report.as_dict()
     if html:
         data["html"] = str(html)
@@ -61,24 +64,24 @@ def _print_report(report, html: Path | None) -> None:
         labels = list(dict.fromkeys(ref_label(r) for r in row["records"]))
         shown = " ".join(labels[:SHOWN_IDS]) + (f" … (+{len(labels) - SHOWN_IDS})" if len(labels) > SHOWN_IDS else "")
         sev = row["severity"]
-        t.add_row(row["check"], f"[{STYLE[sev]}]{sev}[/]", str(row["count"]), shown)
+        t.add_row(row["check"], Text(sev, style=STYLE[sev]), str(row["count"]), shown)
     console.print(t)
     for result in report.results:
         serious = [f for f in result.findings if f.severity in ("error", "warning")]
         for f in serious[:SHOWN_MESSAGES]:
-            console.print(f"[{STYLE[f.severity]}]{f.check}[/] {escape(f.message)}", highlight=False)
+            console.print(Text.assemble((f.check, STYLE[f.severity]), " ", f.message))
         if len(serious) > SHOWN_MESSAGES:
-            console.print(f"[dim]{result.check}: {len(serious) - SHOWN_MESSAGES} more (see --json or --html)[/]")
+            console.print(f"{result.check}: {len(serious) - SHOWN_MESSAGES} more (see --json or --html)", style="dim")
     total = sum(r.seconds for r in report.results)
     src = report.source
-    console.print(f"[dim]{src['responses']} responses in {src['groups']} groups checked in {total:.1f} s[/]")
+    console.print(f"{src['responses']} responses in {src['groups']} groups checked in {total:.1f} s", style="dim")
     if html:
-        console.print(f"report: [bold]{html}[/]")
+        console.print(Text.assemble("report: ", (str(html), "bold")))
 
 
 def _print_plan(plan, what: str) -> None:
     for c in plan.changes:
-        console.print(escape(c.diff()), highlight=False)
+        console.print(c.diff())
     d = plan.as_dict()
     items = ", ".join(f"{k} {v}" for k, v in sorted(d["items"].items()))
     if plan.applied:
@@ -128,8 +131,11 @@ def datacard(
     """Write a data card (datasheet) with plots: composition, collection, preprocessing, splits, checks."""
     from expertune.curate.datacard import build_datacard
 
-    result = build_datacard(workspace(ctx), out, dataset_version=dataset_version, licence=licence, run_gate_checks=checks)
-    emit(result, as_json, lambda d: console.print(f"wrote [bold]{d['path']}[/] and {len(d['plots'])} plots"))
+    ws = workspace(ctx)
+    prepare_output_file(out, "-o")
+    with user_path_errors("-o", out):
+        result = build_datacard(ws, out, dataset_version=dataset_version, licence=licence, run_gate_checks=checks)
+    emit(result, as_json, lambda d: console.print(Text.assemble("wrote ", (d["path"], "bold"), f" and {len(d['plots'])} plots")))
 
 
 def register(app: typer.Typer) -> None:

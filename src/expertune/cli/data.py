@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
 from expertune.data.export import export as export_dataset
@@ -14,7 +15,7 @@ from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
 from expertune.data.stats import dataset_stats
 from expertune.data.versions import list_versions, snapshot as snapshot_dataset
-from expertune.errors import InputError
+from expertune.errors import InputError, prepare_output_file, user_path_errors
 from expertune.workspace import Workspace
 
 REJECTS_SHOWN = 20
@@ -41,7 +42,7 @@ def init(
     """Create a workspace: expertune.yaml, the store and runs/."""
     ws = Workspace.init(directory, name=name, store_url=store_url)
     emit({"workspace": str(ws.root), "store": ws.store_url}, as_json,
-         lambda d: console.print(f"workspace ready at [bold]{d['workspace']}[/]"))
+         lambda d: console.print(Text.assemble("workspace ready at ", (d["workspace"], "bold"))))
 
 
 def import_(
@@ -70,19 +71,20 @@ def import_(
 def _print_import(reports) -> None:
     for r in reports:
         for rej in r.rejects[:REJECTS_SHOWN]:
-            err_console.print(f"{r.file}:{rej.line}: {rej.reason}", highlight=False, markup=False)
+            err_console.print(f"{r.file}:{rej.line}: {rej.reason}")
         if len(r.rejects) > REJECTS_SHOWN:
             err_console.print(f"... and {len(r.rejects) - REJECTS_SHOWN} more rejected lines in {r.file} (see --json)")
-        console.print(
-            f"[bold]{r.file}[/] ({r.format}): read {r.read} · imported groups {r.imported_groups} · "
+        console.print(Text.assemble(
+            (str(r.file), "bold"),
+            f" ({r.format}): read {r.read} · imported groups {r.imported_groups} · "
             f"imported responses {r.imported_responses} · rejected {r.rejected} · duplicates skipped {r.duplicates}",
-            highlight=False,
-        )
+        ))
         if r.rejects and not r.committed:
-            err_console.print(
-                f"[red]nothing imported from {r.file}:[/] fix the lines above, or pass --allow-rejects "
-                f"to import the {r.read - r.rejected} good records and keep the rejects on record"
-            )
+            err_console.print(Text.assemble(
+                (f"nothing imported from {r.file}:", "red"),
+                f" fix the lines above, or pass --allow-rejects "
+                f"to import the {r.read - r.rejected} good records and keep the rejects on record",
+            ))
 
 
 def split(
@@ -109,7 +111,11 @@ def export(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export accepted responses (one row each, group id carried), DPO pairs or a HF DatasetDict."""
-    result = export_dataset(workspace(ctx), fmt, split_name, out)
+    ws = workspace(ctx)
+    if fmt != "hf":  # hf writes a folder
+        prepare_output_file(out, "-o")
+    with user_path_errors("-o", out):
+        result = export_dataset(ws, fmt, split_name, out)
     emit(result, as_json, lambda d: console.print(f"wrote {d['rows']} rows to {d['path']}"))
 
 
@@ -121,10 +127,10 @@ def snapshot(
 ) -> None:
     """Record an immutable dataset version (hash over the exported content)."""
     v = snapshot_dataset(workspace(ctx), name=name, note=note)
-    emit(v, as_json, lambda d: console.print(
-        f"dataset version {d['id']} [bold]{d['hash'][:12]}[/] "
-        f"({'new' if d['created'] else 'unchanged, existing version'}): "
-        + ", ".join(f"{s} {n}" for s, n in d["counts"]["responses"].items()) + f" responses · {d['path']}"))
+    emit(v, as_json, lambda d: console.print(Text.assemble(
+        f"dataset version {d['id']} ", (d["hash"][:12], "bold"),
+        f" ({'new' if d['created'] else 'unchanged, existing version'}): "
+        + ", ".join(f"{s} {n}" for s, n in d["counts"]["responses"].items()) + f" responses · {d['path']}")))
 
 
 def versions(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
@@ -147,8 +153,8 @@ def stats(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 
 
 def _print_stats(s: dict) -> None:
-    console.print(f"[bold]{s['groups']}[/] prompt groups ({s['mcq_groups']} multiple-choice), "
-                  f"responses: " + ", ".join(f"{k} {v}" for k, v in sorted(s["responses"].items())))
+    console.print(Text.assemble((str(s["groups"]), "bold"), f" prompt groups ({s['mcq_groups']} multiple-choice), "
+                                "responses: " + ", ".join(f"{k} {v}" for k, v in sorted(s["responses"].items()))))
     console.print("responses per prompt: " + ", ".join(f"{k}×{v}" for k, v in s["responses_per_prompt"].items()))
     for title, key in (("topic", "topics"), ("split", "splits")):
         t = Table(title, "groups", "accepted responses")

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, workspace
 from expertune.data.evalsets import add_evalset, list_evalsets
@@ -26,9 +27,9 @@ def add(
 ) -> None:
     """Register an eval set from a JSONL file."""
     result = add_evalset(workspace(ctx), file, name=name, kind=kind, in_domain=None if out_of_domain is None else not out_of_domain, replace=replace)
-    emit(result, as_json, lambda d: console.print(
-        f"eval set [bold]{d['name']}[/] ({d['kind']}, {'in' if d['in_domain'] else 'out of'} domain): "
-        f"{d['items']} items{'' if d['created'] else ' (unchanged)'}"))
+    emit(result, as_json, lambda d: console.print(Text.assemble(
+        "eval set ", (d["name"], "bold"), f" ({d['kind']}, {'in' if d['in_domain'] else 'out of'} domain): "
+        f"{d['items']} items{'' if d['created'] else ' (unchanged)'}")))
 
 
 @evalsets_app.command("list")

@@ -10,8 +10,8 @@ from typing import List, Optional
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from expertune.cli.common import JsonOpt, SetOpt, console, emit, err_console, progress_bar, workspace
 
@@ -50,7 +50,7 @@ def run(
                       on_estimate=_print_estimate)
     emit(result, as_json, lambda r: (_print_generation(r.get("generation")), _print_judging(r.get("judging")),
                                      _print_stats(r["summary"]), _print_tasks(r.get("tasks")),
-                                     console.print(f"run [bold]eval-{r['run']}[/] in {escape(r['folder'])}")))
+                                     console.print(Text.assemble("run ", (f"eval-{r['run']}", "bold"), f" in {r['folder']}"))))
 
 
 def _print_tasks(tasks: dict | None) -> None:
@@ -60,14 +60,14 @@ def _print_tasks(tasks: dict | None) -> None:
         for cand, formats in (result.get("comparisons") or {}).items():
             for fmt, c in formats.items():
                 console.print(f"  {name} {fmt}: {base} {c['base_accuracy']:.1%} → {cand} {c['tuned_accuracy']:.1%} "
-                              f"(n={c['n']}, McNemar p={c['mcnemar']['p_value']:.3f})", highlight=False)
+                              f"(n={c['n']}, McNemar p={c['mcnemar']['p_value']:.3f})")
         for set_name, block in (result.get("sets") or {}).items():
             models = block["models"]
             for cand, diff in block.get("differences", {}).items():
                 ci = diff["bootstrap"]["ci"]
                 console.print(f"  {name} {set_name}: perplexity {base} {models[base]['perplexity']:.2f} → {cand} "
                               f"{models[cand]['perplexity']:.2f}; paired NLL difference {diff['bootstrap']['mean']:+.3f} "
-                              f"nats/token [{ci[0]:+.3f}, {ci[1]:+.3f}] over {diff['n_groups']} groups", highlight=False)
+                              f"nats/token [{ci[0]:+.3f}, {ci[1]:+.3f}] over {diff['n_groups']} groups")
 
 
 @eval_app.command("generate")
@@ -127,8 +127,8 @@ def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     def render(rows):
         t = Table("run", "name", "status", "candidates", "judges", "prompts", "created")
         for r in rows:
-            t.add_row(f"eval-{r['id']}", escape(r["name"] or ""), r["status"], escape(", ".join(r["candidates"])),
-                      escape(", ".join(r["judges"])), str(r["prompts"]), r["created_at"][:19])
+            t.add_row(f"eval-{r['id']}", r["name"] or "", r["status"], ", ".join(r["candidates"]),
+                      ", ".join(r["judges"]), str(r["prompts"]), r["created_at"][:19])
         console.print(t)
 
     emit(list_runs(workspace(ctx)), as_json, render)
@@ -146,8 +146,8 @@ def report(
 
     result = write_report(workspace(ctx), run_ref, out, samples=samples)
     for key, error in result["section_errors"].items():
-        err_console.print(f"[yellow]warning:[/] report section {escape(key)} failed: {escape(error)}")
-    emit(result, as_json, lambda r: console.print(f"wrote {escape(r['path'])} ({r['bytes'] / 1024:.0f} KiB; "
+        err_console.print(Text.assemble(("warning:", "yellow"), f" report section {key} failed: {error}"))
+    emit(result, as_json, lambda r: console.print(f"wrote {r['path']} ({r['bytes'] / 1024:.0f} KiB; "
                                                   f"sections: {', '.join(r['sections'])})"))
 
 
@@ -168,7 +168,7 @@ def _print_generation(r) -> None:
     for name, c in r["candidates"].items():
         if c["generated"] or c["errors"]:
             rate = c["tokens"] / c["seconds"] if c["seconds"] else 0
-            console.print(f"  {escape(name)}: {c['generated']} answers, {c['tokens']} tokens in {c['seconds']:.1f}s ({rate:.1f} tokens/s)")
+            console.print(f"  {name}: {c['generated']} answers, {c['tokens']} tokens in {c['seconds']:.1f}s ({rate:.1f} tokens/s)")
 
 
 def _print_estimate(r) -> None:
@@ -177,7 +177,7 @@ def _print_estimate(r) -> None:
     line = f"judging {pending} pending judgments: estimated ${r['estimated_usd']:.4f}"
     if r.get("budget_usd") is not None:
         line += f" (budget ${r['budget_usd']:.4f}, spent so far ${r['spent_before_usd']:.4f})"
-    err_console.print(line, highlight=False)
+    err_console.print(line)
 
 
 def _print_judging(r) -> None:
@@ -186,25 +186,25 @@ def _print_judging(r) -> None:
     if "spent_usd" not in r:  # --estimate
         _print_estimate(r)
         for name, c in r["judges"].items():
-            console.print(f"  {escape(name)}: {c['planned']} judgments planned, {c['cached']} done, {c['pending']} pending")
+            console.print(f"  {name}: {c['planned']} judgments planned, {c['cached']} done, {c['pending']} pending")
         return
     for name, c in r["judges"].items():
-        console.print(f"  {escape(name)}: {c['judged']} judged, {c['cached']} cached, {c['failed']} failed, "
+        console.print(f"  {name}: {c['judged']} judged, {c['cached']} cached, {c['failed']} failed, "
                       f"{c['skipped']} skipped, ${c['cost_usd']:.4f}")
     console.print(f"judging cost ${r['spent_usd'] - r['spent_before_usd']:.4f} (run total ${r['spent_usd']:.4f})")
     if r.get("budget_stopped"):
-        err_console.print("[yellow]budget reached:[/] the remaining judgments were not started; raise --budget and run "
-                          "`expertune eval judge RUN` again to finish")
+        err_console.print(Text.assemble(("budget reached:", "yellow"), " the remaining judgments were not started; raise "
+                                        "--budget and run `expertune eval judge RUN` again to finish"))
 
 
 def _print_stats(s) -> None:
     c = s["counts"]
-    console.print(f"[bold]eval-{s['run']['id']}[/]: {c['prompts']} prompts, {c['items']} comparisons "
-                  f"({c['missing_answers']} missing an answer, {c['identical_answers']} identical, "
-                  f"{c['flagged_planted_verdict']} flagged)")
+    console.print(Text.assemble((f"eval-{s['run']['id']}", "bold"), f": {c['prompts']} prompts, {c['items']} comparisons "
+                                f"({c['missing_answers']} missing an answer, {c['identical_answers']} identical, "
+                                f"{c['flagged_planted_verdict']} flagged)"))
     val = s.get("checkpoint_selection") or {"pairs": []}
     for pair, prefix in [*((p, "") for p in s["pairs"]), *((p, f"val split, {val['note']}, not held out: ") for p in val["pairs"])]:
-        t = Table(title=escape(f"{prefix}{pair['candidate']} vs {pair['baseline']}: win rate (ties ½), 95% interval over prompts; "
+        t = Table(title=(f"{prefix}{pair['candidate']} vs {pair['baseline']}: win rate (ties ½), 95% interval over prompts; "
                                "LC = length-controlled; Wilson unclustered = every comparison taken as independent (too "
                                "narrow with several per prompt); 1st = first-slot preference"), box=box.SIMPLE_HEAD, pad_edge=False)
         for header in ("judge", "n", "prompts", "W/T/L", "win", "95% CI", "LC", "Wilson unclustered", "flips", "1st", "fail"):
@@ -212,7 +212,7 @@ def _print_stats(s) -> None:
         for name, j in pair["judges"].items():
             o, r = j["overall"], j["reliability"]
             lc = j["length_controlled"] or {}
-            t.add_row(escape(name), str(o["n"]), str(o["prompts"]), f"{o['wins']}/{o['ties']}/{o['losses']}", _pct(o["win_rate"]),
+            t.add_row(name, str(o["n"]), str(o["prompts"]), f"{o['wins']}/{o['ties']}/{o['losses']}", _pct(o["win_rate"]),
                       _ci(o["ci"]), _pct(lc.get("win_rate")), _ci(o["wilson_unclustered"]), _pct(r["flip_rate"]),
                       _pct(r["first_position"]["first_rate"]), str(o["failed_items"]))
         p = pair["pooled"]["overall"]
@@ -227,15 +227,15 @@ def _print_stats(s) -> None:
                       + (f" · difference p={diff['p_value']:.3f}" if diff else ""))
         for k in pair["agreement"]["pairs"]:
             kappa = "–" if k["kappa"] is None else f"{k['kappa']:.3f}"
-            console.print(f"  κ {escape(' × '.join(k['judges']))}: {kappa} (raw agreement {_pct(k['raw_agreement'])}, n={k['n']})")
+            console.print(f"  κ {' × '.join(k['judges'])}: {kappa} (raw agreement {_pct(k['raw_agreement'])}, n={k['n']})")
         for cell in pair["pooled"]["grid"]:
             console.print(f"  T={cell['temperature']} max={cell['max_new_tokens']}: win rate {_pct(cell['win_rate'])} {_ci(cell['ci'])} (n={cell['n']})")
     for cand, tr in s["truncation"].items():
-        console.print(f"  truncated answers of {escape(cand)}: {tr['truncated']}/{tr['answers']} ({_pct(tr['truncation_rate'])})")
+        console.print(f"  truncated answers of {cand}: {tr['truncated']}/{tr['answers']} ({_pct(tr['truncation_rate'])})")
     for name, f in s["failures"].items():
         if f["failed_judgments"]:
-            err_console.print(f"[yellow]{escape(name)}: {f['failed_judgments']} failed judgments[/] (not counted): "
-                              + escape("; ".join(e["error"] for e in f["errors"][:2])))
+            err_console.print(Text.assemble((f"{name}: {f['failed_judgments']} failed judgments", "yellow"),
+                                            " (not counted): " + "; ".join(e["error"] for e in f["errors"][:2])))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,10 +8,11 @@ from typing import Any, List, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
 from expertune.evaluate.metrics import open_local_models as open_models, slug
-from expertune.errors import ConfigError, InputError, WorkspaceNotFound
+from expertune.errors import ConfigError, InputError, WorkspaceNotFound, user_path_errors
 from expertune.llm.base import GenParams
 
 ModelOpt = typer.Option(None, "--model", "-m", help="Base model (default: the adapter's base, else the workspace's base_model).")
@@ -36,7 +37,8 @@ def _run_folder(ws, run: Path | None, prefix: str) -> Path:
     from expertune.evaluate.metrics import new_run_dir
 
     if run is not None:
-        run.mkdir(parents=True, exist_ok=True)
+        with user_path_errors("--run", run):
+            run.mkdir(parents=True, exist_ok=True)
         return run
     if ws is None:
         raise WorkspaceNotFound("no workspace here to store results in runs/; pass -w DIR or --run DIR")
@@ -99,7 +101,7 @@ def mcq_cmd(
             pool = mcq.store_shot_pool(ws)
     fmts, note = mcq.choose_formats(formats, bool(pool))
     if note and not as_json:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        err_console.print(Text.assemble(("note:", "yellow"), f" {note}"))
     models, meta = open_models(ws, model, adapter, adapter_path, tuned_only)
     folder = _run_folder(ws, run, "mcq")
     with progress_bar("answering", enabled=not as_json) as update:
@@ -121,7 +123,7 @@ def _print_mcq(d: dict[str, Any]) -> None:
                       _pct(s.get("logprob_agreement")))
     console.print(t)
     _print_comparisons(d)
-    console.print(f"results: {d['path']}", highlight=False)
+    console.print(f"results: {d['path']}")
 
 
 def _print_comparisons(d: dict[str, Any]) -> None:
@@ -129,7 +131,7 @@ def _print_comparisons(d: dict[str, Any]) -> None:
         for mode, c in per.items():
             mc = c["mcnemar"]
             console.print(f"{mode}: {d['baseline']} {c['base_accuracy']:.3f} → {label} {c['tuned_accuracy']:.3f} "
-                          f"(McNemar {mc['method']}, p = {mc['p_value']:.4f})", highlight=False)
+                          f"(McNemar {mc['method']}, p = {mc['p_value']:.4f})")
 
 
 # -- classify --------------------------------------------------------------------------------------
@@ -155,8 +157,9 @@ def classify_cmd(
 
     if export_training is not None:
         ws = _workspace(ctx, required=False)
-        out = classify.export_training(task, export_training, ws)
-        emit(out, as_json, lambda d: console.print(f"wrote {d['rows']} training records to {d['path']}", highlight=False))
+        with user_path_errors("--export-training", export_training):
+            out = classify.export_training(task, export_training, ws)
+        emit(out, as_json, lambda d: console.print(f"wrote {d['rows']} training records to {d['path']}"))
         return
     ws = _workspace(ctx, required=run is None)
     items, info = classify.load_task(task, ws)
@@ -178,15 +181,15 @@ def _print_classify(d: dict[str, Any]) -> None:
             if mode == "agreement":
                 console.print(f"{label}: generated vs log-prob agreement {s['k']}/{s['n']}")
                 continue
-            console.print(f"[bold]{label}[/] ({mode}): accuracy {_pct(s['accuracy'])}, macro F1 "
-                          f"{fmt_num(s['macro']['f1'])}, invalid {_pct(s['invalid'])}", highlight=False)
+            console.print(Text.assemble((label, "bold"), f" ({mode}): accuracy {_pct(s['accuracy'])}, macro F1 "
+                                        f"{fmt_num(s['macro']['f1'])}, invalid {_pct(s['invalid'])}"))
             conf = s["confusion"]
             t = Table("gold \\ predicted", *conf["columns"])
             for lab, row in zip(conf["labels"], conf["matrix"]):
                 t.add_row(lab, *map(str, row))
             console.print(t)
     _print_comparisons(d)
-    console.print(f"results: {d['path']}", highlight=False)
+    console.print(f"results: {d['path']}")
 
 
 # -- perplexity ------------------------------------------------------------------------------------
@@ -243,8 +246,8 @@ def _print_perplexity(d: dict[str, Any]) -> None:
             if diff["t"]["mean"] is not None:
                 lo, hi = diff["bootstrap"]["ci"]
                 console.print(f"{name}: {label} − {s['baseline']} = {diff['t']['mean']:+.3f} nats/token per group "
-                              f"(95% bootstrap [{fmt_num(lo)}, {fmt_num(hi)}], {diff['n_groups']} groups)", highlight=False)
-    console.print(f"results: {d['path']}", highlight=False)
+                              f"(95% bootstrap [{fmt_num(lo)}, {fmt_num(hi)}], {diff['n_groups']} groups)")
+    console.print(f"results: {d['path']}")
 
 
 # -- forgetting ------------------------------------------------------------------------------------
@@ -292,10 +295,10 @@ def _print_forgetting(d: dict[str, Any]) -> None:
         line = (f"{d['source'].get('name')}: {what} {d['baseline']} {v['base']:.3f} → {label} {v['tuned']:.3f} "
                 f"(margin {v['margin']})")
         if v["flagged"]:
-            err_console.print(f"[bold red]possible forgetting[/] — {line}", highlight=False)
+            err_console.print(Text.assemble(("possible forgetting", "bold red"), f" — {line}"))
         else:
-            console.print(f"[green]no drop beyond the margin[/] — {line}", highlight=False)
-    console.print(f"results: {d['path']}", highlight=False)
+            console.print(Text.assemble(("no drop beyond the margin", "green"), f" — {line}"))
+    console.print(f"results: {d['path']}")
 
 
 def register(eval_app: typer.Typer) -> None:

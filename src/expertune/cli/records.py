@@ -8,9 +8,10 @@ from typing import Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, workspace
-from expertune.errors import InputError
+from expertune.errors import InputError, read_user_text
 from expertune.store import repo
 
 response_app = typer.Typer(help="Show, edit and revert responses (every edit is a revision).", no_args_is_help=True)
@@ -41,9 +42,10 @@ def show(ctx: typer.Context, response_id: int, as_json: bool = JsonOpt) -> None:
         data = {**response_dict(r), "prompt": g.prompt, "system": g.system, "context": g.context}
 
     def render(d):
-        console.print(f"[bold]response {d['id']}[/] v{d['version']} · {d['status']} · rating {d['rating']} · group {d['group_id']}")
-        console.print(f"[dim]prompt:[/] {d['prompt']}", highlight=False)
-        console.print(d["text"], highlight=False, markup=False)
+        console.print(Text.assemble((f"response {d['id']}", "bold"),
+                                    f" v{d['version']} · {d['status']} · rating {d['rating']} · group {d['group_id']}"))
+        console.print(Text.assemble(("prompt:", "dim"), " ", d["prompt"]))
+        console.print(d["text"])
 
     emit(data, as_json, render)
 
@@ -64,7 +66,7 @@ def edit(
 ) -> None:
     """Edit a response; refused if someone else changed it since the version you read."""
     if text_file is not None:
-        text = text_file.read_text(encoding="utf-8")
+        text = read_user_text(text_file, "--text-file")
     changes = {k: v for k, v in {"text": text, "status": status, "rating": rating, "preferred": preferred}.items() if v is not None}
     if not changes:
         raise InputError("nothing to change: pass --text, --text-file, --status, --rating or --preferred")

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, SetOpt, console, emit, workspace
-from expertune.errors import InputError
+from expertune.errors import InputError, user_path_errors
 
 models_app = typer.Typer(help="Base models: list, pull (convert and cache), info.", no_args_is_help=True)
 adapters_app = typer.Typer(help="The adapter registry: list, show, promote, rollback, merge, export.", no_args_is_help=True)
@@ -53,7 +53,7 @@ def models_info(name: str, as_json: bool = JsonOpt) -> None:
         for k in ("name", "architecture", "parameters", "context_length", "vocab_size", "eos_token",
                   "chat_template_source", "path", "sha256"):
             value = f"{d[k]:,}" if k == "parameters" and d[k] else d[k]
-            console.print(f"[bold]{k:>22}[/] {value}", highlight=False)
+            console.print(Text.assemble((f"{k:>22}", "bold"), f" {value}"))
 
     emit(model_info(name), as_json, render)
 
@@ -66,7 +66,7 @@ def train_cmd(
     overrides: Optional[List[str]] = SetOpt,
     dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Version id, name or hash (default: snapshot the current data)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run (or --run) from its last checkpoint."),
-    run: Optional[str] = typer.Option(None, "--run", help="Run id to resume."),
+    run: Optional[str] = typer.Option(None, "--run", help="Run id to resume (`--resume RUN` works too)."),
     launcher: str = typer.Option("none", help="none | accelerate (multi-process / multi-GPU / multi-node)."),
     num_processes: int = typer.Option(1, "--num-processes", help="Processes for --launcher accelerate."),
     accelerate_config: Optional[Path] = typer.Option(None, "--accelerate-config", help="accelerate config (DeepSpeed/FSDP); see docs/distributed.md."),
@@ -82,7 +82,11 @@ def train_cmd(
         return audit(ctx, audit_recipe, overrides, dataset_version, n, as_json)
     if audit_recipe:
         raise InputError(f"unexpected argument {audit_recipe!r}; usage: expertune train RECIPE [--set key=value]")
-    from expertune.train.run import train
+    if resume and recipe:  # `train --resume RUN`: a run resumes with its own recipe, so the argument names the run
+        if run and run != recipe:
+            raise InputError(f"--resume {recipe} --run {run}: name one run to resume")
+        run = recipe
+    from expertune.train.run import resume_hint, train
 
     record = train(workspace(ctx), recipe, overrides, dataset_version=dataset_version, resume=resume, run_id=run,
                    launcher=launcher, num_processes=num_processes, allow=allow or (), promote=not no_promote,
@@ -90,13 +94,12 @@ def train_cmd(
 
     def render(r):
         if r["status"] != "completed":
-            console.print(f"run {r['id']} {r['status']} at step {r.get('steps')}; resume with "
-                          f"`expertune train --resume --run {r['id']}`")
+            console.print(f"run {r['id']} {r['status']} at step {r.get('steps')}; resume with `{resume_hint(r['id'])}`")
             return
-        console.print(f"run [bold]{r['id']}[/]: {r['steps']} steps, best step {r['best_step']} "
-                      f"(val loss {r['best_eval_loss']}), {r['trained_tokens']} tokens at {r['tokens_per_second']} tok/s, "
-                      f"{r['wall_seconds']} s")
-        console.print(f"registered adapter [bold]{r['adapter']['ref']}[/] at {r['adapter']['path']}")
+        console.print(Text.assemble("run ", (r["id"], "bold"), f": {r['steps']} steps, best step {r['best_step']} "
+                                    f"(val loss {r['best_eval_loss']}), {r['trained_tokens']} tokens at "
+                                    f"{r['tokens_per_second']} tok/s, {r['wall_seconds']} s"))
+        console.print(Text.assemble("registered adapter ", (r["adapter"]["ref"], "bold"), f" at {r['adapter']['path']}"))
 
     emit(record, as_json, render)
 
@@ -121,13 +124,14 @@ def audit(ctx: typer.Context, recipe: str, overrides: list[str] | None, dataset_
 
     def render(d):
         for s in d["samples"]:
-            console.print(f"[bold]example {s['index']}[/] (response {s['response_id']}): {s['tokens']} tokens, {s['trained']} trained")
+            console.print(Text.assemble((f"example {s['index']}", "bold"),
+                                        f" (response {s['response_id']}): {s['tokens']} tokens, {s['trained']} trained"))
             text = Text()
             for seg in s["segments"]:
                 text.append(seg["text"], style="bold green" if seg["trained"] else "dim")
             console.print(text)
             console.print()
-        console.print("[dim]dim = masked (prompt), [/][bold green]green = trained (answer + end-of-turn)[/]")
+        console.print(Text.assemble(("dim = masked (prompt), ", "dim"), ("green = trained (answer + end-of-turn)", "bold green")))
         console.print(f"template: {d['template_source']} · EOS {d['eos_token']!r} · max_length {d['max_length']}")
         for split, p in d["token_lengths"].items():
             if p:
@@ -135,9 +139,9 @@ def audit(ctx: typer.Context, recipe: str, overrides: list[str] | None, dataset_
                               f"length min {p['min']} · p50 {p['p50']:.0f} · p90 {p['p90']:.0f} · max {p['max']}")
         console.print(f"EOS trained in every complete example: {'yes' if not d['eos_not_trained'] else 'NO'}")
         for e in d["errors"]:
-            console.print(f"[red]error:[/] {e}")
+            console.print(Text.assemble(("error:", "red"), f" {e}"))
         if not d["errors"]:
-            console.print("[green]audit passed[/]")
+            console.print("audit passed", style="green")
 
     emit(data, as_json, render)
     if report.errors and not r.allow_truncation:
@@ -190,7 +194,10 @@ def adapters_merge(ctx: typer.Context, ref: str, out: Path = typer.Option(..., "
     """Write a standalone model (base + adapter merged) loadable by plain transformers."""
     from expertune.train.registry import merge
 
-    emit(merge(workspace(ctx), ref, out), as_json, lambda a: console.print(f"merged {a['ref']} into {a['merged_path']}"))
+    ws = workspace(ctx)
+    with user_path_errors("-o", out):
+        merged = merge(ws, ref, out)
+    emit(merged, as_json, lambda a: console.print(f"merged {a['ref']} into {a['merged_path']}"))
 
 
 @adapters_app.command("export")
@@ -198,7 +205,10 @@ def adapters_export(ctx: typer.Context, ref: str, out: Path = typer.Option(..., 
     """Copy an adapter folder for PEFT/vLLM users (base model named by its hub id where known)."""
     from expertune.train.registry import export
 
-    emit(export(workspace(ctx), ref, out), as_json, lambda a: console.print(f"exported {a['ref']} to {a['exported_path']}"))
+    ws = workspace(ctx)
+    with user_path_errors("-o", out):
+        exported = export(ws, ref, out)
+    emit(exported, as_json, lambda a: console.print(f"exported {a['ref']} to {a['exported_path']}"))
 
 
 def register(app: typer.Typer) -> None:

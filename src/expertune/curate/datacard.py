@@ -3,10 +3,15 @@ collection, preprocessing, splits, check results, known limitations, licence.
 
 Every number comes from the store (or the dataset version) and from a run of the gate checks.
 Plots are drawn with matplotlib's Agg canvas directly, without pyplot's global state.
+
+User text (topics, names, file names, reasons, the licence) is data: in the Markdown it is escaped
+so that a `<script>` or a `[link](...)` in a topic shows as written (as the HTML reports do), and in
+the plots a `$` is not read as matplotlib's math markup.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
@@ -25,6 +30,20 @@ from expertune.store.models import ImportBatch, Revision
 from expertune.workspace import Workspace
 
 
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#])")
+
+
+def md(value: Any) -> str:
+    """`value` as literal Markdown text: punctuation backslash-escaped, `<`, `>`, `&` as HTML
+    entities (a raw `<script>` is HTML to most renderers), one line."""
+    text = " ".join(str(value).splitlines())
+    return html.escape(_MARKDOWN_PUNCTUATION.sub(r"\\\1", text), quote=False)
+
+
+def _plot_label(value: Any) -> str:
+    return str(value).replace("$", r"\$")  # "$...$" is math markup to matplotlib; it can fail to parse
+
+
 def _plot(path: Path, kind: str, x, y=None, *, title: str, xlabel: str, ylabel: str) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -33,7 +52,7 @@ def _plot(path: Path, kind: str, x, y=None, *, title: str, xlabel: str, ylabel: 
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     if kind == "bar":
-        ax.bar([str(v) for v in x], y, color="#1565c0")
+        ax.bar([_plot_label(v) for v in x], y, color="#1565c0")
         if len(x) > 4:
             ax.tick_params(axis="x", labelrotation=30)
             for label in ax.get_xticklabels():
@@ -55,7 +74,7 @@ def _pct(values: list[int]) -> str:
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -131,24 +150,24 @@ def _markdown(ws, data, n, sources, prep, report, plots, licence) -> str:
     topics = n["topics"]
     total = len(data.items)
     src = data.source
-    where = (f"dataset version {src['id']} (`{src['hash'][:12]}`{', ' + src['name'] if src.get('name') else ''})"
+    where = (f"dataset version {src['id']} (`{src['hash'][:12]}`{', ' + md(src['name']) if src.get('name') else ''})"
              if src["kind"] == "dataset_version" else "the accepted responses in the store")
     model_share = sum(c for (kind, _), c in n["authors"].items() if kind == "model") / total
     out = [
-        f"# Data card: {ws.settings.name}",
+        f"# Data card: {md(ws.settings.name)}",
         "",
         f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by expertune from {where}.",
         "",
         "## Purpose",
         "",
-        f"Supervised fine-tuning data for a specialised assistant on {', '.join(topics)}: prompts written or "
-        f"directed by domain experts, each with several accepted answers, to adapt the base model "
-        f"`{ws.settings.base_model}` to the domain's content and voice. Held-out splits serve evaluation.",
+        f"Supervised fine-tuning data for a specialised assistant on {', '.join(md(t) for t in topics)}: prompts "
+        f"written or directed by domain experts, each with several accepted answers, to adapt the base model "
+        f"{md(ws.settings.base_model)} to the domain's content and voice. Held-out splits serve evaluation.",
         "",
         "## Composition",
         "",
         f"- {total} accepted responses in {len(data.groups)} prompt groups; {n['multi_turn']} groups carry earlier "
-        f"turns; {n['system_prompts']} distinct system prompt(s); languages expected: {', '.join(ws.settings.languages)}.",
+        f"turns; {n['system_prompts']} distinct system prompt(s); languages expected: {md(', '.join(ws.settings.languages))}.",
         "- Responses per prompt: " + ", ".join(f"{k}: {v} groups" for k, v in n["responses_per_prompt"].items()) + ".",
         f"- Response length in words: {_pct(n['response_words'])}; prompt length in words: {_pct(n['prompt_words'])}.",
         "",
@@ -178,7 +197,7 @@ def _markdown(ws, data, n, sources, prep, report, plots, licence) -> str:
     out.append(f"- Chat-export artefacts removed: {reasons.get(ARTEFACT_FIX, 0)} records.")
     others = {r: c for r, c in reasons.items() if r not in (REDACTION, ARTEFACT_FIX)}
     if others:
-        out.append("- Other revisions: " + ", ".join(f"{r}: {c} records" for r, c in others.items()) + ".")
+        out.append("- Other revisions: " + ", ".join(f"{md(r)}: {c} records" for r, c in others.items()) + ".")
     out.append("- Every change is a revision (before, after, who, when, why); the originals remain in the store's history.")
     split_cfg = ws.settings.split
     out += ["", "## Splits", "",
@@ -195,7 +214,7 @@ def _markdown(ws, data, n, sources, prep, report, plots, licence) -> str:
     else:
         out.append("Checks were not run for this card.")
     out += ["", "## Known limitations", ""] + [f"- {line}" for line in _limitations(data, n, report, model_share, total)]
-    out += ["", "## Licence", "", licence, ""]
+    out += ["", "## Licence", "", md(licence), ""]
     return "\n".join(out)
 
 
@@ -206,7 +225,7 @@ def _limitations(data, n, report, model_share, total) -> list[str]:
     counts = [v["responses"] for v in n["topics"].values()]
     if len(counts) > 1 and max(counts) > 2 * min(counts):
         small = min(n["topics"], key=lambda t: n["topics"][t]["responses"])
-        lines.append(f"Uneven topics: '{small}' has {min(counts)} responses against {max(counts)} for the largest.")
+        lines.append(f"Uneven topics: '{md(small)}' has {min(counts)} responses against {max(counts)} for the largest.")
     singles = n["responses_per_prompt"].get(1, 0)
     if singles:
         lines.append(f"{singles} prompt groups have a single answer, so they teach one phrasing rather than a distribution.")

@@ -50,6 +50,8 @@ def parse_check_names(names: Iterable[str] | str | None, *, option: str = "--onl
     if isinstance(names, str):
         names = names.split(",")
     wanted = [n.strip() for n in names if n and n.strip()]
+    if not wanted:  # "--only ," would otherwise run nothing and report success
+        raise InputError(f"{option}: no check named; known checks: {', '.join(CHECK_NAMES)}")
     unknown = [n for n in wanted if n not in MODULES]
     if unknown:
         raise InputError(f"{option} {','.join(unknown)}: unknown check; known checks: {', '.join(CHECK_NAMES)}")
@@ -69,6 +71,8 @@ def run_checks(
 ) -> CheckReport:
     """Run the named checks (all by default) over accepted responses or a dataset version."""
     names = parse_check_names(only)
+    if max_length is not None and max_length < 1:
+        raise InputError(f"--max-length {max_length}: must be a positive number of tokens")
     config = config or load_checks_config(ws)
     data = data or load_data(ws, dataset_version)
     ctx = CheckContext(ws, data, config, base_model or ws.settings.base_model, max_length, progress)

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 from expertune.data.formats.lines import decode_lines
 from expertune.data.records import Reject
 from expertune.data.ingest import file_sha256
-from expertune.errors import InputError, NotFound
+from expertune.errors import InputError, NotFound, require_input_file
 from expertune.store.models import EvalSet, EvalSetItem
 from expertune.workspace import Workspace
 
@@ -49,8 +49,7 @@ def _text_of(record: dict, kind: str) -> str | None:
 
 def parse_evalset(path: Path, kind: str = "auto") -> tuple[str, list[dict[str, Any]]]:
     """Read a JSONL eval set; every bad line is an error naming it (an eval set must be exact)."""
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    require_input_file(path)
     items: list[dict[str, Any]] = []
     problems: list[str] = []
     for line_no, text in decode_lines(path.read_bytes()):
@@ -63,6 +62,9 @@ def parse_evalset(path: Path, kind: str = "auto") -> tuple[str, list[dict[str, A
             record = json.loads(text)
         except ValueError as err:
             problems.append(f"{path}:{line_no}: bad JSON ({err.msg})")
+            continue
+        except RecursionError:  # json.loads recurses once per level of nesting
+            problems.append(f"{path}:{line_no}: bad JSON (nested too deeply)")
             continue
         if not isinstance(record, dict):
             problems.append(f"{path}:{line_no}: expected a JSON object")

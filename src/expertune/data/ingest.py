@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from expertune.data.formats import detect_format, parse_file
 from expertune.data.records import Record, Reject
-from expertune.errors import InputError
+from expertune.errors import InputError, require_input_file
 from expertune.store.models import ImportBatch, ImportReject, PromptGroup, Provenance, Response, Topic
 from expertune.workspace import Workspace
 
@@ -70,8 +70,7 @@ def import_file(
     """
     if status not in STATUSES:
         raise InputError(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    require_input_file(path)
     resolved_fmt = fmt if fmt != "auto" else detect_format(path)
     report = ImportReport(file=str(path), format=resolved_fmt)
     records: list[Record] = []

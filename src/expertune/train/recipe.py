@@ -96,17 +96,38 @@ def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESETS.glob("*.yaml"))
 
 
-def load_recipe(ref: str | Path, overrides: list[str] | None = None) -> Recipe:
-    """A shipped preset by name (e.g. `cpu-quick`) or a YAML file, with `--set` overrides."""
+def recipe_path(ref: str | Path, *, near: Path | None = None) -> Path:
+    """The file of a preset name or a recipe path (a relative `extends:` path is looked up next to
+    the recipe that names it, then from the current folder)."""
     path = Path(ref)
     if not path.suffix and (PRESETS / f"{ref}.yaml").is_file():
-        path = PRESETS / f"{ref}.yaml"
-    elif not path.is_file():
-        raise ConfigError(f"recipe {ref!r}: not a file and not a preset (presets: {', '.join(preset_names())})")
+        return PRESETS / f"{ref}.yaml"
+    if near is not None and not path.is_absolute() and (near / path).is_file():
+        return near / path
+    if not path.is_file():
+        raise ConfigError(f"recipe {str(ref)!r}: not a file and not a preset (presets: {', '.join(preset_names())})")
+    return path
+
+
+def load_recipe(ref: str | Path, overrides: list[str] | None = None, *, _chain: tuple[Path, ...] = ()) -> Recipe:
+    """A shipped preset by name (e.g. `cpu-quick`) or a YAML file, with `--set` overrides.
+
+    A recipe may start from another: `extends: brie-lora` (top-level keys replace the parent's).
+    Errors name the recipe file (and the overrides) where the bad value came from.
+    """
+    path = recipe_path(ref)
+    chain = (*_chain, path.resolve())
     data = read_yaml(path)
     data.setdefault("name", path.stem)
-    # A recipe may start from another: `extends: brie-lora` (top-level keys replace the parent's).
     parent = data.pop("extends", None)
-    if parent:
-        data = {**load_recipe(parent).model_dump(mode="json"), **data}
-    return load_config(Recipe, None, overrides, base=data, prefix="train")
+    if parent is not None:
+        if not isinstance(parent, str) or not parent.strip():
+            raise ConfigError(f"{path}: extends: expected a preset name or a recipe file, e.g. extends: brie-lora "
+                              f"(got {parent!r})")
+        parent_path = recipe_path(parent, near=path.parent)
+        if parent_path.resolve() in chain:
+            cycle = " -> ".join(str(p) for p in (*chain, parent_path.resolve()))
+            raise ConfigError(f"{path}: extends: {parent!r} leads back to a recipe already on the way ({cycle}); "
+                              f"extend a different recipe or a preset")
+        data = {**load_recipe(parent_path, _chain=chain).model_dump(mode="json"), **data}
+    return load_config(Recipe, None, overrides, base=data, prefix="train", source=f"recipe {path}")

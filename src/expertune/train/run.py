@@ -113,6 +113,11 @@ def prepare(ws: Workspace, recipe: Recipe, *, dataset_version: str | None, allow
     return run_dir
 
 
+def resume_hint(run_id: str) -> str:
+    """The command that resumes this run (and not whichever unfinished run is newest)."""
+    return f"expertune train --resume --run {run_id}"
+
+
 def find_run(ws: Workspace, run_id: str | None) -> Path:
     if run_id:
         path = ws.runs_dir / run_id
@@ -156,7 +161,7 @@ def launch(run_dir: Path, *, resume: bool, launcher: str, num_processes: int, sh
     proc = subprocess.run(cmd, env=env)
     if proc.returncode != 0:
         raise TrainingFailed(f"distributed training exited with code {proc.returncode}; "
-                             f"resume with `expertune train --resume {run_dir.name}`")
+                             f"resume with `{resume_hint(run_dir.name)}`")
     return read_run(run_dir)
 
 
