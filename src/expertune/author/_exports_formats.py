@@ -27,8 +27,8 @@ from expertune.author.exports import (
 from expertune.errors import InputError
 
 
-def detect(name: str, items: list) -> str:
-    """The format of an export from its first conversation object."""
+def detect(name: str, items: list, single: bool) -> str:
+    """The format of an export from its first conversation object (`single`: the file is that object)."""
     first = next((x for x in items if isinstance(x, dict)), None)
     if first is None:
         if not items:
@@ -40,7 +40,7 @@ def detect(name: str, items: list) -> str:
         return "claude"
     if "history" in first or isinstance(first.get("chat"), dict):
         return "openwebui"
-    where = "$" if len(items) == 1 and items[0] is first else f"$[{items.index(first)}]"
+    where = "$" if single else f"$[{items.index(first)}]"
     raise InputError(
         f"{name}: {where}: not a ChatGPT, Claude or Open WebUI conversation (none of the keys 'mapping', "
         f"'chat_messages', 'chat'/'history'); export the chats again from the app, or pass --format")
@@ -57,7 +57,7 @@ _CHATGPT_NOT_TURNS = {"thoughts": "reasoning blocks", "reasoning_recap": "reason
 def read_chatgpt(conv: Any, loc: str, notes: Notes) -> ImportedConversation:
     conv = expect(conv, dict, loc, "a conversation object")
     mapping = expect(conv.get("mapping"), dict, f"{loc}.mapping", "an object of message nodes")
-    default_model = conv.get("default_model_slug")
+    default_model = _opt_str(conv.get("default_model_slug"))
     messages = []
     for node_id, node in mapping.items():
         path = key_path(f"{loc}.mapping", node_id)
@@ -73,7 +73,7 @@ def read_chatgpt(conv: Any, loc: str, notes: Notes) -> ImportedConversation:
     return ImportedConversation(
         source="chatgpt", source_id=str(conv.get("conversation_id") or conv.get("id") or loc),
         title=str(conv.get("title") or ""), created_at=timestamp(conv.get("create_time")),
-        turns=build_turns(messages, loc, notes), current_leaf=conv.get("current_node"), locator=loc)
+        turns=build_turns(messages, loc, notes), current_leaf=_opt_str(conv.get("current_node")), locator=loc)
 
 
 def _chatgpt_message(msg: Any, path: str, notes: Notes, default_model: str | None):
@@ -81,7 +81,7 @@ def _chatgpt_message(msg: Any, path: str, notes: Notes, default_model: str | Non
     author = expect(msg.get("author"), dict, f"{path}.author", "an author object")
     role = expect(author.get("role"), str, f"{path}.author.role", "the author's role")
     content = expect(msg.get("content"), dict, f"{path}.content", "a content object")
-    ctype = content.get("content_type", "text")
+    ctype = expect(content.get("content_type", "text"), str, f"{path}.content.content_type", "the content type")
     metadata = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
     if role == "tool":
         notes.skip("tool outputs")
@@ -111,7 +111,7 @@ def _chatgpt_message(msg: Any, path: str, notes: Notes, default_model: str | Non
     if not text:
         notes.skip(f"{role} messages without text")
         return None, "", None
-    model = (metadata.get("model_slug") or default_model) if role == "assistant" else None
+    model = (_opt_str(metadata.get("model_slug")) or default_model) if role == "assistant" else None
     return role, text, model
 
 
@@ -134,6 +134,8 @@ def read_claude(conv: Any, loc: str, notes: Notes) -> ImportedConversation:
         if sender not in _CLAUDE_ROLES:
             raise BadExport(f"{path}.sender", f"unknown sender {sender!r} (expected human or assistant)")
         parent = msg.get("parent_message_uuid") if tree else previous
+        if parent is not None:
+            expect(parent, str, f"{path}.parent_message_uuid", "the parent message uuid")
         if parent == _CLAUDE_ROOT:
             parent = None
         text = _claude_text(msg, path, notes)
@@ -150,7 +152,7 @@ def read_claude(conv: Any, loc: str, notes: Notes) -> ImportedConversation:
     return ImportedConversation(
         source="claude", source_id=str(conv.get("uuid") or loc), title=str(conv.get("name") or ""),
         created_at=timestamp(conv.get("created_at")), turns=build_turns(messages, loc, notes),
-        current_leaf=conv.get("current_leaf_message_uuid"), locator=loc)
+        current_leaf=_opt_str(conv.get("current_leaf_message_uuid")), locator=loc)
 
 
 def _claude_text(msg: dict, path: str, notes: Notes) -> str:
@@ -200,18 +202,25 @@ def read_openwebui(item: Any, loc: str, notes: Notes) -> ImportedConversation:
         if msg.get("files"):
             notes.skip("files")
         parent = msg.get("parentId") if "parentId" in msg or not linear else previous
+        if parent is not None:
+            expect(parent, str, f"{path}.parentId", "the parent message id")
         text = clean_text(content, path, notes)
         if not text:
             notes.skip(f"{role} messages without text")
         messages.append(RawMessage(id=mid, parent=parent, role=role if text else None,
-                                   content=text, path=path, model=msg.get("model") if role == "assistant" else None,
+                                   content=text, path=path, model=_opt_str(msg.get("model")) if role == "assistant" else None,
                                    created_at=timestamp(msg.get("timestamp"))))
         previous = mid
     return ImportedConversation(
         source="openwebui", source_id=str(item.get("id") or chat.get("id") or loc),
         title=str(item.get("title") or chat.get("title") or ""),
         created_at=timestamp(item.get("created_at") or chat.get("timestamp")),
-        turns=build_turns(messages, loc, notes), current_leaf=current, locator=loc)
+        turns=build_turns(messages, loc, notes), current_leaf=_opt_str(current), locator=loc)
+
+
+def _opt_str(value: Any) -> str | None:
+    """An optional label (model name, current branch): kept when it is a non-empty string."""
+    return value if isinstance(value, str) and value else None
 
 
 READERS: dict[str, Callable[[Any, str, Notes], ImportedConversation]] = {

@@ -111,7 +111,7 @@ def parse_chat_export(path: str | Path, fmt: str = "auto") -> ParsedExport:
     if not isinstance(items, list):
         raise InputError(f"{name}: $: expected a list of conversations or one conversation object, "
                          f"found {type(data).__name__}")
-    source = detect(name, items) if fmt == "auto" else fmt
+    source = detect(name, items, single) if fmt == "auto" else fmt
     problems: list[ExportProblem] = []
     conversations = []
     for i, item in enumerate(items):
