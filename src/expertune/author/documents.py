@@ -157,7 +157,9 @@ def questions_conversation(passage: Passage, n: int = 3) -> list[dict]:
     return [{"role": "system", "content": _QUESTIONS_SYSTEM}, {"role": "user", "content": user}]
 
 
-_LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\(?\d{1,3}[.):]|\(?[a-zA-Z][.)]|Q\d{1,3}[.):])\s+(?P<q>\S.*)$")
+# A list item: "1.", "2)", "(3)", "a.", "Q4:", "-", "*", "•", the marker possibly in bold ("**1.**").
+_LIST_ITEM = re.compile(
+    r"^\s*(?:\*\*|__)?(?:[-*+•]|\(?\d{1,3}[.):]|\(?[a-zA-Z][.)]|Q\d{1,3}[.):])(?:\*\*|__)?\s+(?P<q>\S.*)$")
 _WRAP = re.compile(r"^(?:\*\*|__|[\"'“])+|(?:\*\*|__|[\"'”])+$")
 
 
