@@ -185,3 +185,42 @@ _question = st.from_regex(r"[A-Z][a-z]{1,8}( [a-z]{1,8}){0,6}\?", fullmatch=True
 def test_numbered_or_bulleted_questions_come_back_as_written(questions, style):
     reply = "Here you go:\n" + "\n".join(style.format(i=i, q=q) for i, q in enumerate(questions, 1)) + "\n"
     assert parse_proposed_questions(reply) == questions
+
+
+def test_html_inline_elements_stay_inside_their_paragraph(ws):
+    add_documents(ws, [DOCS / "frustration.html"])
+    [hit] = search_passages(ws, "Davis Contractors", k=1)
+    assert "makes performance impossible or radically different (Davis Contractors v Fareham)." in hit.text
+    assert hit.text.startswith("# Frustration\n\n")
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+# Until cli/app.py registers these commands, run the app with them registered (as app.py will).
+_CLI = ("import sys; from expertune.cli import app as a, documents as d; "
+        "'docs' in [g.name for g in a.app.registered_groups] or d.register(a.app); sys.argv[0] = 'expertune'; a.main()")
+
+
+def cli(*args, cwd=None):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True, cwd=cwd)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_cli_docs_add_list_search(ws, tmp_path):
+    bracket = tmp_path / "[bold]notes.md"
+    bracket.write_text("# [red]Liens[/red]\n\nA lien is a right to retain goods until a debt is paid.\n")
+    added = cli("-w", str(ws.root), "docs", "add", str(DOCS), str(bracket), str(tmp_path / "gone.md"))
+    assert added.returncode == 2 and f"{tmp_path / 'gone.md'}: no such file or folder" in added.stderr
+    assert "added 4, updated 0, unchanged 0, failed 1: 4 documents" in added.stdout
+    again = cli("-w", str(ws.root), "docs", "add", str(DOCS), "--json")
+    assert again.returncode == 0 and len(json.loads(again.stdout)["unchanged"]) == 3
+    listed = cli("-w", str(ws.root), "docs", "list", "--json")
+    assert sorted(d["kind"] for d in json.loads(listed.stdout)) == ["html", "markdown", "markdown", "text"]
+    found = cli("-w", str(ws.root), "docs", "search", "lien retain goods", "-k", "1")
+    assert found.returncode == 0 and "[red]Liens[/red]" in found.stdout and "[bold]notes.md" in found.stdout
+    hits = json.loads(cli("-w", str(ws.root), "docs", "search", "postal rule", "--json").stdout)
+    assert hits[0]["doc_path"].endswith("contracts.md") and hits[0]["score"] > 0

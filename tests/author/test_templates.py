@@ -117,3 +117,40 @@ def test_checker_accounts_for_every_part_exactly_once(text):
         report = check_structure(template, text)
         assert sorted(report.present + report.missing) == sorted(p.name for p in template.parts)
         assert not set(report.present) & set(report.missing)
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+
+_CLI = ("import sys; from expertune.cli import app as a, documents as d; "
+        "'templates' in [g.name for g in a.app.registered_groups] or d.register(a.app); sys.argv[0] = 'expertune'; a.main()")
+
+
+def cli(*args, cwd=None):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _CLI, *args], capture_output=True, text=True, cwd=cwd)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_cli_templates_list_show_check(ws, tmp_path):
+    import json
+
+    (ws.root / "templates").mkdir()
+    (ws.root / "templates" / "brief.yaml").write_text("parts:\n  - name: '[bold]Holding[/bold]'\n    hint: the [i]ratio[/i]\n")
+    names = [t["name"] for t in json.loads(cli("-w", str(ws.root), "templates", "list", "--json").stdout)]
+    assert names[:3] == ["irac", "answer-then-reasons", "step-by-step"] and "brief" in names
+    shown = cli("-w", str(ws.root), "templates", "show", "brief")
+    assert "1. [bold]Holding[/bold] — the [i]ratio[/i]" in shown.stdout  # printed as text, not markup
+    answer = tmp_path / "answer.md"
+    answer.write_text(IRAC_ANSWER)
+    ok = cli("-w", str(ws.root), "templates", "check", "irac", str(answer), "--json")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["missing"] == []
+    answer.write_text("## Issue\nWhether a display is an offer.\n")
+    missing = cli("templates", "check", "irac", str(answer), cwd=tmp_path)  # builtins work outside a workspace
+    assert missing.returncode == 1 and "✗ Rule — missing: the governing rule" in missing.stdout
+    unknown = cli("-w", str(ws.root), "templates", "show", "iarc")
+    assert unknown.returncode == 2 and "no structure template 'iarc'" in unknown.stderr
+    bad = cli("templates", "check", "irac", str(tmp_path / "none.md"), cwd=tmp_path)
+    assert bad.returncode == 2 and "none.md: cannot read the text" in bad.stderr

@@ -107,6 +107,11 @@ def _decode(data: bytes) -> str:
         raise UnreadableDocument(f"not UTF-8 text (byte {err.start}); re-save it as UTF-8") from None
 
 
+_BLOCK_TAGS = ["p", "div", "li", "ul", "ol", "dt", "dd", "dl", "tr", "table", "section", "article", "main",
+               "aside", "blockquote", "pre", "figure", "figcaption", "h1", "h2", "h3", "h4", "h5", "h6"]
+_BREAK = "\x1e"  # marks a block boundary while the text is flattened; never in real text
+
+
 def _read_html(data: bytes) -> tuple[str, list[str]]:
     from bs4 import BeautifulSoup
 
@@ -114,9 +119,17 @@ def _read_html(data: bytes) -> tuple[str, list[str]]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "head"]):
         tag.decompose()
-    # Every block element ends a line, so each line of get_text is one paragraph, list item or cell.
-    lines = [" ".join(line.split()) for line in soup.get_text("\n").splitlines()]
-    return title, [line for line in lines if line]
+    # Block elements become paragraphs; inline elements (<em>, <a>) stay inside their sentence; a
+    # heading becomes a Markdown heading so it starts a new chunk.
+    for br in soup.find_all("br"):
+        br.replace_with(_BREAK)
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before(_BREAK)
+        tag.insert_after(_BREAK)
+        if tag.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            tag.insert(0, "#" * int(tag.name[1]) + " ")
+    blocks = [" ".join(part.split()) for part in soup.get_text().split(_BREAK)]
+    return title, [b for b in blocks if b and not re.fullmatch(r"#+", b)]
 
 
 def _read_pdf(data: bytes) -> tuple[str, list[tuple[int, str]]]:
