@@ -224,3 +224,17 @@ def test_cli_docs_add_list_search(ws, tmp_path):
     assert found.returncode == 0 and "[red]Liens[/red]" in found.stdout and "[bold]notes.md" in found.stdout
     hits = json.loads(cli("-w", str(ws.root), "docs", "search", "postal rule", "--json").stdout)
     assert hits[0]["doc_path"].endswith("contracts.md") and hits[0]["score"] > 0
+
+
+def test_a_half_written_generation_from_a_killed_add_is_ignored_then_replaced(ws, tmp_path):
+    note = tmp_path / "note.md"
+    note.write_text("Novation replaces a contract with a new one.\n")
+    add_documents(ws, [note])
+    junk = ws.root / "documents" / "index-2"  # what a `docs add` killed while writing generation 2 leaves
+    junk.mkdir()
+    (junk / "chunks.jsonl").write_text('{"doc": "x", "chunk": 0, "page": null, "text": "half')
+    assert search_passages(ws, "novation")[0].doc_path == str(note.resolve())  # readers follow the manifest
+    note.write_text("Assignment transfers the benefit of a contract.\n")
+    assert add_documents(ws, [note]).updated == [str(note.resolve())]
+    assert search_passages(ws, "assignment benefit")[0].text == "Assignment transfers the benefit of a contract."
+    assert json.loads((ws.root / "documents" / "manifest.json").read_text())["generation"] == 2
