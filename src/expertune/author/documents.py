@@ -130,7 +130,7 @@ def add_documents(ws: "Workspace", paths: Iterable[str | Path]) -> DocumentsRepo
 
 
 def list_documents(ws: "Workspace") -> list[DocumentInfo]:
-    return sorted(_State.load(documents_dir(ws)).docs.values(), key=lambda d: d.path)
+    return sorted(_State.load(documents_dir(ws), passages=False).docs.values(), key=lambda d: d.path)
 
 
 def search_passages(ws: "Workspace", query: str, k: int = 5) -> list[Passage]:
@@ -194,7 +194,7 @@ class _State:
     generation: int = 0
 
     @classmethod
-    def load(cls, folder: Path) -> "_State":
+    def load(cls, folder: Path, *, passages: bool = True) -> "_State":
         manifest = folder / "manifest.json"
         if not manifest.is_file():
             return cls()
@@ -202,6 +202,8 @@ class _State:
         state = cls({k: DocumentInfo.model_validate(v) for k, v in data["documents"].items()},
                     generation=data["generation"])
         state.chunks = {k: [] for k in state.docs}
+        if not passages:
+            return state
         with (folder / f"index-{state.generation}" / "chunks.jsonl").open(encoding="utf-8") as f:
             for line in f:
                 row = json.loads(line)
