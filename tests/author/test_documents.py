@@ -224,6 +224,8 @@ def test_cli_docs_add_list_search(ws, tmp_path):
     assert found.returncode == 0 and "[red]Liens[/red]" in found.stdout and "[bold]notes.md" in found.stdout
     hits = json.loads(cli("-w", str(ws.root), "docs", "search", "postal rule", "--json").stdout)
     assert hits[0]["doc_path"].endswith("contracts.md") and hits[0]["score"] > 0
+    removed = cli("-w", str(ws.root), "docs", "remove", str(bracket), "--json")
+    assert removed.returncode == 0 and json.loads(removed.stdout)["documents"] == 3
 
 
 def test_a_half_written_generation_from_a_killed_add_is_ignored_then_replaced(ws, tmp_path):
@@ -238,3 +240,19 @@ def test_a_half_written_generation_from_a_killed_add_is_ignored_then_replaced(ws
     assert add_documents(ws, [note]).updated == [str(note.resolve())]
     assert search_passages(ws, "assignment benefit")[0].text == "Assignment transfers the benefit of a contract."
     assert json.loads((ws.root / "documents" / "manifest.json").read_text())["generation"] == 2
+
+
+def test_removing_documents_takes_their_passages_out(ws, tmp_path):
+    from expertune.author.documents import remove_documents
+
+    note = tmp_path / "note.md"
+    note.write_text("Privity: only parties to a contract can sue on it.\n")
+    add_documents(ws, [DOCS, note])
+    report = remove_documents(ws, [DOCS, tmp_path / "never-added.md"])
+    assert sorted(report.removed) == sorted(str(p.resolve()) for p in DOCS.iterdir()) and report.documents == 1
+    assert [f.reason for f in report.failed] == ["not in the index (see `expertune docs list`)"]
+    assert search_passages(ws, "postal rule") == [] and search_passages(ws, "privity")[0].doc_path == str(note.resolve())
+    note.unlink()  # a file that is gone can still be removed
+    assert remove_documents(ws, [note]).documents == 0
+    assert search_passages(ws, "privity") == [] and list_documents(ws) == []
+    assert add_documents(ws, [DOCS]).documents == 3  # and the index starts again from empty

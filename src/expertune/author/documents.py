@@ -81,6 +81,7 @@ class DocumentsReport(BaseModel):
     unchanged: list[str] = []
     failed: list[FailedDocument] = []
     skipped: list[str] = []  # files in a given folder that are not a supported type
+    removed: list[str] = []  # by remove_documents
     documents: int = 0  # in the index after this call
     chunks: int = 0
 
@@ -123,6 +124,33 @@ def add_documents(ws: "Workspace", paths: Iterable[str | Path]) -> DocumentsRepo
             (report.updated if old else report.added).append(key)
             changed = True
         if changed:
+            state.save(folder, _language(ws))
+        report.documents = len(state.docs)
+        report.chunks = sum(d.chunks for d in state.docs.values())
+    return report
+
+
+def remove_documents(ws: "Workspace", paths: Iterable[str | Path]) -> DocumentsReport:
+    """Take documents out of the index: files, or every indexed document under a folder. The files
+    themselves are not touched (they may already be gone)."""
+    from filelock import FileLock
+
+    folder = documents_dir(ws)
+    report = DocumentsReport()
+    if not (folder / "manifest.json").is_file():
+        report.failed = [FailedDocument(path=str(p), reason="not in the index") for p in paths]
+        return report
+    with FileLock(str(folder / ".lock")):
+        state = _State.load(folder)
+        for raw in paths:
+            target = Path(raw).expanduser().resolve()
+            hits = [k for k in state.docs if Path(k) == target or target in Path(k).parents]
+            if not hits:
+                report.failed.append(FailedDocument(path=str(raw), reason="not in the index (see `expertune docs list`)"))
+            for key in hits:
+                del state.docs[key], state.chunks[key]
+                report.removed.append(key)
+        if report.removed:
             state.save(folder, _language(ws))
         report.documents = len(state.docs)
         report.chunks = sum(d.chunks for d in state.docs.values())
@@ -215,14 +243,16 @@ class _State:
         import bm25s
 
         rows = [row for key in sorted(self.docs) for row in self.chunks[key]]
-        stemmer, stopwords = _analyzer(language)
-        tokens = bm25s.tokenize([r["text"] for r in rows], stopwords=stopwords, stemmer=stemmer, show_progress=False)
-        retriever = bm25s.BM25()
-        retriever.index(tokens, show_progress=False)
         generation = self.generation + 1
         target = folder / f"index-{generation}"
         shutil.rmtree(target, ignore_errors=True)
-        retriever.save(str(target), show_progress=False)
+        target.mkdir()
+        if rows:  # every document removed: an empty generation, no index
+            stemmer, stopwords = _analyzer(language)
+            tokens = bm25s.tokenize([r["text"] for r in rows], stopwords=stopwords, stemmer=stemmer, show_progress=False)
+            retriever = bm25s.BM25()
+            retriever.index(tokens, show_progress=False)
+            retriever.save(str(target), show_progress=False)
         lines = [(json.dumps(r, ensure_ascii=False) + "\n").encode("utf-8") for r in rows]
         (target / "chunks.jsonl").write_bytes(b"".join(lines))
         # Byte offset of each passage, so a query reads only the passages it returns.
@@ -240,7 +270,7 @@ class _State:
 class _Index:
     """A loaded index, cached per process and reloaded when the manifest changes."""
 
-    _cache: dict[Path, tuple[tuple[int, int], "_Index"]] = {}
+    _cache: dict[Path, tuple[tuple[int, int, int], "_Index"]] = {}
 
     def __init__(self, folder: Path):
         import bm25s
@@ -251,7 +281,7 @@ class _Index:
         generation = folder / f"index-{manifest['generation']}"
         self.chunks_file = generation / "chunks.jsonl"
         self.offsets = np.load(generation / "offsets.npy")
-        self.retriever = bm25s.BM25.load(str(generation), mmap=False, show_progress=False)
+        self.retriever = bm25s.BM25.load(str(generation), mmap=False, show_progress=False) if len(self.offsets) else None
         self.stemmer, self.stopwords = _analyzer(self.language)
 
     @classmethod
@@ -261,7 +291,7 @@ class _Index:
             st = manifest.stat()
         except FileNotFoundError:
             return None
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # the manifest is replaced, never rewritten in place
         cached = cls._cache.get(folder)
         if cached and cached[0] == stamp:
             return cached[1]

@@ -1,4 +1,4 @@
-"""`expertune docs add|list|search` and `expertune templates list|show|check`: the expert's documents
+"""`expertune docs add|remove|list|search` and `expertune templates list|show|check`: the expert's documents
 for grounding and the answer-structure templates used while authoring.
 
 User text (file names, titles, passages, template parts) is printed as rich `Text`, never as markup.
@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from expertune.author.documents import add_documents, list_documents, search_passages
+from expertune.author.documents import add_documents, list_documents, remove_documents, search_passages
 from expertune.author.templates import check_structure, get_template, load_templates
 from expertune.cli.common import JsonOpt, console, emit, err_console, workspace
 from expertune.errors import InputError
@@ -35,6 +35,19 @@ def docs_add(ctx: typer.Context, paths: List[Path] = typer.Argument(..., help="F
             console.print(Text(f"skipped {len(r.skipped)} files of other types in the folders given"), style="dim")
 
     emit(report.model_dump(), as_json, lambda _: render(report))
+    for failed in report.failed:
+        err_console.print(Text(str(failed)), style="red", soft_wrap=True)
+    if report.failed:
+        raise typer.Exit(2)
+
+
+@docs_app.command("remove")
+def docs_remove(ctx: typer.Context, paths: List[Path] = typer.Argument(..., help="Indexed files, or folders of them."),
+                as_json: bool = JsonOpt) -> None:
+    """Take documents out of the index (the files are not touched). Exit 2 if a path was not indexed."""
+    report = remove_documents(workspace(ctx), paths)
+    emit(report.model_dump(), as_json, lambda r: console.print(Text(
+        f"removed {len(r['removed'])}: {r['documents']} documents, {r['chunks']} passages in the index")))
     for failed in report.failed:
         err_console.print(Text(str(failed)), style="red", soft_wrap=True)
     if report.failed:
