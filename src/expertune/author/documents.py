@@ -5,7 +5,8 @@ from a passage.
 Retrieval is BM25 through `bm25s` (sparse matrices; indexes thousands of passages in well under a
 second) with Snowball stemming (PyStemmer) and stop words in the workspace's first language. Nothing
 goes to the store: the index is a folder in the workspace, rebuilt whole whenever a document is
-added or changes, because BM25's term weights depend on the whole collection.
+added, changed or removed (`remove_documents`), because BM25's term weights depend on the whole
+collection; 1,000 Markdown files (8,000 passages) take ~3 s on 2 cores (bench/docs_index.py).
 
     <workspace>/documents/manifest.json           one entry per document: path, sha256, kind, title,
                                                   chunks; and which index generation is current
