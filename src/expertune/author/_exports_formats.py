@@ -118,7 +118,7 @@ def _chatgpt_message(msg: Any, path: str, notes: Notes, default_model: str | Non
 # --- Claude ----------------------------------------------------------------------------------
 
 _CLAUDE_ROOT = "00000000-0000-4000-8000-000000000000"
-_CLAUDE_ROLES = {"human": "user", "assistant": "assistant"}
+_CLAUDE_ROLES = {"human": "user", "user": "user", "assistant": "assistant"}  # "user": some third-party exporters
 
 
 def read_claude(conv: Any, loc: str, notes: Notes) -> ImportedConversation:
