@@ -1,0 +1,1 @@
+"""Authoring: sessions of directed discussions with an LLM, structure templates, the documents index and chat-export import."""
