@@ -68,7 +68,7 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run (or --run) from its last checkpoint."),
     run: Optional[str] = typer.Option(None, "--run", help="Run id to resume."),
     launcher: str = typer.Option("none", help="none | accelerate (multi-process / multi-GPU / multi-node)."),
-    num_processes: int = typer.Option(1, "--num-processes", help="Processes for --launcher accelerate."),
+    num_processes: Optional[int] = typer.Option(None, "--num-processes", help="Processes for --launcher accelerate (default: the accelerate config's, else 1)."),
     accelerate_config: Optional[Path] = typer.Option(None, "--accelerate-config", help="accelerate config (DeepSpeed/FSDP); see docs/distributed.md."),
     allow: Optional[List[str]] = typer.Option(None, "--allow", help="Train despite a failing gate check (or 'audit'); repeatable."),
     no_promote: bool = typer.Option(False, "--no-promote", help="Register the adapter without making it current."),
