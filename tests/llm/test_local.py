@@ -79,8 +79,8 @@ def test_adapter_uses_its_own_tokenizer_template_and_weights(base, adapter_dir):
     tuned = LocalChatModel(BUILTIN, str(adapter_dir))
     assert tuned.id == f"{base.id}+lora:{info.sha256}"
     # the adapter's template has no default system prompt; the base's has one
-    assert "You are a helpful AI assistant" in base.render(CONVS[0])
-    assert "You are a helpful AI assistant" not in tuned.render(CONVS[0])
+    assert "You are a helpful AI assistant" in base.tokenizer.decode(base.render(CONVS[0]).input_ids)
+    assert "You are a helpful AI assistant" not in tuned.tokenizer.decode(tuned.render(CONVS[0]).input_ids)
     a = tuned.next_token_logprobs(CONVS[:1], ["A", "B"])[0]
     b = base.next_token_logprobs(CONVS[:1], ["A", "B"])[0]
     assert a != b  # the random LoRA changes the model
@@ -101,7 +101,7 @@ def test_adapter_folder_errors(tmp_path):
 def test_merged_decoding_matches_transformers_generate(base):
     """The harness's own loop (bucketed prefill, merged caches, finished rows dropped) gives the
     tokens transformers' generate gives for the same batch."""
-    prompts = base._encode([base.render(c) for c in CONVS])
+    prompts = base._prompts(CONVS)
     params = GenParams(temperature=0, max_new_tokens=20)
     ours = base._generate_batch(prompts, params, [0, 0, 0], 0)
     theirs = base._generate_hf(prompts, params, [0, 0, 0], 0)
@@ -111,3 +111,27 @@ def test_merged_decoding_matches_transformers_generate(base):
         eos = next((k for k, t in enumerate(tokens) if t in base.eos_ids()), None)
         assert gen.text == base.tokenizer.decode(tokens[:eos], skip_special_tokens=True)
     assert base._mergeable
+
+
+def test_a_prompt_too_long_for_the_context_fails_alone(base):
+    limit = base.context_length()
+    long = [{"role": "user", "content": "word " * limit}]
+    gens = base.generate([CONVS[2], long], GenParams(temperature=0, max_new_tokens=4))
+    assert gens[0].finish_reason in ("stop", "length") and gens[0].text
+    assert gens[1].finish_reason == "error" and "too long" in gens[1].error and gens[1].prompt_tokens > limit
+
+
+def test_a_programming_error_raises_instead_of_becoming_a_failed_answer(base):
+    # A seed that is not a number is the caller's bug, not a per-item failure to report.
+    with pytest.raises(ValueError):
+        base.generate(CONVS[:1], GenParams(temperature=0.7, max_new_tokens=2), seeds=["not-a-seed"])
+
+
+def test_out_of_memory_is_recognised():
+    import torch
+
+    from expertune.llm.local import is_out_of_memory
+
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"))
+    assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))

@@ -108,15 +108,13 @@ def audit(ctx: typer.Context, recipe: str, overrides: list[str] | None, dataset_
     from expertune.train.data import load_examples
     from expertune.data.versions import get_version, snapshot
     from expertune.models import resolve
-    from expertune.train.device import plan_device
     from expertune.train.recipe import load_recipe
 
     ws = workspace(ctx)
     r = load_recipe(recipe, overrides)
     version = get_version(ws, dataset_version) if dataset_version else snapshot(ws)
     base = resolve(r.base_model)
-    report = audit_examples(r, plan_device(r.precision, r.gradient_checkpointing, method=r.method), base.path,
-                            base.chat_template_source, load_examples(version, r), n_samples=n)
+    report = audit_examples(r, base.path, base.chat_template_source, load_examples(version, r), n_samples=n)
     data = report.as_dict()
 
     def render(d):

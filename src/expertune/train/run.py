@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from expertune.data.versions import get_version, snapshot
 from expertune.errors import ExpertuneError, InputError, NotFound
-from expertune.models import resolve
+from expertune.models import count_parameters, resolve
 from expertune.train import registry
 from expertune.train.audit import audit_examples, enforce
 from expertune.train.data import load_examples, write_examples
@@ -84,11 +84,12 @@ def prepare(ws: Workspace, recipe: Recipe, *, dataset_version: str | None, allow
     version = get_version(ws, dataset_version) if dataset_version else snapshot(ws)
     gate = run_gate(ws, recipe, allow)
     base = resolve(recipe.base_model)
-    plan = plan_device(recipe.precision, recipe.gradient_checkpointing, method=recipe.method)
+    plan = plan_device(recipe.precision, recipe.gradient_checkpointing, method=recipe.method,
+                       params=count_parameters(base.path))
     examples = load_examples(version, recipe)
     if not examples["train"]:
         raise InputError(f"dataset version {version['hash'][:12]} has no training examples; import data and run `expertune split`")
-    audit = audit_examples(recipe, plan, base.path, base.chat_template_source, examples, n_samples=0)
+    audit = audit_examples(recipe, base.path, base.chat_template_source, examples, n_samples=0)
     if "audit" not in set(allow):
         enforce(audit, recipe)
 
