@@ -109,7 +109,7 @@ def test_audit_marks_only_completion_and_eos_as_trained(tiny_ws):
     from expertune.models import resolve
     from expertune.train.audit import audit_examples
     from expertune.train.data import load_examples
-        from expertune.train.recipe import load_recipe
+    from expertune.train.recipe import load_recipe
 
     recipe = load_recipe("cpu-quick", QUICK)
     base = resolve(recipe.base_model)
