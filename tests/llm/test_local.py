@@ -135,3 +135,41 @@ def test_out_of_memory_is_recognised():
     assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"))
     assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def _policy_adapter(folder, policy: dict):
+    """An adapter folder as training writes it, with a recorded system-prompt policy (weights are
+    only hashed here, never loaded)."""
+    import json
+
+    from safetensors.torch import save_file
+    import torch
+
+    from expertune.models import load_tokenizer
+    from expertune.models.resolve import resolve
+
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": BUILTIN, "peft_type": "LORA"}))
+    save_file({"w": torch.zeros(2)}, str(folder / "adapter_model.safetensors"))
+    load_tokenizer(BUILTIN).save_pretrained(folder)
+    (folder / "expertune-adapter.json").write_text(json.dumps({
+        "name": "policy", "version": 1, "kind": "lora", "base_model": BUILTIN, "base_sha256": resolve(BUILTIN).sha256,
+        "system_prompt_policy": policy}))
+    return folder
+
+
+@pytest.mark.parametrize("policy", [{"mode": "drop", "text": None}, {"mode": "override", "text": "Be a tutor."}])
+def test_pairwise_candidates_render_with_their_adapters_policy(ws, tmp_path, policy):
+    """The evaluation run freezes a candidate; the model it rebuilds for generation applies the
+    adapter's policy to the raw stored conversation."""
+    from expertune.evaluate.runs import chat_model, resolve_local
+    from expertune.llm.render import SystemPolicy, render
+
+    folder = _policy_adapter(tmp_path / "adapter", policy)
+    frozen = resolve_local(ws, None, None, str(folder), "candidates[1]")
+    tuned = chat_model(frozen)
+    assert tuned.policy == SystemPolicy.from_dict(policy) and tuned.id == frozen["model_id"]
+    raw = CONVS[1]  # has its own system prompt, as stored
+    assert tuned.render(raw) == render(SystemPolicy.from_dict(policy).apply(raw), tuned.tokenizer)
+    assert "Answer in one short sentence." not in tuned.tokenizer.decode(tuned.render(raw).input_ids)
+    assert chat_model(resolve_local(ws, None, None, None, "candidates[0]")).policy == SystemPolicy()
