@@ -173,3 +173,12 @@ def test_pairwise_candidates_render_with_their_adapters_policy(ws, tmp_path, pol
     assert tuned.render(raw) == render(SystemPolicy.from_dict(policy).apply(raw), tuned.tokenizer)
     assert "Answer in one short sentence." not in tuned.tokenizer.decode(tuned.render(raw).input_ids)
     assert chat_model(resolve_local(ws, None, None, None, "candidates[0]")).policy == SystemPolicy()
+
+
+def test_an_adapter_marker_without_a_policy_falls_back_to_its_run_record(tmp_path):
+    import json
+
+    folder = _policy_adapter(tmp_path / "run" / "adapter", None)
+    assert read_adapter(folder).system_prompt_policy is None
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"system_prompt_policy": {"mode": "drop", "text": None}}))
+    assert read_adapter(folder).system_prompt_policy == {"mode": "drop", "text": None}

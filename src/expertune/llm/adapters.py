@@ -85,8 +85,17 @@ def read_adapter(folder: str | Path) -> AdapterInfo:
         version=int(version) if version is not None else None, base_model=marker.get("base_model") or _peft_base(path),
         base_sha256=marker.get("base_sha256"), run_id=marker.get("run_id"), dataset_hash=marker.get("dataset_hash"),
         chat_template_source=marker.get("chat_template_source"),
-        system_prompt_policy=marker.get("system_prompt_policy"),
+        system_prompt_policy=marker.get("system_prompt_policy") or _run_policy(path),
     )
+
+
+def _run_policy(path: Path) -> dict[str, Any] | None:
+    """The policy in the run record next to an adapter whose marker predates recording it
+    (runs/<id>/adapter beside runs/<id>/run.json)."""
+    try:
+        return json.loads((path.parent / "run.json").read_text(encoding="utf-8")).get("system_prompt_policy")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _peft_base(path: Path) -> str | None:
