@@ -39,7 +39,12 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "postgresql":
+        from expertune.store import postgres
+
+        postgres.configure(engine)  # one writer at a time, as on SQLite
+    return engine
 
 
 def alembic_config() -> Config:
