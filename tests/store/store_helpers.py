@@ -70,3 +70,32 @@ def importer(root: str, paths: list[str]) -> dict:
         except Exception:
             errors.append(traceback.format_exc())
     return {"imported": imported, "errors": errors}
+
+
+def fill_store(ws, tmp_path: Path) -> None:
+    """A bit of everything: unicode and multi-turn data, splits, edits, a snapshot, eval rows
+    with JSON, floats and booleans, a score cache entry."""
+    from expertune.data.ingest import import_file
+    from expertune.data.splits import assign_splits
+    from expertune.data.versions import snapshot
+    from expertune.store import repo
+    from expertune.store.eval_models import EvalGeneration, EvalRun
+    from expertune.store.models import Response, ScoreCache
+
+    rows = list(chat_rows("plain", 6, 2))
+    rows.append({"messages": [{"role": "system", "content": "Sé preciso. 日本語も。"},
+                              {"role": "user", "content": "earlier turn"}, {"role": "assistant", "content": "earlier answer"},
+                              {"role": "user", "content": "Quote \"this\" and a tab\tplease"},
+                              {"role": "assistant", "content": "Ünïcode ✓ — and a\nnewline"}],
+                 "topic": "Other", "rating": 4, "preferred": True})
+    import_file(ws, write_jsonl(tmp_path / "fill.jsonl", rows))
+    assign_splits(ws, val=0.2, test=0.2, seed=3)
+    with ws.session() as s:
+        rid = min(s.scalars(__import__("sqlalchemy").select(Response.id)))
+        repo.edit_response(s, rid, {"text": "edited ✓", "rating": 2}, expected_version=1, author="ana", reason="manual edit")
+        s.add(ScoreCache(key="k" * 64, value={"logprob": -1.25, "tokens": [1, 2, 3]}))
+        s.add(EvalRun(name="run", config={"temps": [0.5, 0.75], "nested": {"b": None, "a": True}}, config_hash="c" * 64,
+                      folder="runs/x"))
+        s.add(EvalGeneration(key="g" * 64, model_id="m", candidate="base", prompt_hash="p" * 64,
+                             params={"temperature": 0.7}, seed=1, text="gen ✓", finish_reason="stop", seconds=0.125))
+    snapshot(ws, name="v1")
