@@ -23,6 +23,9 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine, Float, Integer, Table, delete, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
+
+from expertune.errors import ExpertuneError
 
 from expertune.store import models  # noqa: F401  (registers every table on Base.metadata)
 from expertune.store.models import Base
@@ -78,19 +81,57 @@ def read_rows(conn: Connection, table: Table) -> Iterator[list[Any]]:
             yield [encode(col, v) for col, v in zip(table.columns, row)]
 
 
+class WriteError(ExpertuneError):
+    """A row the target database refuses (PostgreSQL: NUL characters, over-long strings)."""
+
+
 def write_rows(conn: Connection, table: Table, rows: Iterable[list[Any]]) -> int:
-    """Insert encoded rows (columns in table order) into `table`; returns how many."""
+    """Insert encoded rows (columns in table order) into `table`; returns how many.
+
+    A refused row is reported by table and primary key with the database's reason; the caller's
+    transaction is then rolled back, so nothing of a failed copy or restore is committed.
+    """
     cols = list(table.columns)
     n, batch = 0, []
     for row in rows:
         batch.append({c.name: decode(c, v) for c, v in zip(cols, row)})
         if len(batch) == CHUNK:
-            conn.execute(insert(table), batch)
-            n, batch = n + len(batch), []
+            n += _insert(conn, table, batch)
+            batch = []
     if batch:
-        conn.execute(insert(table), batch)
-        n += len(batch)
+        n += _insert(conn, table, batch)
     return n
+
+
+def _insert(conn: Connection, table: Table, batch: list[dict[str, Any]]) -> int:
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(table), batch)
+        return len(batch)
+    except DBAPIError as err:
+        culprit = _first_refused(conn, table, batch)
+        pk = ", ".join(f"{c.name}={culprit[c.name]!r}" for c in table.primary_key.columns) if culprit else "?"
+        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
+        hint = "; PostgreSQL cannot store NUL characters: remove them in the source" if "NUL" in reason else ""
+        raise WriteError(f"{table.name} row {pk}: the target database refuses it ({reason}){hint}; "
+                         "nothing was committed") from None
+
+
+def _first_refused(conn: Connection, table: Table, batch: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for row in batch:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(table), [row])
+                raise _Probe
+        except _Probe:
+            continue
+        except DBAPIError:
+            return row
+    return None
+
+
+class _Probe(Exception):
+    """Rolls back a probing insert's savepoint."""
 
 
 def clear(conn: Connection) -> None:
