@@ -18,7 +18,7 @@ db_app = typer.Typer(help="The store: schema status and upgrade, copy to another
 
 
 def _out(text: str) -> None:
-    console.print(text, markup=False, highlight=False)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 @db_app.command("status")
@@ -102,9 +102,9 @@ def purge(
             _out(f"response {d['response_id']}: text purged from it and {d['revisions_blanked']} revision(s); "
                  f"tombstone revision {d['tombstone_id']}")
             for place in d["elsewhere"]:
-                err_console.print(f"  the same text is still in {place}", markup=False, highlight=False)
+                err_console.print(f"  the same text is still in {place}", markup=False, highlight=False, soft_wrap=True)
             for f in d["files"]:
-                err_console.print(f"  outside the store, may still hold it: {f}", markup=False, highlight=False)
+                err_console.print(f"  outside the store, may still hold it: {f}", markup=False, highlight=False, soft_wrap=True)
         if rows:
             _out(rows[-1]["erased_on_disk"])
 
