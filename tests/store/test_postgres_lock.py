@@ -55,3 +55,14 @@ def test_readers_do_not_wait_for_a_writer(ws, store_url):
 ])
 def test_which_statements_take_the_lock(sql, write):
     assert postgres.is_write(sql) is write
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_values_postgresql_refuses_are_clean_errors_naming_the_column(ws):
+    import_file(ws, write_jsonl(ws.root / "d.jsonl", chat_rows("a", 1)))
+    with pytest.raises(postgres.ValueRefused, match=r"revisions\.reason is 80 characters, at most 64 fit"):
+        with ws.session() as s:
+            repo.edit_response(s, 1, {"rating": 3}, expected_version=1, author="a", reason="r" * 80)
+    with pytest.raises(postgres.ValueRefused, match=r"responses\.text contains a NUL character"):
+        with ws.session() as s:
+            repo.edit_response(s, 1, {"text": "a\x00b"}, expected_version=1, author="a", reason="x")

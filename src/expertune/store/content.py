@@ -108,13 +108,12 @@ def _insert(conn: Connection, table: Table, batch: list[dict[str, Any]]) -> int:
         with conn.begin_nested():
             conn.execute(insert(table), batch)
         return len(batch)
-    except DBAPIError as err:
+    except (DBAPIError, ExpertuneError) as err:  # the PostgreSQL engine turns some refusals into clean errors
         culprit = _first_refused(conn, table, batch)
         pk = ", ".join(f"{c.name}={culprit[c.name]!r}" for c in table.primary_key.columns) if culprit else "?"
-        reason = str(getattr(err, "orig", err)).strip().splitlines()[0]
-        hint = "; PostgreSQL cannot store NUL characters: remove them in the source" if "NUL" in reason else ""
-        raise WriteError(f"{table.name} row {pk}: the target database refuses it ({reason}){hint}; "
-                         "nothing was committed") from None
+        reason = getattr(err, "detail", None) or str(getattr(err, "orig", err)).strip().splitlines()[0]
+        raise WriteError(f"{table.name} row {pk}: the target database refuses it ({reason}); fix it in the "
+                         "source store and try again; nothing was committed") from None
 
 
 def _first_refused(conn: Connection, table: Table, batch: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -125,7 +124,7 @@ def _first_refused(conn: Connection, table: Table, batch: list[dict[str, Any]]) 
                 raise _Probe
         except _Probe:
             continue
-        except DBAPIError:
+        except (DBAPIError, ExpertuneError):
             return row
     return None
 

@@ -38,6 +38,15 @@ class StoreBusy(ExpertuneError):
     """Another writer held the store longer than we were willing to wait."""
 
 
+class ValueRefused(ExpertuneError):
+    """A value PostgreSQL will not store though SQLite would: an over-long string, a NUL character."""
+
+    def __init__(self, detail: str):
+        self.detail = detail
+        super().__init__(f"PostgreSQL refuses the value: {detail}; shorten it or remove the character and "
+                         "try again (nothing was written)")
+
+
 def is_write(statement: str) -> bool:
     return bool(_WRITE.match(statement) or _LOCKING_READ.search(statement))
 
@@ -64,8 +73,33 @@ def acquire_writer_lock(dbapi_conn) -> None:
         cur.execute("SELECT set_config('lock_timeout', %s, true)", (previous,))
 
 
+def _refused_values(ctx) -> str:
+    """Name the values of the failed statement that break a declared length or contain NUL."""
+    statement = getattr(getattr(ctx.execution_context, "compiled", None), "statement", None)
+    table = getattr(statement, "table", None)
+    columns = {c.name: c for c in getattr(table, "columns", [])}
+    rows = ctx.parameters if isinstance(ctx.parameters, (list, tuple)) else [ctx.parameters]
+    found = []
+    for row in rows:
+        for key, value in (row or {}).items() if isinstance(row, dict) else ():
+            if not isinstance(value, str):
+                continue
+            length = getattr(getattr(columns.get(key), "type", None), "length", None)
+            if length and len(value) > length:
+                found.append(f"{getattr(table, 'name', '?')}.{key} is {len(value)} characters, at most {length} fit")
+            if "\x00" in value:
+                found.append(f"{getattr(table, 'name', '?')}.{key} contains a NUL character")
+    return "; ".join(dict.fromkeys(found)) or str(ctx.original_exception).splitlines()[0]
+
+
 def configure(engine: Engine) -> None:
-    """Install the writer lock on a PostgreSQL engine."""
+    """Install the writer lock, and clean errors for values PostgreSQL refuses, on an engine."""
+
+    @event.listens_for(engine, "handle_error")
+    def _clean_value_errors(ctx):
+        orig = ctx.original_exception
+        if getattr(orig, "sqlstate", None) == "22001" or "cannot contain NUL" in str(orig):
+            raise ValueRefused(_refused_values(ctx))
 
     @event.listens_for(engine, "begin")
     def _new_transaction(conn):
