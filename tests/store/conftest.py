@@ -3,6 +3,8 @@
 `backend` is parametrised over "sqlite" and "postgresql"; `store_url` gives a fresh, empty store
 of that backend and `ws` a workspace on it. The PostgreSQL cluster starts once per test session
 (see pg_cluster.py); without the binaries those tests are skipped and the summary says why.
+tests/store is a package (it has __init__.py) so this conftest does not take the module name
+`conftest` from tests/conftest.py, whose helpers other test folders import by that name.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import pg_cluster
+from store import pg_cluster
 from expertune.workspace import Workspace
 
 _SKIP = pg_cluster.skip_reason()

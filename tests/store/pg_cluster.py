@@ -33,6 +33,8 @@ def find_bindir() -> Path | None:
 
 
 def skip_reason() -> str | None:
+    if os.environ.get("EXPERTUNE_NO_POSTGRES"):
+        return "disabled by EXPERTUNE_NO_POSTGRES"
     if find_bindir() is None:
         return ("PostgreSQL binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin; "
                 "install Debian's `postgresql` package to run the store tests against PostgreSQL")

@@ -8,13 +8,13 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 from sqlalchemy import select
 
-import store_helpers as workers
+from store import store_helpers as workers
 from expertune.store import content
 from expertune.store.backup import BackupError, backup, read_backup, restore
 from expertune.store.db import make_engine
 from expertune.store.models import Response
 from expertune.workspace import Workspace
-from store_helpers import fill_store
+from store.store_helpers import fill_store
 
 
 def store_hash(url: str) -> str:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from expertune.cli import db as db_cli
 from expertune.data.ingest import import_file
 from expertune.errors import ExpertuneError
-from store_helpers import chat_rows, write_jsonl
+from store.store_helpers import chat_rows, write_jsonl
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from store_helpers import chat_rows, write_jsonl
+from store.store_helpers import chat_rows, write_jsonl
 
 
 def run(*args):

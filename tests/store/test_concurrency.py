@@ -11,8 +11,8 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-import store_helpers as workers
-from store_helpers import chat_rows, write_jsonl
+from store import store_helpers as workers
+from store.store_helpers import chat_rows, write_jsonl
 from expertune.data.ingest import import_file
 from expertune.store import repo
 from expertune.store.models import Response

@@ -9,7 +9,7 @@ from expertune.store.copy import CopyError, copy_store
 from expertune.store.db import make_engine
 from expertune.store.models import Response
 from expertune.workspace import Workspace
-from store_helpers import chat_rows, fill_store, write_jsonl
+from store.store_helpers import chat_rows, fill_store, write_jsonl
 
 
 def store_hash(url: str) -> content.ContentHash:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from expertune.store import postgres, repo
 from expertune.store.models import PromptGroup, Response
-from store_helpers import chat_rows, write_jsonl
+from store.store_helpers import chat_rows, write_jsonl
 from expertune.data.ingest import import_file
 
 

@@ -10,7 +10,7 @@ from expertune.data.ingest import import_file
 from expertune.store import repo
 from expertune.store.models import Response
 from expertune.store.purge import MARKER, purge_response
-from store_helpers import write_jsonl
+from store.store_helpers import write_jsonl
 
 SECRET = "Call Jane Roe-Smythe at 0161 496 0000 about her tenancy"
 EDITED = "Call J. Roe-Smythe about her tenancy, zqxjvw"
