@@ -66,3 +66,11 @@ def test_values_postgresql_refuses_are_clean_errors_naming_the_column(ws):
     with pytest.raises(postgres.ValueRefused, match=r"responses\.text contains a NUL character"):
         with ws.session() as s:
             repo.edit_response(s, 1, {"text": "a\x00b"}, expected_version=1, author="a", reason="x")
+
+
+def test_a_missing_driver_is_a_config_error_naming_the_extra():
+    from expertune.errors import ConfigError
+    from expertune.store.db import make_engine
+
+    with pytest.raises(ConfigError, match=r'expertune\[postgres\]'):
+        make_engine("postgresql+pg8000://u@/db")  # a driver that is not installed here
