@@ -70,6 +70,8 @@ def test_purge_reports_copies_elsewhere_and_refuses_without_reason(ws, tmp_path)
     with pytest.raises(Exception, match="--reason"):
         purge_response(ws, rid, reason="  ", author="dpo")
     report = purge_response(ws, rid, reason="request", author="dpo")
+    with pytest.raises(Exception, match="already purged"):
+        purge_response(ws, rid, reason="request", author="dpo")
     with ws.session() as s:
         other = s.scalars(select(Response.id).where(Response.text == EDITED)).one()
     assert report.elsewhere == [f"responses.text row {other}"]

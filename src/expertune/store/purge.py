@@ -61,6 +61,10 @@ def purge_response(ws: Workspace, response_id: int, *, reason: str, author: str)
             raise NotFound(f"response {response_id} does not exist")
         history = list(s.scalars(select(Revision).where(
             Revision.entity == "response", Revision.entity_id == response_id, Revision.field == "text")))
+        earlier = [rev for rev in history if rev.reason == "purge"]
+        if earlier and r.text == MARKER:
+            raise InputError(f"response {response_id} was already purged (revision {earlier[-1].id}, "
+                             f"{earlier[-1].created_at:%Y-%m-%d}); use `expertune purge --vacuum` to redo the on-disk step")
         texts = {r.text} | {v for rev in history for v in (rev.before, rev.after) if isinstance(v, str) and v}
         texts.discard(MARKER)
         version = r.version
