@@ -30,7 +30,7 @@ def status(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
         _out(f"store: {d['store']} ({d['backend']})")
         _out(f"schema: {d['revision']} (newest {d['head']}) — " +
              ("up to date" if d["up_to_date"] else f"{len(d['pending'])} migration(s) pending: run `expertune db upgrade`"))
-        if d["rows"]:
+        if d["rows"] and any(d["rows"].values()):
             _out("rows: " + ", ".join(f"{k} {v}" for k, v in d["rows"].items() if v))
 
     emit(data, as_json, render)
