@@ -194,7 +194,7 @@ def open_backup(path: Path):
         return
     with gzip.open(path, "rt", encoding="utf-8") as f:
         header = _json_line(path, f.readline(), 1)
-        if header.get("format") != DUMP_FORMAT:
+        if not isinstance(header, dict) or header.get("format") != DUMP_FORMAT:
             raise InputError(f"{path}: not an expertune dump (line 1 has no \"format\": \"{DUMP_FORMAT}\")")
         yield header.get("revision"), _trailer_hash(path), _dump_tables(path, f)
 
