@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sqlalchemy import create_engine, insert
 
 from expertune.errors import ExpertuneError
-from expertune.store import content
+from expertune.store import content, postgres
 from expertune.store.copy import copy_store
 from expertune.store.db import make_engine, upgrade
 from expertune.store.models import PromptGroup, Response
@@ -17,6 +17,7 @@ json_values = st.recursive(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @example(texts=["a\x00b"], meta=None, tags=[])
+@example(texts=["t"], meta={"loss": float("inf")}, tags=[])
 @example(texts=["x" * 70_000], meta={"": [1.5e300, "\x00"]}, tags=["é"])
 @given(texts=st.lists(st.text(min_size=1), min_size=1, max_size=3), meta=json_values, tags=st.lists(st.text(), max_size=3))
 def test_any_content_copies_identically_or_is_refused_cleanly(tmp_path_factory, pg_url, texts, meta, tags):
@@ -29,8 +30,10 @@ def test_any_content_copies_identically_or_is_refused_cleanly(tmp_path_factory, 
     target = make_engine(pg_url)
     try:
         report = copy_store(src_url, pg_url)
-    except ExpertuneError as err:  # PostgreSQL cannot store NUL characters in text
-        assert "\x00" in "".join(texts) + repr(meta) + "".join(tags), err
+    except ExpertuneError as err:  # PostgreSQL stores neither NUL characters nor NaN/Infinity in JSON
+        held = "".join(texts) + repr(meta) + "".join(tags)
+        assert "\x00" in held or postgres._non_finite(meta), err
+        assert "NUL" in str(err) or "NaN or Infinity" in str(err)
         with target.connect() as conn:
             assert not any(content.row_counts(conn).values())
         return

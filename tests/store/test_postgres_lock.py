@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from expertune.store import postgres, repo
-from expertune.store.models import PromptGroup, Response
+from expertune.store.models import PromptGroup, Response, ScoreCache
 from store.store_helpers import chat_rows, write_jsonl
 from expertune.data.ingest import import_file
 
@@ -66,6 +66,9 @@ def test_values_postgresql_refuses_are_clean_errors_naming_the_column(ws):
     with pytest.raises(postgres.ValueRefused, match=r"responses\.text contains a NUL character"):
         with ws.session() as s:
             repo.edit_response(s, 1, {"text": "a\x00b"}, expected_version=1, author="a", reason="x")
+    with pytest.raises(postgres.ValueRefused, match=r"score_cache\.value holds NaN or Infinity"):
+        with ws.session() as s:
+            s.add(ScoreCache(key="k", value={"perplexity": float("inf")}))
 
 
 def test_a_missing_driver_is_a_config_error_naming_the_extra():

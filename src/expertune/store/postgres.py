@@ -18,6 +18,7 @@ clean error after WAIT_LIMIT_S.
 from __future__ import annotations
 
 import logging
+import math
 import re
 
 from sqlalchemy import Engine, event
@@ -39,7 +40,8 @@ class StoreBusy(ExpertuneError):
 
 
 class ValueRefused(ExpertuneError):
-    """A value PostgreSQL will not store though SQLite would: an over-long string, a NUL character."""
+    """A value PostgreSQL will not store though SQLite would: an over-long string, a NUL character,
+    NaN or Infinity inside a JSON value."""
 
     def __init__(self, detail: str):
         self.detail = detail
@@ -82,6 +84,9 @@ def _refused_values(ctx) -> str:
     found = []
     for row in rows:
         for key, value in (row or {}).items() if isinstance(row, dict) else ():
+            if _non_finite(getattr(value, "obj", value)):  # psycopg wraps JSON parameters in Json(obj)
+                found.append(f"{getattr(table, 'name', '?')}.{key} holds NaN or Infinity, which JSON (and "
+                             "PostgreSQL's json type) cannot represent")
             if not isinstance(value, str):
                 continue
             length = getattr(getattr(columns.get(key), "type", None), "length", None)
@@ -92,13 +97,25 @@ def _refused_values(ctx) -> str:
     return "; ".join(dict.fromkeys(found)) or str(ctx.original_exception).splitlines()[0]
 
 
+def _non_finite(value) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
 def configure(engine: Engine) -> None:
     """Install the writer lock, and clean errors for values PostgreSQL refuses, on an engine."""
 
     @event.listens_for(engine, "handle_error")
     def _clean_value_errors(ctx):
         orig = ctx.original_exception
-        if getattr(orig, "sqlstate", None) == "22001" or "cannot contain NUL" in str(orig):
+        refused = getattr(orig, "sqlstate", None) == "22001" or "cannot contain NUL" in str(orig)
+        refused = refused or (getattr(orig, "sqlstate", None) == "22P02" and "type json" in str(orig))
+        if refused:
             raise ValueRefused(_refused_values(ctx))
 
     @event.listens_for(engine, "begin")
