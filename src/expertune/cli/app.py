@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from expertune.cli import curate, data, evalsets, evaluate, records, train
+from expertune.cli import author, curate, data, evalsets, evaluate, records, train
 from expertune.cli.common import err_console
 from expertune.errors import ExpertuneError
 
@@ -36,6 +36,7 @@ evalsets.register(app)
 train.register(app)
 curate.register(app)
 evaluate.register(app)
+author.register(app)
 
 
 def main() -> None:
