@@ -126,5 +126,64 @@ def import_export(ctx: typer.Context, files: list[Path], fmt: str = typer.Option
     emit(reports, as_json, render)
 
 
+proposals_app = typer.Typer(help="LLM-assisted curation proposals: list, accept, reject.", no_args_is_help=True)
+author_app.add_typer(proposals_app, name="proposals")
+
+
+@author_app.command("propose")
+def propose_cmd(
+    ctx: typer.Context,
+    kind: str = typer.Argument(..., help="rewrite | paraphrase | followup"),
+    response: list[int] = typer.Option([], "--response", help="Response to rewrite (default: the least likely)."),
+    group: list[int] = typer.Option([], "--group", help="Prompt group to paraphrase or follow up."),
+    n: int = typer.Option(5, "-n", min=1, help="How many least-likely responses to propose rewrites for."),
+    model: Optional[str] = typer.Option(None, help="Model writing the proposals (default: the workspace base_model)."),
+    base_url: Optional[str] = typer.Option(None, help="An OpenAI-compatible endpoint for --model."),
+    api_key_env: Optional[str] = typer.Option(None, help="Environment variable holding the endpoint's API key."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Ask the model for proposals; nothing changes until you accept them."""
+    from expertune.author.backends import backend_spec, open_backend
+    from expertune.author.proposals import list_proposals, propose
+
+    ws = workspace(ctx)
+    backend = open_backend(backend_spec(model or ws.settings.base_model, base_url=base_url, api_key_env=api_key_env))
+    ids = propose(ws, kind, backend, response_ids=response or None, group_ids=group, n=n)
+    rows = [p for p in list_proposals(ws) if p["id"] in ids]
+    emit(rows, as_json, _print_proposals)
+
+
+def _print_proposals(rows):
+    for p in rows:
+        target = f"response {p['response_id']}" if p["response_id"] else f"group {p['group_id']}"
+        console.print(f"proposal {p['id']} [{p['kind']}, {p['status']}] for {target}: {p['text']}",
+                      markup=False, highlight=False)
+
+
+@proposals_app.command("list")
+def proposals_list(ctx: typer.Context, status: str = typer.Option("proposed", help="proposed|accepted|rejected|all"),
+                   as_json: bool = JsonOpt) -> None:
+    from expertune.author.proposals import list_proposals
+
+    emit(list_proposals(workspace(ctx), None if status == "all" else status), as_json, _print_proposals)
+
+
+@proposals_app.command("accept")
+def proposals_accept(ctx: typer.Context, proposal_ids: list[int], as_json: bool = JsonOpt) -> None:
+    """Apply proposals (a rewrite becomes a revision; see docs/authoring.md)."""
+    from expertune.author.proposals import decide
+
+    rows = [decide(workspace(ctx), pid, True) for pid in proposal_ids]
+    emit(rows, as_json, lambda rs: [console.print(f"proposal {r['id']} accepted -> {r['result_id']}") for r in rs])
+
+
+@proposals_app.command("reject")
+def proposals_reject(ctx: typer.Context, proposal_ids: list[int], as_json: bool = JsonOpt) -> None:
+    from expertune.author.proposals import decide
+
+    rows = [decide(workspace(ctx), pid, False) for pid in proposal_ids]
+    emit(rows, as_json, lambda rs: [console.print(f"proposal {r['id']} rejected") for r in rs])
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(author_app, name="author")
