@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from expertune.errors import ConfigError, ExpertuneError
 from expertune.store import content
-from expertune.store.db import current_revision, head_revision, make_engine, upgrade
+from expertune.store.db import current_revision, head_revision, make_engine, parse_url, upgrade
 
 
 class CopyError(ExpertuneError):
@@ -66,7 +66,7 @@ def check_source_revision(engine, url: str) -> None:
 
 
 def copy_store(source_url: str, target_url: str) -> CopyReport:
-    if make_url(source_url) == make_url(target_url):
+    if parse_url(source_url) == parse_url(target_url):
         raise CopyError(f"--to {display_url(target_url)} is the workspace's own store; give another database")
     source = make_engine(source_url)
     check_source_revision(source, source_url)

@@ -8,7 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from expertune.errors import ConfigError
@@ -27,7 +29,17 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def parse_url(url: str) -> URL:
+    """The store URL as SQLAlchemy reads it, or a ConfigError that says what one looks like."""
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{url!r} is not a database URL; use e.g. sqlite:///path/to/expertune.db or "
+                          "postgresql+psycopg://user@host/dbname") from None
+
+
 def make_engine(url: str) -> Engine:
+    parse_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
