@@ -225,6 +225,7 @@ class DecodeRow:
     temperature: float = 0.0  # 0 means greedy
     top_p: float = 1.0
     seed: int = 0
+    min_new_tokens: int = 0  # EOS is suppressed until this many tokens exist (benchmarks, forced lengths)
     on_token: Callable[[int], bool | None] | None = None
     on_finish: Callable[["DecodeRow"], None] | None = None
     tokens: list[int] = field(default_factory=list)
@@ -319,6 +320,9 @@ class StepDecoder:
 
         if not self.rows:
             return
+        for j, row in enumerate(self.rows):
+            if len(row.tokens) < row.min_new_tokens and row.eos_ids:
+                self.scores[j, sorted(row.eos_ids)] = float("-inf")
         greedy = self.scores.argmax(-1).tolist()
         keep = []
         for j, row in enumerate(self.rows):
@@ -327,9 +331,12 @@ class StepDecoder:
                 continue
             token = draw(self.scores[j], row.generator, row.temperature, row.top_p) if row.temperature > 0 else greedy[j]
             row.tokens.append(token)
-            if token in row.eos_ids:
-                row.finish("stop")
-            elif row.on_token is not None and row.on_token(token) is False:
+            try:
+                wanted = token in row.eos_ids or row.on_token is None or row.on_token(token) is not False
+            except Exception as err:  # one row's callback failing must not end the others
+                row.finish("error", f"{type(err).__name__}: {err}")
+                continue
+            if token in row.eos_ids or not wanted:
                 row.finish("stop")
             elif len(row.tokens) >= row.max_new_tokens:
                 row.finish("length")
