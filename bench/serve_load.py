@@ -35,11 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = "builtin:smollm2-135m-instruct"
 SERVER = """
 import sys
+from pathlib import Path
 from expertune.serve.config import ServeConfig
 from expertune.serve.server import Server
 from expertune.workspace import Workspace
 config = ServeConfig(port=int(sys.argv[2]), max_queue=int(sys.argv[3]), log_prompts=False)
-Server(config, adapters=["demo"], ws=Workspace(sys.argv[1])).run(log_level="warning")
+Server(config, adapters=["demo"], ws=Workspace(Path(sys.argv[1]))).run(log_level="warning")
 """
 
 
