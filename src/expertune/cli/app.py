@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import typer
 from rich.text import Text
 
-from expertune.cli import author, curate, data, db, documents, evalsets, evaluate, records, train
+from expertune.cli import author, curate, data, db, documents, evalsets, evaluate, records, serve, train
 from expertune.cli.common import err_console
 from expertune.errors import ExpertuneError
 
@@ -52,6 +52,7 @@ evaluate.register(app)
 documents.register(app)
 author.register(app)
 db.register(app)
+serve.register(app)
 
 
 def quiet_libraries() -> None:

@@ -199,14 +199,18 @@ def adapters_merge(ctx: typer.Context, ref: str, out: Path = typer.Option(..., "
 
 
 @adapters_app.command("export")
-def adapters_export(ctx: typer.Context, ref: str, out: Path = typer.Option(..., "-o", "--out"), as_json: bool = JsonOpt) -> None:
-    """Copy an adapter folder for PEFT/vLLM users (base model named by its hub id where known)."""
-    from expertune.train.registry import export
+def adapters_export(ctx: typer.Context, ref: str, out: Path = typer.Option(..., "-o", "--out"),
+                    fmt: str = typer.Option("peft", "--format", help="peft (vLLM, TGI), merged (transformers), "
+                                            "gguf (llama.cpp, Ollama: GGUF + Modelfile)"),
+                    gguf_type: str = typer.Option("f32", "--gguf-type", help="f32 or f16"), as_json: bool = JsonOpt) -> None:
+    """Export an adapter for other servers: the PEFT folder, a merged model, or GGUF + Ollama Modelfile."""
+    from expertune.serve.export import export_adapter
 
     ws = workspace(ctx)
     with user_path_errors("-o", out):
-        exported = export(ws, ref, out)
-    emit(exported, as_json, lambda a: console.print(f"exported {a['ref']} to {a['exported_path']}"))
+        exported = export_adapter(ws, ref, out, fmt, outtype=gguf_type)
+    emit(exported, as_json, lambda a: console.print(
+        f"exported {a['ref']} ({a['format']}) to {a.get('exported_path') or a.get('merged_path')}"))
 
 
 def register(app: typer.Typer) -> None:

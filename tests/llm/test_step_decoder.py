@@ -1,0 +1,105 @@
+"""StepDecoder (continuous batching) on the builtin SmolLM2: rows that join a running batch, leave
+it early or are cancelled give exactly the tokens the harness gives each prompt alone."""
+
+import pytest
+from adapter_helpers import BUILTIN
+
+from expertune.llm.base import GenParams
+
+pytestmark = pytest.mark.integration
+
+CONVS = [
+    [{"role": "user", "content": "Name a fruit."}],
+    [{"role": "system", "content": "Answer in one short sentence."},
+     {"role": "user", "content": "What is a contract? Explain the idea of an offer and an acceptance briefly."}],
+    [{"role": "user", "content": "Say hi."}],
+    [{"role": "user", "content": "Write two sentences about the sea and the wind."}],
+]
+
+
+@pytest.fixture(scope="module")
+def base():
+    from expertune.llm.local import LocalChatModel
+
+    return LocalChatModel(BUILTIN)
+
+
+def _row(base, conv, max_new, **kw):
+    from expertune.llm.decoding import DecodeRow
+
+    prompt = base.tokenizer(base.render(conv), add_special_tokens=False)["input_ids"]
+    return DecodeRow(prompt=prompt, max_new_tokens=max_new, eos_ids=frozenset(base.eos_ids()), **kw)
+
+
+def _text(base, row):
+    kept = [t for t in row.tokens if t not in row.eos_ids]
+    return base.tokenizer.decode(kept, skip_special_tokens=True)
+
+
+def test_rows_joining_a_running_batch_match_the_harness(base):
+    import torch
+
+    from expertune.llm.decoding import StepDecoder
+
+    expected = [g.text for g in base.generate(CONVS, GenParams(temperature=0, max_new_tokens=24))]
+    finished, streamed = [], {}
+    decoder = StepDecoder(base.model, pad_id=base.tokenizer.pad_token_id)
+    rows = [_row(base, c, 24, on_finish=finished.append) for c in CONVS]
+    for row in rows:
+        streamed[id(row)] = []
+        row.on_token = streamed[id(row)].append
+    with torch.inference_mode():
+        decoder.add(rows[:1])
+        for _ in range(3):
+            decoder.step()
+        decoder.add(rows[1:3])  # join mid-generation, with longer and shorter prompts
+        for _ in range(5):
+            decoder.step()
+        decoder.add(rows[3:])
+        while len(decoder):
+            decoder.step()
+    assert [_text(base, r) for r in rows] == expected
+    assert sorted(map(id, finished)) == sorted(map(id, rows))
+    for row in rows:  # the callback saw every token but EOS
+        assert streamed[id(row)] == [t for t in row.tokens if t not in row.eos_ids]
+        assert row.finish_reason in ("stop", "length")
+
+
+def test_cancel_and_callback_stop_leave_the_batch(base):
+    import torch
+
+    from expertune.llm.decoding import StepDecoder
+
+    expected = base.generate(CONVS[1:2], GenParams(temperature=0, max_new_tokens=16))[0].text
+    decoder = StepDecoder(base.model, pad_id=base.tokenizer.pad_token_id)
+    cancelled = _row(base, CONVS[3], 16)
+    stopped = _row(base, CONVS[0], 16, on_token=lambda t: False)  # stops after its first token
+    kept = _row(base, CONVS[1], 16)
+    with torch.inference_mode():
+        decoder.add([cancelled, stopped, kept])
+        decoder.step()
+        cancelled.cancel()
+        while len(decoder):
+            decoder.step()
+    assert (cancelled.finish_reason, len(cancelled.tokens)) == ("cancelled", 1)
+    assert (stopped.finish_reason, len(stopped.tokens)) == ("stop", 1)
+    assert _text(base, kept) == expected
+    assert decoder.cache is None and decoder.rows == []
+
+
+def test_seeded_sampling_does_not_depend_on_the_batch(base):
+    import torch
+
+    from expertune.llm.decoding import StepDecoder
+
+    params = GenParams(temperature=0.9, top_p=0.9, max_new_tokens=10)
+    expected = [g.text for g in base.generate(CONVS[:3], params, seeds=[1, 2, 3])]
+    decoder = StepDecoder(base.model, pad_id=base.tokenizer.pad_token_id)
+    rows = [_row(base, c, 10, temperature=0.9, top_p=0.9, seed=s) for c, s in zip(CONVS[:3], [1, 2, 3])]
+    with torch.inference_mode():
+        decoder.add(rows[2:])
+        decoder.step()
+        decoder.add(rows[:2])
+        while len(decoder):
+            decoder.step()
+    assert [_text(base, r) for r in rows] == expected
