@@ -1,8 +1,8 @@
 """Bulk fixes written as revisions: redaction of personal data and removal of chat-export labels.
 
-A plan lists every change with the version it is based on; applying it edits each record through
-`repo.edit_response` / `repo.edit_group` (optimistic locking) inside one transaction, so either every change lands or none
-does, and each one can be reverted like any other revision.
+A plan lists every change with the version it is based on; applying it writes all of them through
+`repo.apply_edits` (optimistic locking) in one short transaction, so either every change lands or
+none does, and each one can be reverted like any other revision.
 """
 
 from __future__ import annotations
@@ -107,13 +107,16 @@ def plan_artefact_fix(session) -> list[Change]:
 
 
 def _run(ws: Workspace, planner: Callable, reason: str, apply: bool, author: str) -> EditPlan:
-    with ws.session() as session:
+    # Planning reads everything and runs the detectors: slow on large stores, so it runs in a
+    # read-only transaction that blocks no one. The writes then take the write lock for a few
+    # bulk statements; a record changed in between refuses the whole plan (optimistic locking).
+    with ws.session(readonly=True) as session:
         plan = EditPlan(reason, planner(session))
-        if apply:
-            for c in plan.changes:
-                edit = repo.edit_response if c.entity == "response" else repo.edit_group
-                edit(session, c.id, c.after, expected_version=c.version, author=author, reason=reason, note=c.note())
-            plan.applied = True
+    if apply:
+        with ws.session() as session:
+            repo.apply_edits(session, [repo.Edit(c.entity, c.id, c.after, c.version, c.note()) for c in plan.changes],
+                             author=author, reason=reason)
+        plan.applied = True
     return plan
 
 
