@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
-from expertune.curate.artefacts import fix_chat_prefixes
+from expertune.curate.artefacts import find_artefacts, find_turn_artefacts, fix_chat_prefixes, fix_turn
 from expertune.curate.pii import redact_text
 from expertune.store import repo
 from expertune.store.models import PromptGroup, Response
@@ -102,7 +102,22 @@ def plan_artefact_fix(session) -> list[Change]:
     for rid, version, text in session.execute(select(Response.id, Response.version, Response.text).order_by(Response.id)):
         fixed = fix_chat_prefixes(text)
         if fixed != text:
-            changes.append(Change("response", rid, version, {"text": text}, {"text": fixed}, [{"kind": "chat-prefix"}]))
+            kinds = {a.kind for a in find_artefacts(text)} & {"chat-prefix", "ui-text"}
+            changes.append(Change("response", rid, version, {"text": text}, {"text": fixed}, [{"kind": k} for k in sorted(kinds)]))
+    rows = session.execute(select(PromptGroup.id, PromptGroup.version, PromptGroup.system, PromptGroup.context,
+                                  PromptGroup.prompt).order_by(PromptGroup.id))
+    for gid, version, system, context, prompt in rows:
+        before = {"system": system, "context": context or [], "prompt": prompt}
+        after = {
+            "system": fix_turn(system) if system else system,
+            "context": [{**t, "content": fix_turn(t.get("content") or "")} for t in context or []],
+            "prompt": fix_turn(prompt),
+        }
+        changed = [k for k in before if before[k] != after[k]]
+        if changed:
+            texts = [system or "", *(t.get("content") or "" for t in context or []), prompt]
+            items = [{"kind": a.kind, "detail": a.detail} for t in texts for a in find_turn_artefacts(t)]
+            changes.append(Change("group", gid, version, {k: before[k] for k in changed}, {k: after[k] for k in changed}, items))
     return changes
 
 
@@ -126,5 +141,6 @@ def redact(ws: Workspace, *, apply: bool = False, author: str = "expertune") -> 
 
 
 def fix_artefacts(ws: Workspace, *, apply: bool = False, author: str = "expertune") -> EditPlan:
-    """Remove pasted chat-export labels (and pasted user turns) from every response."""
+    """Remove pasted chat-export labels and chat UI text: from every response (with pasted user
+    turns) and from the start of every prompt, earlier turn and system prompt."""
     return _run(ws, plan_artefact_fix, ARTEFACT_FIX, apply, author)
