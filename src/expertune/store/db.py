@@ -61,8 +61,9 @@ def _is_locked(err: BaseException) -> bool:
     return isinstance(err, sqlite3.OperationalError) and ("locked" in str(err) or "busy" in str(err))
 
 
-def _busy_message(db: str, waited: float) -> str:
-    return (f"the store {db} is busy: another expertune command has been writing to it for over {waited:.0f} s; "
+def _busy_message(db: str, waited: float | None) -> str:
+    how_long = f"has been writing to it for over {waited:.0f} s" if waited is not None else "is writing to it"
+    return (f"the store {db} is busy: another expertune command {how_long}; "
             "run this command again when it has finished (or raise EXPERTUNE_LOCK_TIMEOUT)")
 
 
@@ -135,7 +136,7 @@ def make_engine(url: str) -> Engine:
             # Anything that still meets the lock (a read-only transaction that wrote) is refused
             # cleanly rather than crashing.
             if _is_locked(ctx.original_exception):
-                raise StoreBusy(_busy_message(db, 0).replace("for over 0 s", "right now")) from None
+                raise StoreBusy(_busy_message(db, None)) from None
 
         return engine
     return create_engine(url, pool_pre_ping=True)
