@@ -40,6 +40,11 @@ class NotFound(ExpertuneError):
     pass
 
 
+class StoreBusy(ExpertuneError):
+    """Another writer held the store longer than this command was willing to wait (SQLite or
+    PostgreSQL); nothing was written."""
+
+
 class StoreError(ExpertuneError):
     """The workspace's database is missing, empty or unreadable."""
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from expertune.config import StrictModel, dump_yaml, load_config
 from expertune.errors import ConfigError, StoreError, WorkspaceNotFound, user_path_errors
-from expertune.store.db import open_store
+from expertune.store.db import READ_ONLY, open_store
 
 SETTINGS_FILE = "expertune.yaml"
 DB_FILE = "expertune.db"
@@ -148,9 +148,13 @@ class Workspace:
         return self._store[0]
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back on any error."""
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back on any error.
+
+        It holds the store's write lock from the start (see store/db.py) unless `readonly`."""
         with self._store[1].begin() as session:
+            if readonly:
+                session.connection(execution_options={READ_ONLY: True})
             yield session
 
     @property

@@ -65,3 +65,16 @@ def test_stale_edit_from_cli_is_refused(tmp_path):
     assert proc.returncode == 2 and "changed by someone else" in proc.stderr
     history = run_json("-w", str(ws), "response", "history", "1")
     assert [(h["before"], h["after"]) for h in history] == [("A", "B")]
+
+
+def test_multi_file_import_with_a_reject_or_missing_file_commits_nothing(tmp_path):
+    ws = tmp_path / "ws"
+    run_json("init", str(ws))
+    good1 = write_jsonl(tmp_path / "good1.jsonl", [chat_record("Q1", "A1")])
+    bad = write_jsonl(tmp_path / "bad.jsonl", ["{broken"])
+    good2 = write_jsonl(tmp_path / "good2.jsonl", [chat_record("Q2", "A2")])
+    for middle in (bad, tmp_path / "missing.jsonl"):
+        proc = run("-w", str(ws), "import", str(good1), str(middle), str(good2))
+        assert proc.returncode == 2 and "nothing imported" in proc.stderr
+        assert str(middle) in proc.stderr
+        assert run_json("-w", str(ws), "stats")["groups"] == 0

@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from curate_helpers import build, findings, record, response_id
 from expertune.curate import run_checks
-from expertune.curate.artefacts import find_artefacts, fix_chat_prefixes
+from expertune.curate.artefacts import find_artefacts, find_turn_artefacts, fix_chat_prefixes, fix_turn
 from expertune.curate.edits import fix_artefacts
 from expertune.store import repo
 from expertune.store.models import Revision
@@ -113,3 +113,70 @@ def test_fix_artefacts_writes_revisions_that_revert(ws):
     with ws.session() as s:
         assert repo.get(s, "response", rid).text == "Human: What is an offer?\nAssistant: A promise to be bound."
     assert not findings(run_checks(ws, only=["artefacts"]), "artefacts", "empty")
+
+
+# -- prompts, earlier turns and system prompts ------------------------------------------------
+PROMPT_RESIDUE = [
+    ("Human\nWhat is an offer?", "chat-prefix", 1),
+    ("User: What is an offer?", "chat-prefix", 1),
+    ("You said:\nWhat is an offer?", "chat-prefix", 1),
+    ("ChatGPT said: An offer is a promise.", "chat-prefix", 1),
+    ("**User:** What is an offer?", "chat-prefix", 1),
+    ("What is an offer?\nCopy code\nIs it binding?", "ui-text", 2),
+    ("What is an offer?\n\nRegenerate", "ui-text", 3),
+]
+PROMPT_CLEAN = [
+    "User agreements online: are they contracts?",
+    "Human rights law or contract law: which applies?",
+    "You said the offer lapsed. Why?",
+    "Here is a chat log:\nUser: can I cancel?\nAssistant: yes.\nIs the assistant right?",
+    "Users: who counts as one under the licence?",
+    "Copy code from the template, then fill in the parties.",
+]
+
+
+@pytest.mark.parametrize("text,kind,line", PROMPT_RESIDUE)
+def test_turn_residue_is_found_with_its_line(text, kind, line):
+    (found,) = find_turn_artefacts(text)
+    assert found.kind == kind and f"line {line}" in found.detail
+
+
+@pytest.mark.parametrize("text", PROMPT_CLEAN)
+def test_prose_starting_with_a_role_word_is_not_turn_residue(text):
+    assert find_turn_artefacts(text) == []
+    assert fix_turn(text) == text
+
+
+def test_check_flags_residue_in_prompts_context_and_system_prompts(ws):
+    build(ws, [
+        record("You said:\nWhat is an offer?", "A promise to be bound.", system="Copy code\nBe accurate."),
+        record("And then?", "Then it lapses.", context=[{"role": "user", "content": "User: how long does an offer last?"},
+                                                        {"role": "assistant", "content": "A reasonable time."}]),
+        record("User agreements: binding?", "Usually, if notice was reasonable."),
+    ])
+    report = run_checks(ws, only=["artefacts"])
+    prefixes = findings(report, "artefacts", "chat-prefix")
+    assert sorted(f.data["fields"][0] for f in prefixes) == ["context.0", "prompt"]
+    assert any("prompt: pasted speaker label 'You said:' on line 1" in f.message for f in prefixes)
+    (ui,) = findings(report, "artefacts", "ui-text")
+    assert ui.spans[0].field == "system" and "line 1" in ui.message and ui.severity == "error"
+
+
+def test_fix_artefacts_offers_prompt_fixes_as_group_revisions(ws):
+    build(ws, [record("Human\nWhat is an offer?", "A promise to be bound.", system="ChatGPT said: be brief.",
+                      context=[{"role": "user", "content": "You said:\nHi"}, {"role": "assistant", "content": "Hello."}])])
+    dry = fix_artefacts(ws)
+    (change,) = dry.changes
+    assert change.entity == "group" and set(change.after) == {"prompt", "system", "context"}
+    fix_artefacts(ws, apply=True, author="tester")
+    with ws.session() as s:
+        g = repo.get(s, "group", change.id)
+        assert (g.prompt, g.system, g.context[0]["content"]) == ("What is an offer?", "be brief.", "Hi")
+        assert {r.reason for r in repo.revisions(s, "group", g.id)} == {"artefact fix"}
+    assert not findings(run_checks(ws, only=["artefacts"]), "artefacts", "chat-prefix")
+
+
+def test_chat_ui_lines_in_answers_are_found_and_fixed():
+    text = "Use this clause:\nCopy code\nThe offer lapses after 7 days."
+    assert "ui-text" in {a.kind for a in find_artefacts(text)}
+    assert fix_chat_prefixes(text) == "Use this clause:\nThe offer lapses after 7 days."

@@ -204,3 +204,39 @@ def test_csv_written_by_the_csv_module_round_trips(workdir: Path, rows: list[tup
     writer.writerows(rows)
     outcomes = list(parse_file(_write(workdir, buffer.getvalue().encode(), ".csv")))
     assert [(o.prompt, o.response) for o in outcomes] == [(p.strip(), r.strip()) for p, r in rows]
+
+
+csv_cells = st.text(alphabet="ab ,\n", max_size=12).map(lambda t: "x" + t)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(csv_cells, csv_cells), min_size=1, max_size=12), st.data())
+def test_csv_with_an_unclosed_quote_imports_or_reports_every_row(workdir: Path, rows: list[tuple[str, str]], data):
+    """Every written row starts a record of its own or lies inside a reported span: an unclosed
+    quote never lets one row silently absorb others."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["prompt", "response"])
+    starts = []
+    for row in rows:
+        starts.append(buffer.getvalue().count("\n") + 1)
+        writer.writerow(row)
+    text = buffer.getvalue()
+    # The cells hold no quote characters, so quotes alternate: opening, closing, opening, ...
+    closing = [i for i, ch in enumerate(text) if ch == '"'][1::2]
+    if closing:  # leave one quote unclosed
+        drop = data.draw(st.sampled_from(closing))
+        text = text[:drop] + text[drop + 1 :]
+    outcomes = list(parse_file(_write(workdir, text.encode(), ".csv")))
+    imported = {o.line for o in outcomes if isinstance(o, Record)}
+    spans = [(o.line, o.last_line or o.line) for o in outcomes if isinstance(o, Reject)]
+    for start in starts:
+        assert start in imported or any(a <= start <= b for a, b in spans), (start, text, outcomes)
+
+
+def test_unclosed_quote_that_glues_rows_is_reported_with_its_span(workdir: Path):
+    data = b'prompt,response\n"P1 unclosed,R1\nP2",R2\nP3,R3\n"Q","Line one.\nLine two, too."\n'
+    outcomes = list(parse_file(_write(workdir, data, ".csv")))
+    assert isinstance(outcomes[0], Reject) and (outcomes[0].line, outcomes[0].last_line) == (2, 3)
+    assert "lines 2-3" in outcomes[0].reason and "close the quote" in outcomes[0].reason
+    assert [(o.line, o.prompt, o.response) for o in outcomes[1:]] == [(4, "P3", "R3"), (5, "Q", "Line one.\nLine two, too.")]

@@ -1,7 +1,8 @@
+import pytest
 from sqlalchemy import func, select
 
 from conftest import chat_record, write_jsonl
-from expertune.data.ingest import import_file
+from expertune.data.ingest import import_file, import_files
 from expertune.store.models import ImportReject, PromptGroup, Provenance, Response
 
 
@@ -75,3 +76,46 @@ def test_multi_turn_context_and_mcq_fields_are_stored(ws, tmp_path):
                                      "area": "Formation", "explanation": "Because y."}
         assert groups["mcq"].topic.name == "Formation"
         assert "Answer: B" in groups["mcq"].responses[0].text
+
+
+def test_multi_file_import_with_a_bad_file_writes_nothing(ws, tmp_path):
+    good1 = write_jsonl(tmp_path / "good1.jsonl", [chat_record("Q1", "A1")])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [chat_record("Q2", "A2"), "{not json"])
+    good2 = write_jsonl(tmp_path / "good2.jsonl", [chat_record("Q3", "A3")])
+    reports = import_files(ws, [good1, bad, good2])
+    assert [r.committed for r in reports] == [False, False, False]
+    assert [(r.read, r.rejected) for r in reports] == [(1, 0), (2, 1), (1, 0)]
+    assert _counts(ws) == (0, 0, 0)
+
+
+def test_multi_file_import_with_a_missing_file_reports_all_and_writes_nothing(ws, tmp_path):
+    good1 = write_jsonl(tmp_path / "good1.jsonl", [chat_record("Q1", "A1")])
+    good2 = write_jsonl(tmp_path / "good2.jsonl", [chat_record("Q3", "A3"), "{not json"])
+    reports = import_files(ws, [good1, tmp_path / "missing.jsonl", good2])
+    assert [(r.line, r.reason) for r in reports[1].rejects] == [(0, "no such file")]
+    assert [x.line for x in reports[2].rejects] == [2]  # the file after the missing one was still read
+    assert _counts(ws) == (0, 0, 0)
+    allowed = import_files(ws, [good1, tmp_path / "missing.jsonl", good2], allow_rejects=True)
+    assert [r.committed for r in allowed] == [True, False, True]
+    assert _counts(ws) == (2, 2, 2)
+
+
+def test_multi_file_import_is_one_transaction(ws, tmp_path, monkeypatch):
+    """A failure while writing the last file leaves nothing of the first."""
+    import expertune.data.ingest as ingest
+
+    good1 = write_jsonl(tmp_path / "good1.jsonl", [chat_record("Q1", "A1")])
+    good2 = write_jsonl(tmp_path / "good2.jsonl", [chat_record("Q2", "A2")])
+    calls = []
+    real = ingest._write_records
+
+    def failing(session, batch, records, *args):
+        calls.append(batch.id)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(session, batch, records, *args)
+
+    monkeypatch.setattr(ingest, "_write_records", failing)
+    with pytest.raises(OSError):
+        import_files(ws, [good1, good2])
+    assert _counts(ws) == (0, 0, 0)

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
 from expertune.data.export import export as export_dataset
-from expertune.data.ingest import import_file
+from expertune.data.ingest import import_files
 from expertune.data.splits import assign_splits
 from expertune.data.stats import dataset_stats
 from expertune.data.versions import list_versions, snapshot as snapshot_dataset
@@ -58,11 +58,10 @@ def import_(
     """Import chat data, instruction data, transcripts or exams into the store."""
     ws = workspace(ctx)
     csv_map = parse_map(column_map)
-    reports = []
-    for path in files:
-        with progress_bar(f"importing {path.name}", enabled=not as_json) as update:
-            reports.append(import_file(ws, path, fmt=fmt, topic=topic, status=status, csv_map=csv_map,
-                                       allow_rejects=allow_rejects, progress=update))
+    label = files[0].name if len(files) == 1 else f"{len(files)} files"
+    with progress_bar(f"importing {label}", enabled=not as_json) as update:
+        reports = import_files(ws, files, fmt=fmt, topic=topic, status=status, csv_map=csv_map,
+                               allow_rejects=allow_rejects, progress=update)
     emit({"files": [r.as_dict() for r in reports]}, as_json, lambda _: _print_import(reports))
     if any(r.rejected for r in reports) and not allow_rejects:
         raise typer.Exit(2)
@@ -71,7 +70,8 @@ def import_(
 def _print_import(reports) -> None:
     for r in reports:
         for rej in r.rejects[:REJECTS_SHOWN]:
-            err_console.print(f"{r.file}:{rej.line}: {rej.reason}")
+            where = f"{r.file}:{rej.line}" if rej.line else r.file  # line 0: the whole file
+            err_console.print(f"{where}: {rej.reason}")
         if len(r.rejects) > REJECTS_SHOWN:
             err_console.print(f"... and {len(r.rejects) - REJECTS_SHOWN} more rejected lines in {r.file} (see --json)")
         console.print(Text.assemble(
@@ -79,12 +79,13 @@ def _print_import(reports) -> None:
             f" ({r.format}): read {r.read} · imported groups {r.imported_groups} · "
             f"imported responses {r.imported_responses} · rejected {r.rejected} · duplicates skipped {r.duplicates}",
         ))
-        if r.rejects and not r.committed:
-            err_console.print(Text.assemble(
-                (f"nothing imported from {r.file}:", "red"),
-                f" fix the lines above, or pass --allow-rejects "
-                f"to import the {r.read - r.rejected} good records and keep the rejects on record",
-            ))
+    if any(r.rejects for r in reports) and not any(r.committed for r in reports):
+        good = sum(r.read - r.rejected for r in reports)
+        err_console.print(Text.assemble(
+            (f"nothing imported from {'any of the files' if len(reports) > 1 else reports[0].file}:", "red"),
+            f" fix the problems above, or pass --allow-rejects to import the {good} good records "
+            "and keep the rejects on record",
+        ))
 
 
 def split(

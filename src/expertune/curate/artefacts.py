@@ -1,8 +1,15 @@
 """Artefacts of how a text was produced: pasted chat-export speaker labels, assistant boilerplate,
 leftover HTML and markdown junk, broken encodings, and answers that stop mid-sentence.
 
-`find_artefacts` reports them with character spans; `fix_chat_prefixes` removes pasted speaker
-labels (and pasted user turns) so the answer is left as the assistant wrote it.
+`find_artefacts` reports them in answers with character spans; `fix_chat_prefixes` removes pasted
+speaker labels (and pasted user turns) so the answer is left as the assistant wrote it.
+
+Prompts, earlier turns and system prompts carry the same residue differently: a speaker label
+pasted at the very start of the turn ("User:", "You said:", "ChatGPT said:", a role word alone on
+the first line) and chat UI strings on lines of their own ("Copy code", "Regenerate").
+`find_turn_artefacts` reports those with their line; `fix_turn` removes them. Only the start of a
+turn counts, so a prompt that quotes a transcript, or prose that starts with "User agreements",
+is left alone.
 """
 
 from __future__ import annotations
@@ -19,6 +26,18 @@ LABEL = re.compile(
     re.MULTILINE,
 )
 _HUMAN_NAMES = {"Human", "HUMAN", "User", "USER"}
+_ROLE = rf"{_ASSISTANT}|{_HUMAN}|You|YOU"
+# At the very start of a turn: "User:", "**Human:**", "You said:", "ChatGPT said:", or the role
+# word alone on the first line.
+TURN_LABEL = re.compile(
+    rf"\A\s*(?:\*\*|__)?(?P<who>{_ROLE})(?:[ \t]+said)?(?:\*\*|__)?[ \t]*:(?:\*\*|__)?[ \t]*"
+    rf"|\A\s*(?:\*\*|__)?(?P<bare>{_ROLE})(?:[ \t]+said)?(?:\*\*|__)?[ \t]*(?=\n|\Z)"
+)
+# Buttons of chat UIs copied along with the text, on a line of their own.
+UI_LINE = re.compile(
+    r"^[ \t]*(?:Copy code|Copy to clipboard|Regenerate(?: response)?|Stop generating|Edit message)[ \t]*(?:\n|\Z)",
+    re.MULTILINE,
+)
 
 BOILERPLATE = re.compile(
     r"\bAs an AI(?: language model| model| assistant)?\b"
@@ -78,6 +97,9 @@ def find_artefacts(text: str) -> list[Artefact]:
         if _outside(code, m.start()):
             who = m.group("who") or m.group("bare")
             out.append(Artefact("chat-prefix", m.start(), m.end(), f"pasted chat-export label {who!r}"))
+    for m in UI_LINE.finditer(text):
+        if _outside(code, m.start()):
+            out.append(Artefact("ui-text", m.start(), m.end(), f"chat UI text {m.group(0).strip()!r}"))
     if any(k in text for k in _BOILERPLATE_KEYS):
         for m in BOILERPLATE.finditer(text):
             if _outside(code, m.start()):
@@ -127,6 +149,10 @@ def fix_chat_prefixes(text: str) -> str:
     (what follows belongs to another exchange). Returns `text` unchanged if nothing would remain.
     """
     code = code_regions(text)
+    ui = [m.span() for m in UI_LINE.finditer(text) if _outside(code, m.start())]
+    if ui:
+        kept = zip([0] + [end for _, end in ui], [start for start, _ in ui] + [len(text)])
+        return fix_chat_prefixes("".join(text[a:b] for a, b in kept).rstrip())
     labels = [m for m in LABEL.finditer(text) if _outside(code, m.start())]
     if not labels:
         return text
@@ -145,3 +171,29 @@ def fix_chat_prefixes(text: str) -> str:
             kept.append(text[start:end])
     fixed = re.sub(r"\n{3,}", "\n\n", "".join(kept)).strip()
     return fixed or text
+
+
+def line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def find_turn_artefacts(text: str) -> list[Artefact]:
+    """Chat-export residue in a prompt, an earlier turn or a system prompt."""
+    out = []
+    m = TURN_LABEL.match(text)
+    if m:
+        who = m.group(0).strip()
+        out.append(Artefact("chat-prefix", m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end(),
+                            f"pasted speaker label {who!r} on line {line_of(text, m.end())}"))
+    for u in UI_LINE.finditer(text):
+        out.append(Artefact("ui-text", u.start(), u.end(), f"chat UI text {u.group(0).strip()!r} on line {line_of(text, u.start())}"))
+    return out
+
+
+def fix_turn(text: str) -> str:
+    """Remove a speaker label at the start and chat UI lines; unchanged if nothing would remain."""
+    fixed = UI_LINE.sub("", text)
+    while (m := TURN_LABEL.match(fixed)) and m.end() > 0:
+        fixed = fixed[m.end():]
+    fixed = re.sub(r"\n{3,}", "\n\n", fixed).strip()
+    return fixed if fixed else text

@@ -1,8 +1,8 @@
 """Bulk fixes written as revisions: redaction of personal data and removal of chat-export labels.
 
-A plan lists every change with the version it is based on; applying it edits each record through
-`repo.edit_response` / `repo.edit_group` (optimistic locking) inside one transaction, so either every change lands or none
-does, and each one can be reverted like any other revision.
+A plan lists every change with the version it is based on; applying it writes all of them through
+`repo.apply_edits` (optimistic locking) in one short transaction, so either every change lands or
+none does, and each one can be reverted like any other revision.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from sqlalchemy import select
 
-from expertune.curate.artefacts import fix_chat_prefixes
+from expertune.curate.artefacts import find_artefacts, find_turn_artefacts, fix_chat_prefixes, fix_turn
 from expertune.curate.pii import redact_text
 from expertune.store import repo
 from expertune.store.models import PromptGroup, Response
@@ -102,18 +102,36 @@ def plan_artefact_fix(session) -> list[Change]:
     for rid, version, text in session.execute(select(Response.id, Response.version, Response.text).order_by(Response.id)):
         fixed = fix_chat_prefixes(text)
         if fixed != text:
-            changes.append(Change("response", rid, version, {"text": text}, {"text": fixed}, [{"kind": "chat-prefix"}]))
+            kinds = {a.kind for a in find_artefacts(text)} & {"chat-prefix", "ui-text"}
+            changes.append(Change("response", rid, version, {"text": text}, {"text": fixed}, [{"kind": k} for k in sorted(kinds)]))
+    rows = session.execute(select(PromptGroup.id, PromptGroup.version, PromptGroup.system, PromptGroup.context,
+                                  PromptGroup.prompt).order_by(PromptGroup.id))
+    for gid, version, system, context, prompt in rows:
+        before = {"system": system, "context": context or [], "prompt": prompt}
+        after = {
+            "system": fix_turn(system) if system else system,
+            "context": [{**t, "content": fix_turn(t.get("content") or "")} for t in context or []],
+            "prompt": fix_turn(prompt),
+        }
+        changed = [k for k in before if before[k] != after[k]]
+        if changed:
+            texts = [system or "", *(t.get("content") or "" for t in context or []), prompt]
+            items = [{"kind": a.kind, "detail": a.detail} for t in texts for a in find_turn_artefacts(t)]
+            changes.append(Change("group", gid, version, {k: before[k] for k in changed}, {k: after[k] for k in changed}, items))
     return changes
 
 
 def _run(ws: Workspace, planner: Callable, reason: str, apply: bool, author: str) -> EditPlan:
-    with ws.session() as session:
+    # Planning reads everything and runs the detectors: slow on large stores, so it runs in a
+    # read-only transaction that blocks no one. The writes then take the write lock for a few
+    # bulk statements; a record changed in between refuses the whole plan (optimistic locking).
+    with ws.session(readonly=True) as session:
         plan = EditPlan(reason, planner(session))
-        if apply:
-            for c in plan.changes:
-                edit = repo.edit_response if c.entity == "response" else repo.edit_group
-                edit(session, c.id, c.after, expected_version=c.version, author=author, reason=reason, note=c.note())
-            plan.applied = True
+    if apply:
+        with ws.session() as session:
+            repo.apply_edits(session, [repo.Edit(c.entity, c.id, c.after, c.version, c.note()) for c in plan.changes],
+                             author=author, reason=reason)
+        plan.applied = True
     return plan
 
 
@@ -123,5 +141,6 @@ def redact(ws: Workspace, *, apply: bool = False, author: str = "expertune") -> 
 
 
 def fix_artefacts(ws: Workspace, *, apply: bool = False, author: str = "expertune") -> EditPlan:
-    """Remove pasted chat-export labels (and pasted user turns) from every response."""
+    """Remove pasted chat-export labels and chat UI text: from every response (with pasted user
+    turns) and from the start of every prompt, earlier turn and system prompt."""
     return _run(ws, plan_artefact_fix, ARTEFACT_FIX, apply, author)

@@ -123,7 +123,7 @@ def _as_dict(es: EvalSet, count: int) -> dict[str, Any]:
 
 
 def list_evalsets(ws: Workspace) -> list[dict[str, Any]]:
-    with ws.session() as session:
+    with ws.session(readonly=True) as session:
         sets = session.scalars(select(EvalSet).order_by(EvalSet.name)).all()
         counts = {s.id: len(session.scalars(select(EvalSetItem.idx).where(EvalSetItem.set_id == s.id)).all()) for s in sets}
         return [_as_dict(s, counts[s.id]) for s in sets]
@@ -131,7 +131,7 @@ def list_evalsets(ws: Workspace) -> list[dict[str, Any]]:
 
 def get_evalset(ws: Workspace, name: str) -> dict[str, Any]:
     """The set with its items: [{"idx", "line", "text", "payload"}] in file order."""
-    with ws.session() as session:
+    with ws.session(readonly=True) as session:
         es = session.scalar(select(EvalSet).where(EvalSet.name == name))
         if es is None:
             known = ", ".join(session.scalars(select(EvalSet.name))) or "none"

@@ -147,7 +147,7 @@ def export(ws: Workspace, fmt: str, split: str, out: Path) -> dict[str, Any]:
     """Write the dataset in `fmt`; returns {"format", "path", "rows"} (rows per split for hf)."""
     if fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    with ws.session() as session:
+    with ws.session(readonly=True) as session:
         if fmt == "messages":
             n = write_jsonl((r.as_messages() for r in iter_rows(session, split)), out)
         elif fmt == "prompt-completion":

@@ -1,4 +1,11 @@
-"""Importing files into the store: one transaction per file, idempotent by content hash."""
+"""Importing files into the store: one transaction per command, idempotent by content hash.
+
+All files of one import are parsed first, so every problem in every file is reported at once;
+then, unless something was rejected (and rejects are not allowed), all of them are written in
+one short transaction: `import good1 bad good2` writes nothing, and a missing file counts as a
+rejected file. Parsing happens before the write lock is taken, so other writers wait only for
+the inserts.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from expertune.data.formats import detect_format, parse_file
 from expertune.data.records import Record, Reject
-from expertune.errors import InputError, require_input_file
+from expertune.errors import InputError
 from expertune.store.models import ImportBatch, ImportReject, PromptGroup, Provenance, Response, Topic
 from expertune.workspace import Workspace
 
@@ -51,9 +58,19 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def import_file(
+def import_file(ws: Workspace, path: Path, **kwargs) -> ImportReport:
+    """Import one file; see `import_files`. A whole-file problem (missing file, unreadable CSV
+    header) raises InputError here, since there is no other file to report it next to."""
+    (report,) = import_files(ws, [path], **kwargs)
+    whole_file = [r for r in report.rejects if r.line == 0]
+    if whole_file:
+        raise InputError(f"{path}: {whole_file[0].reason}")
+    return report
+
+
+def import_files(
     ws: Workspace,
-    path: Path,
+    paths: Iterable[Path],
     *,
     fmt: str = "auto",
     topic: str | None = None,
@@ -61,48 +78,76 @@ def import_file(
     csv_map: dict[str, str] | None = None,
     allow_rejects: bool = False,
     progress: Progress | None = None,
-) -> ImportReport:
-    """Parse `path` and add its records to the store.
+) -> list[ImportReport]:
+    """Parse every file of `paths`, then add their records to the store in one transaction.
 
     Every input record ends up imported, skipped as a duplicate of stored content, or rejected
-    with its line and reason. With rejects and no `allow_rejects`, nothing is written, so the
-    user fixes the file and imports again; the import is one transaction either way.
+    with its line and reason; a file that cannot be read at all is one reject on line 0. With any
+    reject in any file and no `allow_rejects`, nothing is written, so the user fixes the files
+    and runs the same command again.
     """
     if status not in STATUSES:
         raise InputError(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
-    require_input_file(path)
-    resolved_fmt = fmt if fmt != "auto" else detect_format(path)
-    report = ImportReport(file=str(path), format=resolved_fmt)
-    records: list[Record] = []
-    for outcome in parse_file(path, fmt, csv_map=csv_map, default_topic=topic):
-        report.read += 1
-        if isinstance(outcome, Reject):
-            report.rejects.append(outcome)
-        else:
-            records.append(outcome)
-    report.rejected = len(report.rejects)
-    if report.rejects and not allow_rejects:
-        return report
+    parsed = [_parse(Path(p), fmt, topic, csv_map) for p in paths]
+    reports = [report for report, _ in parsed]
+    if any(r.rejects for r in reports) and not allow_rejects:
+        return reports
+
+    total = sum(len(records) for _, records in parsed)
+    done = 0
+
+    def file_progress(n: int, _: int) -> None:
+        if progress:
+            progress(done + n, total)
 
     with ws.session() as session:
-        batch = ImportBatch(
-            source_path=str(path.resolve()),
-            file_sha256=file_sha256(path),
-            format=resolved_fmt,
-            options={"topic": topic, "status": status, "csv_map": csv_map, "format": fmt},
-        )
-        session.add(batch)
-        session.flush()
-        report.batch_id = batch.id
-        _write_records(session, batch, records, status, report, progress)
-        if report.rejects:
-            session.execute(
-                insert(ImportReject),
-                [{"batch_id": batch.id, "line": r.line, "reason": r.reason} for r in report.rejects],
+        for report, records in parsed:
+            path = Path(report.file)
+            if any(r.line == 0 for r in report.rejects):  # unreadable file, allowed: nothing to batch
+                continue
+            batch = ImportBatch(
+                source_path=str(path.resolve()),
+                file_sha256=file_sha256(path),
+                format=report.format,
+                options={"topic": topic, "status": status, "csv_map": csv_map, "format": fmt},
             )
-        batch.counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int) and k != "batch_id"}
-    report.committed = True
-    return report
+            session.add(batch)
+            session.flush()
+            report.batch_id = batch.id
+            _write_records(session, batch, records, status, report, file_progress)
+            done += len(records)
+            if report.rejects:
+                session.execute(
+                    insert(ImportReject),
+                    [{"batch_id": batch.id, "line": r.line, "reason": r.reason} for r in report.rejects],
+                )
+            batch.counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int) and k != "batch_id"}
+    for report in reports:
+        report.committed = report.batch_id is not None
+    return reports
+
+
+def _parse(path: Path, fmt: str, topic: str | None, csv_map: dict[str, str] | None) -> tuple[ImportReport, list[Record]]:
+    """The file's report (reads and rejects) and its records; nothing touches the store."""
+    report = ImportReport(file=str(path), format=fmt)
+    records: list[Record] = []
+    try:
+        if path.is_dir():
+            raise InputError(f"is a folder, not a file; name the files in it (e.g. {path / '*.jsonl'})")
+        if not path.is_file():
+            raise InputError("no such file")
+        report.format = fmt if fmt != "auto" else detect_format(path)
+        for outcome in parse_file(path, fmt, csv_map=csv_map, default_topic=topic):
+            report.read += 1
+            if isinstance(outcome, Reject):
+                report.rejects.append(outcome)
+            else:
+                records.append(outcome)
+    except InputError as err:  # a whole-file problem: the file is one reject, reported with the others
+        report.rejects.append(Reject(0, str(err)))
+        records = []
+    report.rejected = len(report.rejects)
+    return report, records
 
 
 def _write_records(
@@ -184,7 +229,3 @@ def _response_row(rec: Record, group_id: int, rkey: str, status: str) -> dict:
         "gen_params": rec.gen_params,
         "meta": rec.meta,
     }
-
-
-def import_files(ws: Workspace, paths: Iterable[Path], **kwargs) -> list[ImportReport]:
-    return [import_file(ws, Path(p), **kwargs) for p in paths]

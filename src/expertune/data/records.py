@@ -89,6 +89,7 @@ class Reject:
 
     line: int
     reason: str
+    last_line: int | None = None  # when the rejected record spans several lines
 
 
 Outcome = Record | Reject

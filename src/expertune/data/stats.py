@@ -27,7 +27,7 @@ def _percentiles(values: list[int]) -> dict[str, float]:
 
 
 def dataset_stats(ws: Workspace) -> dict[str, Any]:
-    with ws.session() as session:
+    with ws.session(readonly=True) as session:
         groups = session.execute(
             select(PromptGroup.id, PromptGroup.split, Topic.name, PromptGroup.kind, func.length(PromptGroup.prompt))
             .outerjoin(Topic, Topic.id == PromptGroup.topic_id)

@@ -75,7 +75,7 @@ def version_dict(v: DatasetVersion) -> dict[str, Any]:
 
 
 def list_versions(ws: Workspace) -> list[dict[str, Any]]:
-    with ws.session() as session:
+    with ws.session(readonly=True) as session:
         return [version_dict(v) for v in session.scalars(select(DatasetVersion).order_by(DatasetVersion.id))]
 
 

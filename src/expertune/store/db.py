@@ -1,8 +1,24 @@
-"""Engine creation and automatic schema upgrade."""
+"""Engine creation, write locking and automatic schema upgrade.
+
+SQLite allows one writer at a time. A transaction that starts as a reader and later writes must
+upgrade its lock, and in WAL mode that upgrade fails at once with "database is locked" when
+another connection wrote in the meantime: the busy timeout is not used for it. So every
+transaction takes the write lock up front (BEGIN IMMEDIATE), where waiting works, unless it is
+declared read-only (`READ_ONLY` execution option, `Workspace.session(readonly=True)`), which
+never blocks and is never blocked. A writer that waits more than a couple of seconds says so;
+one that waits past `EXPERTUNE_LOCK_TIMEOUT` seconds is refused with `StoreBusy`, never a
+traceback.
+"""
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 from alembic import command
 from alembic.config import Config
@@ -13,9 +29,61 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from expertune.errors import ConfigError
+from expertune.errors import ConfigError, ExpertuneError, StoreBusy
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Execution option of a connection whose transactions only read.
+READ_ONLY = "expertune_read_only"
+# A writer waiting longer than this tells the user why it is not moving.
+NOTICE_AFTER_S = 2.0
+DEFAULT_LOCK_TIMEOUT_S = 600.0
+
+
+def _notify_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# Replaceable (the studio shows it elsewhere); called once per waiting transaction.
+notify_wait: Callable[[str], None] = _notify_stderr
+
+
+def lock_timeout() -> float:
+    value = os.environ.get("EXPERTUNE_LOCK_TIMEOUT", "")
+    try:
+        return float(value) if value else DEFAULT_LOCK_TIMEOUT_S
+    except ValueError:
+        raise ExpertuneError(f"EXPERTUNE_LOCK_TIMEOUT={value!r}: expected a number of seconds") from None
+
+
+def _is_locked(err: BaseException) -> bool:
+    return isinstance(err, sqlite3.OperationalError) and ("locked" in str(err) or "busy" in str(err))
+
+
+def _busy_message(db: str, waited: float | None) -> str:
+    how_long = f"has been writing to it for over {waited:.0f} s" if waited is not None else "is writing to it"
+    return (f"the store {db} is busy: another expertune command {how_long}; "
+            "run this command again when it has finished (or raise EXPERTUNE_LOCK_TIMEOUT)")
+
+
+def begin_immediate(dbapi_conn: sqlite3.Connection, db: str, timeout: float) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock: quietly at first, then with a notice."""
+    started = time.monotonic()
+    try:
+        for attempt, wait in enumerate((min(NOTICE_AFTER_S, timeout), timeout - NOTICE_AFTER_S)):
+            if wait <= 0:
+                break
+            if attempt:
+                notify_wait(f"waiting for another writer to finish with {db}…")
+            dbapi_conn.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as err:
+                if not _is_locked(err):
+                    raise
+        raise StoreBusy(_busy_message(db, time.monotonic() - started))
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -25,7 +93,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(lock_timeout() * 1000)}")
     cur.close()
 
 
@@ -41,8 +109,13 @@ def parse_url(url: str) -> URL:
 def make_engine(url: str) -> Engine:
     parse_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": lock_timeout()})
+        db = engine.url.database or url
         event.listen(engine, "connect", _sqlite_pragmas)
+        # Write transactions this thread holds on this engine. A transaction opened inside one
+        # of them cannot get the lock its own thread holds, so it starts as a plain reader.
+        held = threading.local()
+
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over.
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn, _record):
@@ -50,7 +123,28 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            raw = conn.connection.driver_connection
+            if conn.get_execution_options().get(READ_ONLY) or getattr(held, "count", 0):
+                raw.execute("BEGIN")
+                conn.info["expertune_writer"] = False
+                return
+            begin_immediate(raw, db, lock_timeout())
+            conn.info["expertune_writer"] = True
+            held.count = getattr(held, "count", 0) + 1
+
+        def _end(conn):
+            if conn.info.pop("expertune_writer", False):
+                held.count -= 1
+
+        event.listen(engine, "commit", _end)
+        event.listen(engine, "rollback", _end)
+
+        @event.listens_for(engine, "handle_error")
+        def _locked(ctx):
+            # Anything that still meets the lock (a read-only transaction that wrote) is refused
+            # cleanly rather than crashing.
+            if _is_locked(ctx.original_exception):
+                raise StoreBusy(_busy_message(db, None)) from None
 
         return engine
     try:
@@ -76,7 +170,7 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

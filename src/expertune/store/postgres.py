@@ -23,7 +23,7 @@ import re
 
 from sqlalchemy import Engine, event
 
-from expertune.errors import ExpertuneError
+from expertune.errors import ExpertuneError, StoreBusy
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,6 @@ WAIT_LIMIT_S = 600
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|TRUNCATE|COMMENT|MERGE)\b", re.IGNORECASE)
 _LOCKING_READ = re.compile(r"\bFOR\s+(NO\s+KEY\s+)?UPDATE\b", re.IGNORECASE)
 _HELD = "expertune_writer_lock"
-
-
-class StoreBusy(ExpertuneError):
-    """Another writer held the store longer than we were willing to wait."""
 
 
 class ValueRefused(ExpertuneError):

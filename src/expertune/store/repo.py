@@ -1,10 +1,14 @@
-"""Edits with optimistic locking. Every change writes a Revision; a stale edit is refused."""
+"""Edits with optimistic locking. Every change writes a Revision; a stale edit is refused.
+
+Single edits and bulk fixes (redaction, artefact fixes) go through the same `apply_edits`."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from expertune.errors import InputError, NotFound, StaleEditError
@@ -38,6 +42,17 @@ def _check_value(field: str, value: Any) -> None:
         raise InputError(f"split {value!r}: expected train, val or test")
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One planned change of one record, based on the version the planner read."""
+
+    entity: str  # response | group
+    id: int
+    changes: dict[str, Any]
+    expected_version: int
+    note: str | None = None
+
+
 def edit(
     session: Session,
     entity: str,
@@ -49,43 +64,90 @@ def edit(
     reason: str,
     note: str | None = None,
 ) -> Response | PromptGroup:
-    """Apply `changes` if the stored version is still `expected_version`, recording revisions.
+    """Apply `changes` if the stored version is still `expected_version`, recording revisions."""
+    apply_edits(session, [Edit(entity, entity_id, changes, expected_version, note)], author=author, reason=reason)
+    return session.get(EDITABLE[entity][0], entity_id, populate_existing=True)
 
-    The version check and the write are one UPDATE ... WHERE version = expected, so two editors
-    racing on the same record cannot both succeed, whatever the database.
+
+def apply_edits(session: Session, edits: list[Edit], *, author: str, reason: str) -> None:
+    """Apply every edit or none: a missing record or one changed since its expected version
+    refuses the whole batch.
+
+    Meant to run in a short write transaction after the edits were planned elsewhere, so the
+    write lock is held only for a few bulk statements. The version check and the write are one
+    UPDATE ... WHERE version = expected whose row count is checked, so two editors racing on the
+    same record cannot both succeed, whatever the database.
     """
-    model, fields = EDITABLE[entity]
-    unknown = set(changes) - fields
-    if unknown:
-        raise InputError(f"cannot edit {', '.join(sorted(unknown))}; editable fields: {', '.join(sorted(fields))}")
-    for field, value in changes.items():
-        _check_value(field, value)
-    current = get(session, entity, entity_id)
-    before = {f: getattr(current, f) for f in changes}
-    result = session.execute(
-        update(model)
-        .where(model.id == entity_id, model.version == expected_version)
-        .values(**changes, version=expected_version + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
+    for e in edits:
+        fields = EDITABLE[e.entity][1]
+        unknown = set(e.changes) - fields
+        if unknown:
+            raise InputError(f"cannot edit {', '.join(sorted(unknown))}; editable fields: {', '.join(sorted(fields))}")
+        for field, value in e.changes.items():
+            _check_value(field, value)
+    revisions: list[dict[str, Any]] = []
+    for entity in EDITABLE:
+        mine = [e for e in edits if e.entity == entity]
+        if mine:
+            revisions += _apply_entity(session, entity, mine, author=author, reason=reason)
+    if revisions:
+        session.connection().execute(insert(Revision.__table__), revisions)  # Core: no ORM bookkeeping per row
+
+
+def _stale(entity: str, entity_id: int, expected: int, stored: int | None) -> StaleEditError:
+    return StaleEditError(
+        f"{entity} {entity_id} was changed by someone else (your edit is based on version "
+        f"{expected}, the store has version {stored}); reload it, re-apply your edit and try again"
     )
-    if result.rowcount != 1:
-        session.refresh(current)
-        raise StaleEditError(
-            f"{entity} {entity_id} was changed by someone else (your edit is based on version "
-            f"{expected_version}, the store has version {current.version}); reload it, re-apply your edit and try again"
+
+
+def _apply_entity(session: Session, entity: str, edits: list[Edit], *, author: str, reason: str) -> list[dict[str, Any]]:
+    model = EDITABLE[entity][0]
+    table = model.__table__
+    fields = sorted({f for e in edits for f in e.changes})
+    stored: dict[int, Any] = {}
+    ids = [e.id for e in edits]
+    for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+        query = select(table.c.id, table.c.version, *(table.c[f] for f in fields)).where(table.c.id.in_(ids[start : start + 900]))
+        stored.update((row.id, row) for row in session.execute(query))
+    for e in edits:
+        if e.id not in stored:
+            label = "response" if entity == "response" else "prompt group"
+            raise NotFound(f"{label} {e.id} does not exist")
+        if stored[e.id].version != e.expected_version:
+            raise _stale(entity, e.id, e.expected_version, stored[e.id].version)
+
+    now = utcnow()
+    by_fields: dict[tuple[str, ...], list[Edit]] = defaultdict(list)
+    for e in edits:
+        by_fields[tuple(sorted(e.changes))].append(e)
+    conn = session.connection()
+    for names, group in by_fields.items():
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("_id"), table.c.version == bindparam("_expected"))
+            .values(**{n: bindparam(f"_new_{n}", type_=table.c[n].type) for n in names},
+                    version=bindparam("_next"), updated_at=now)
         )
-    session.add_all(
-        Revision(
-            entity=entity, entity_id=entity_id, field=field, before=before[field], after=value,
-            from_version=expected_version, to_version=expected_version + 1,
-            author=author, reason=reason, note=note,
-        )
-        for field, value in changes.items()
-        if before[field] != value
-    )
-    session.flush()
-    session.refresh(current)
-    return current
+        params = [{"_id": e.id, "_expected": e.expected_version, "_next": e.expected_version + 1,
+                   **{f"_new_{n}": e.changes[n] for n in names}} for e in group]
+        # Row counts of executemany are only trustworthy where the driver says so.
+        batches = [params] if conn.dialect.supports_sane_multi_rowcount else [[p] for p in params]
+        for batch in batches:
+            written = conn.execute(stmt, batch).rowcount
+            if written != len(batch):  # changed between the check and the write (not on SQLite)
+                raise StaleEditError(
+                    f"{len(batch) - written} {entity} record(s) were changed by someone else while this edit ran; "
+                    "nothing was written; reload and try again"
+                )
+    return [
+        {"entity": entity, "entity_id": e.id, "field": field, "before": getattr(stored[e.id], field), "after": value,
+         "from_version": e.expected_version, "to_version": e.expected_version + 1, "author": author,
+         "reason": reason, "note": e.note, "created_at": now}
+        for e in edits
+        for field, value in e.changes.items()
+        if getattr(stored[e.id], field) != value
+    ]
 
 
 def edit_response(session: Session, response_id: int, changes: dict[str, Any], **kwargs: Any) -> Response:

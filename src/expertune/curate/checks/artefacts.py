@@ -1,5 +1,8 @@
-"""Artefacts: chat-export labels, boilerplate, HTML/markdown junk, broken encodings, cut-off answers,
-empty turns. Each kind has its own severity ("off" disables it)."""
+"""Artefacts: chat-export labels and UI text, boilerplate, HTML/markdown junk, broken encodings,
+cut-off answers, empty turns. Each kind has its own severity ("off" disables it).
+
+Answers are searched for every kind; prompts, earlier turns and system prompts for the residue a
+paste leaves there (a speaker label at the start of the turn, chat UI lines), by line."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Literal
 
 from expertune.config import StrictModel
-from expertune.curate.artefacts import find_artefacts
+from expertune.curate.artefacts import find_artefacts, find_turn_artefacts
 from expertune.curate.findings import CheckResult, Finding, Span
 
 if TYPE_CHECKING:
@@ -18,6 +21,7 @@ Level = Literal["error", "warning", "info", "off"]
 
 _ADVICE = {
     "chat-prefix": "the model would learn to write speaker labels; run `expertune fix artefacts --apply`",
+    "ui-text": "chat UI text was copied along; run `expertune fix artefacts --apply`",
     "empty": "an empty answer teaches the model to say nothing; reject or rewrite it",
     "boilerplate": "assistant boilerplate makes the tuned model sound like a generic chatbot; edit it out",
     "html": "leftover markup from a copy-paste; edit it out",
@@ -29,6 +33,7 @@ _ADVICE = {
 
 class Config(StrictModel):
     chat_prefix: Level = "error"
+    ui_text: Level = "error"
     empty: Level = "error"
     boilerplate: Level = "warning"
     html: Level = "warning"
@@ -58,6 +63,25 @@ def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
                 records=[ref],
                 spans=[Span("response", a.start, a.end, ref.group_id, ref.response_id, kind) for a in found],
                 data={"kind": kind, "count": len(found)},
+            ))
+    for gi, g in enumerate(data.groups):
+        turns = [("system", g.system or ""), *((f"context.{n}", t.get("content") or "") for n, t in enumerate(g.context)),
+                 ("prompt", g.prompt)]
+        by_kind = defaultdict(list)
+        for name, text in turns:
+            for a in find_turn_artefacts(text):
+                if cfg.level(a.kind) != "off":
+                    by_kind[a.kind].append((name, a))
+        ref = data.gref(gi)
+        for kind, found in by_kind.items():
+            counts[f"prompt-{kind}"] += 1
+            details = "; ".join(f"{name}: {a.detail}" for name, a in found)
+            advice = _ADVICE[kind].replace("the model would learn to write speaker labels", "the model would learn from speaker labels")
+            result.findings.append(Finding(
+                NAME, cfg.level(kind), f"prompt group {g.id}: {details} — {advice}",
+                records=[ref],
+                spans=[Span(name, a.start, a.end, ref.group_id, None, kind) for name, a in found],
+                data={"kind": kind, "count": len(found), "fields": [name for name, _ in found]},
             ))
     if cfg.empty != "off":
         for gi, g in enumerate(data.groups):

@@ -1,4 +1,10 @@
-"""CSV and TSV files: a header row names the columns and every later row is one record."""
+"""CSV and TSV files: a header row names the columns and every later row is one record.
+
+A quote left open glues rows together: the csv module reads on to the next quote, and what were
+several rows becomes one record whose cell spans them. A row that spans several lines each of which
+reads as a whole row on its own (the header's number of fields) is rejected with its line span,
+so no input line disappears into another record unreported.
+"""
 
 from __future__ import annotations
 
@@ -41,8 +47,8 @@ def _delimiter(first_line: str, tab_default: bool) -> str:
     return best if counts[best] else default
 
 
-def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
-    """(line where the row starts, its cells or the csv module's error) for each non-blank row."""
+def _rows(text: str, delimiter: str) -> Iterator[tuple[int, int, list[str] | csv.Error]]:
+    """(first line, last line, its cells or the csv module's error) for each non-blank row."""
     reader = csv.reader((line + "\n" for line in text.split("\n")), delimiter=delimiter)
     start = 1
     while True:
@@ -53,8 +59,51 @@ def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | csv.Erro
         except csv.Error as exc:
             row = exc
         if isinstance(row, csv.Error) or any(cell.strip() for cell in row):
-            yield start, row
+            yield start, reader.line_num, row
         start = reader.line_num + 1
+
+
+def _whole_row(line: str, delimiter: str, width: int) -> bool:
+    """Whether a line read by itself is a row of `width` fields, its quotes read as quotes (an
+    open one running to the line's end) or as plain characters."""
+    try:
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        cells = []
+    return len(cells) == width or line.count(delimiter) == width - 1
+
+
+def _strictly_malformed(lines: list[str], delimiter: str) -> bool:
+    """Whether the csv module's strict mode refuses these lines: a quote closed with text after it
+    that is not a delimiter, or one never closed. The default mode reads both quietly."""
+    try:
+        for _ in csv.reader((line + "\n" for line in lines), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        return True
+    return False
+
+
+def _glued(cells: list[str], lines: list[str], delimiter: str, width: int) -> bool:
+    """Whether a multi-line row is rows glued by a quote that was never closed, rather than a
+    cell with line breaks in it: each of its lines reads as a whole row by itself, and the cell
+    that spans lines swallowed a delimiter on the line where its quote opened."""
+    lines = [line for line in lines if line.strip()]
+    if len(lines) < 2 or not all(_whole_row(line, delimiter, width) for line in lines):
+        return False
+    spanning = next((cell for cell in cells if "\n" in cell), "")
+    return delimiter in spanning.split("\n", 1)[0]
+
+
+def _quote_problem(cells: list[str], lines: list[str], delimiter: str, width: int, at_end: bool) -> bool:
+    """Whether a row spanning several lines owes them to a misplaced quote rather than to a cell
+    with line breaks: it runs into the empty line after the file's last line break (a quote never
+    closed), its quoting is malformed, or its lines read as whole rows glued together."""
+    if len(lines) < 2:
+        return False
+    if at_end and lines[-1] == "":
+        return True
+    return _strictly_malformed(lines, delimiter) or _glued(cells, lines, delimiter, width)
 
 
 def _columns(names: list[str], csv_map: dict[str, str] | None) -> dict[str, int]:
@@ -152,19 +201,30 @@ def _record(
 
 
 def _outcomes(
-    rows: Iterator[tuple[int, list[str] | csv.Error]],
+    rows: Iterator[tuple[int, int, list[str] | csv.Error]],
+    lines: list[str],
+    delimiter: str,
     names: list[str],
     columns: dict[str, int],
     default_topic: str | None,
 ) -> Iterator[Outcome]:
-    for line, row in rows:
+    for line, last, row in rows:
+        span = last if last > line else None  # a rejected row reports every line it took
         if isinstance(row, csv.Error):
-            yield Reject(line, f"unreadable CSV row ({row}); check its quotes")
+            yield Reject(line, f"unreadable CSV row ({row}); check its quotes", last_line=span)
+            continue
+        if _quote_problem(row, lines[line - 1 : last], delimiter, len(names), last == len(lines)):
+            yield Reject(
+                line,
+                f"lines {line}-{last} were read as one row: a quote opened on line {line} is not closed where its "
+                'cell ends, so it swallows the lines after it; close the quote (a quote inside a cell is written twice: "")',
+                last_line=last,
+            )
             continue
         try:
             yield _record(line, row, names, columns, default_topic)
         except Invalid as exc:
-            yield Reject(line, str(exc))
+            yield Reject(line, str(exc), last_line=span)
 
 
 def parse_csv(
@@ -179,15 +239,17 @@ def parse_csv(
     # Long answers easily exceed the csv module's default 128 KiB field limit.
     csv.field_size_limit(2**31 - 1)
     text = data.decode("utf-8-sig", errors="surrogateescape")
-    first_line = next((line for line in text.split("\n") if line.strip()), "")
-    rows = _rows(text, _delimiter(first_line, tab_default))
+    lines = text.split("\n")
+    first_line = next((line for line in lines if line.strip()), "")
+    delimiter = _delimiter(first_line, tab_default)
+    rows = _rows(text, delimiter)
     first = next(rows, None)
     if first is None:
         raise InputError("the CSV file is empty; it needs a header row naming its columns")
-    line, header = first
+    line, _, header = first
     if isinstance(header, csv.Error):
         raise InputError(f"cannot read the CSV header on line {line} ({header}); check its quotes")
     names = [name.strip() for name in header]
     if any(_UNDECODABLE.search(name) for name in names):
         raise InputError("the CSV header is not valid UTF-8; re-save the file as UTF-8")
-    return _outcomes(rows, names, _columns(names, csv_map), default_topic)
+    return _outcomes(rows, lines, delimiter, names, _columns(names, csv_map), default_topic)
