@@ -27,7 +27,7 @@ def base():
 def _row(base, conv, max_new, **kw):
     from expertune.llm.decoding import DecodeRow
 
-    prompt = base.tokenizer(base.render(conv), add_special_tokens=False)["input_ids"]
+    prompt = base.render(conv).input_ids
     return DecodeRow(prompt=prompt, max_new_tokens=max_new, eos_ids=frozenset(base.eos_ids()), **kw)
 
 
