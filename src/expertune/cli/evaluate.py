@@ -49,7 +49,8 @@ def run(
     result = run_eval(workspace(ctx), config, overrides=overrides, resume=resume, budget_usd=budget, progress=_progress(as_json),
                       on_estimate=_print_estimate)
     emit(result, as_json, lambda r: (_print_generation(r.get("generation")), _print_judging(r.get("judging")),
-                                     _print_stats(r["summary"]), _print_tasks(r.get("tasks")),
+                                     _print_evidence(r["summary"].get("evidence")), _print_stats(r["summary"]),
+                                     _print_tasks(r.get("tasks")),
                                      console.print(f"run [bold]eval-{r['run']}[/] in {escape(r['folder'])}")))
 
 
@@ -59,8 +60,10 @@ def _print_tasks(tasks: dict | None) -> None:
         base = result.get("baseline", "base")
         for cand, formats in (result.get("comparisons") or {}).items():
             for fmt, c in formats.items():
-                console.print(f"  {name} {fmt}: {base} {c['base_accuracy']:.1%} → {cand} {c['tuned_accuracy']:.1%} "
-                              f"(n={c['n']}, McNemar p={c['mcnemar']['p_value']:.3f})", highlight=False)
+                if not isinstance(c, dict) or "mcnemar" not in c or c.get("base_accuracy") is None:
+                    continue
+                console.print(escape(f"  {name} {fmt}: {base} {c['base_accuracy']:.1%} → {cand} {c['tuned_accuracy']:.1%} "
+                                     f"(n={c['n']}, McNemar p={c['mcnemar']['p_value']:.3f})"), highlight=False)
         for set_name, block in (result.get("sets") or {}).items():
             models = block["models"]
             for cand, diff in block.get("differences", {}).items():
@@ -116,7 +119,23 @@ def stats(
     """Win rates with intervals, judge reliability, agreement, domains, the grid (from the store)."""
     from expertune.evaluate.pipeline import write_summary
 
-    emit(write_summary(workspace(ctx), run_ref), as_json, _print_stats)
+    emit(write_summary(workspace(ctx), run_ref), as_json,
+         lambda s: (_print_evidence(s.get("evidence")), _print_stats(s), _print_tasks(s.get("tasks"))))
+
+
+@eval_app.command("plan")
+def plan(
+    effect: float = typer.Option(0.1, "--effect", help="The win-rate difference from 50% to detect (0.1 = a 60% win rate)."),
+    power: float = typer.Option(0.8, "--power", help="Chance of detecting it when it is real."),
+    confidence: float = typer.Option(0.95, "--confidence", help="1 - the two-sided significance level."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Before a run: how many prompts a pairwise win-rate difference of --effect needs."""
+    from expertune.evaluate.evidence import plan_prompts
+
+    emit(plan_prompts(effect, power=power, confidence=confidence), as_json, lambda r: console.print(
+        f"{r['prompts']} prompts detect a win rate of {r['win_rate']:.0%} against 50% (difference {r['effect']:g}) "
+        f"with {r['power']:.0%} power at a two-sided {1 - r['confidence']:.0%} level; {r['note']}", highlight=False))
 
 
 @eval_app.command("list")
@@ -195,6 +214,41 @@ def _print_judging(r) -> None:
     if r.get("budget_stopped"):
         err_console.print("[yellow]budget reached:[/] the remaining judgments were not started; raise --budget and run "
                           "`expertune eval judge RUN` again to finish")
+
+
+VERDICT_STYLE = {"better": "green", "worse": "red", "no detectable difference": "yellow", "not measured": "dim"}
+
+
+def _num(x, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}g}" if abs(x) < 1e-3 and x else f"{x:.{digits}f}"
+
+
+def _signed(x) -> str:
+    return "–" if x is None else f"{x:+.3f}"
+
+
+def _print_evidence(ev) -> None:
+    """The evidence summary (evaluate/evidence.py): one line per metric per candidate."""
+    from rich.text import Text
+
+    if not ev:
+        return
+    for cand in ev["candidates"]:
+        t = Table(title=Text(f"evidence: {cand['candidate']} vs {cand['baseline']} (95% intervals; "
+                             "detectable = smallest difference with 80% power)"), box=box.SIMPLE_HEAD, pad_edge=False)
+        for header in ("metric", "detail", cand["baseline"], cand["candidate"], "difference", "95% CI", "verdict",
+                       "detectable", "rests on"):
+            t.add_column(Text(header))
+        for m in cand["metrics"]:
+            ci = m["interval"]
+            rests = f"n={m['n']} {m['unit']}, {m['split']}" + (f", judges: {', '.join(m['judges'])}" if m["task"] == "pairwise" else "")
+            t.add_row(Text(m["metric"]), Text(m["detail"]), _num(m["baseline_value"]), _num(m["candidate_value"]),
+                      _signed(m["estimate"]), "–" if not ci else f"{_signed(ci[0])} to {_signed(ci[1])}",
+                      Text(m["verdict"], style=VERDICT_STYLE[m["verdict"]]), _num(m["detectable"]), Text(rests + (
+                          f"; {m['note']}" if m["note"] else "")))
+        console.print(t)
+    for note in ev["notes"]:
+        console.print(Text(f"  note: {note}", style="yellow"))
 
 
 def _print_stats(s) -> None:

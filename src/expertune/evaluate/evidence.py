@@ -43,8 +43,8 @@ class MetricEvidence(BaseModel):
     detail: str = ""  # the exam format, the scoring method, the set
     baseline_value: float | None = None
     candidate_value: float | None = None
-    estimate: float | None = None  # the difference from no change (win rate: itself, no change = 0.5)
-    null: float = 0.0  # the value of "no change"
+    estimate: float | None = None  # candidate - baseline (win rate: minus 0.5, its value without a difference)
+    null: float = 0.0  # the estimate of "no change"
     interval: tuple[float, float] | None = None
     higher_is_better: bool = True
     verdict: Verdict = "not measured"
@@ -98,8 +98,11 @@ def pairwise_metrics(pair: dict[str, Any]) -> list[MetricEvidence]:
     pooled = pair["pooled"]
     o = pooled["overall"]
     counted = pooled.get("judges", list(pair["judges"]))
+    ci = _interval(o["ci"])
     m = MetricEvidence(metric="pairwise win rate", task="pairwise", detail="pooled over reliable judges, ties ½",
-                       candidate_value=o["win_rate"], estimate=o["win_rate"], null=0.5, interval=_interval(o["ci"]),
+                       baseline_value=0.5, candidate_value=o["win_rate"],
+                       estimate=None if o["win_rate"] is None else o["win_rate"] - 0.5,
+                       interval=None if ci is None else (ci[0] - 0.5, ci[1] - 0.5),
                        n=o["prompts"] if o["n"] else 0, unit="prompts", judges=counted, split="held out (test / eval sets)")
     if not counted:
         m.note = "no reliable judge: " + HOW_TO_ADD_A_JUDGE
@@ -238,6 +241,49 @@ def evidence_summary(summary: dict[str, Any]) -> EvidenceSummary:
             state = "left out of the pooled verdict" if not j.counted else "still counted (exclude_unreliable: false)"
             out.notes.append(f"judge {j.name} is unreliable ({'; '.join(j.reasons)}); {state}")
     return out
+
+
+def report_section(ev: EvidenceSummary) -> str | None:
+    """The report's first section: the same lines `eval run` and `eval stats` print (HTML, escaped)."""
+    from expertune.evaluate.report import esc, table
+
+    if not ev.candidates:
+        return None
+
+    def fmt(x: float | None, signed: bool = False) -> str:
+        return "–" if x is None else f"{x:+.3f}" if signed else f"{x:.3f}"
+
+    parts = ["<p class=note>Each metric of each candidate against the baseline: the difference with its 95% interval; "
+             "<b>better</b> or <b>worse</b> only when the interval excludes no change. \"Detectable\" is the smallest "
+             "difference this run could have detected (80% power, two-sided 5%).</p>"]
+    for c in ev.candidates:
+        rows = [[m.metric, m.detail, fmt(m.baseline_value), fmt(m.candidate_value), fmt(m.estimate, True),
+                 "–" if m.interval is None else f"{fmt(m.interval[0], True)} to {fmt(m.interval[1], True)}",
+                 m.verdict, fmt(m.detectable),
+                 f"n={m.n} {m.unit}, {m.split}" + (f", judges: {', '.join(m.judges)}" if m.task == "pairwise" else "")
+                 + (f"; {m.note}" if m.note else "")] for m in c.metrics]
+        parts.append(f"<h3>{esc(c.candidate)} vs {esc(c.baseline)}</h3>"
+                     + table(["metric", "detail", c.baseline, c.candidate, "difference", "95% interval", "verdict",
+                              "detectable", "rests on"], rows))
+    if ev.notes:
+        parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in ev.notes) + "</ul>")
+    return "".join(parts)
+
+
+def plan_prompts(effect: float, *, power: float = 0.8, confidence: float = 0.95) -> dict[str, Any]:
+    """`eval plan`: the prompts a pairwise win-rate difference of `effect` needs (stats.prompts_needed)."""
+    from expertune.errors import ConfigError
+
+    for name, value in (("--power", power), ("--confidence", confidence)):
+        if not 0 < value < 1:
+            raise ConfigError(f"{name} {value}: give a probability between 0 and 1 (e.g. 0.8 power, 0.95 confidence)")
+    try:
+        n = st.prompts_needed(effect, confidence=confidence, power=power)
+    except ValueError as err:
+        raise ConfigError(f"--effect {effect}: {err}") from None
+    return {"effect": abs(effect), "win_rate": 0.5 + abs(effect), "power": power, "confidence": confidence, "prompts": n,
+            "note": "count prompts, not answers: samples and grid cells of one prompt are not independent; "
+                    "ties lower the variance, so this is conservative"}
 
 
 def run_evidence(ws, run_ref: int | str) -> EvidenceSummary:
