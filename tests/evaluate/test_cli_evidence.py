@@ -44,3 +44,5 @@ def test_eval_stats_prints_the_evidence_and_every_tasks_lines(ws, tmp_path):
     assert "mcq fmt[bold]: base 30.0% → tuned 60.0% (n=50, McNemar p=0.001)" in out  # the task's own line, escaped
     assert "no reliable judge" in " ".join(out.split())
     assert out.index("evidence:") < out.index("win rate")  # the summary comes first
+    only = run("-w", str(ws.root), "eval", "stats", str(result["run"]), "--evidence")
+    assert only.returncode == 0 and "exam accuracy" in only.stdout and "W/T/L" not in only.stdout

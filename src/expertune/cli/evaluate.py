@@ -114,13 +114,18 @@ def judge(
 def stats(
     ctx: typer.Context,
     run_ref: str = typer.Argument(..., metavar="RUN", help="The run id."),
+    evidence_only: bool = typer.Option(False, "--evidence", help="Only the evidence summary."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Win rates with intervals, judge reliability, agreement, domains, the grid (from the store)."""
+    """The evidence summary, then win rates with intervals, judge reliability, agreement, domains,
+    the grid and every task's lines (from the store)."""
     from expertune.evaluate.pipeline import write_summary
 
-    emit(write_summary(workspace(ctx), run_ref), as_json,
-         lambda s: (_print_evidence(s.get("evidence")), _print_stats(s), _print_tasks(s.get("tasks"))))
+    summary = write_summary(workspace(ctx), run_ref)
+    if evidence_only:
+        emit(summary["evidence"], as_json, _print_evidence)
+        return
+    emit(summary, as_json, lambda s: (_print_evidence(s.get("evidence")), _print_stats(s), _print_tasks(s.get("tasks"))))
 
 
 @eval_app.command("plan")
@@ -136,6 +141,72 @@ def plan(
     emit(plan_prompts(effect, power=power, confidence=confidence), as_json, lambda r: console.print(
         f"{r['prompts']} prompts detect a win rate of {r['win_rate']:.0%} against 50% (difference {r['effect']:g}) "
         f"with {r['power']:.0%} power at a two-sided {1 - r['confidence']:.0%} level; {r['note']}", highlight=False))
+
+
+def _print_paired(result: dict) -> None:
+    """The evidence lines of a standalone facts/refusal comparison (evaluate/evidence.py)."""
+    from expertune.evaluate.evidence import CandidateEvidence, EvidenceSummary, task_metrics
+
+    ev = EvidenceSummary(run=0, baseline=result["baseline"], candidates=[
+        CandidateEvidence(candidate=c, baseline=result["baseline"],
+                          metrics=task_metrics(result["kind"], result, c, n_boot=0, seed=0)) for c in result["comparisons"]])
+    _print_evidence(ev.model_dump(mode="json"))
+
+
+def _need_adapter(adapter: str | None) -> None:
+    from expertune.errors import ConfigError
+
+    if not adapter:
+        raise ConfigError("--adapter NAME is required: the comparison is the base model against a tuned adapter "
+                          "(see `expertune adapters list`)")
+
+
+_AdapterOpt = typer.Option(None, "--adapter", help="The tuned adapter: a registry name, name@3 or name@current.")
+_ModelOpt = typer.Option(None, "--model", help="Base model (default: the adapter's base, else the workspace's).")
+
+
+@eval_app.command("facts")
+def facts(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="JSONL of {question, answer, aliases?}: facts the training data taught."),
+    adapter: Optional[str] = _AdapterOpt,
+    model: Optional[str] = _ModelOpt,
+    max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Did the facts stick? Normalised match (McNemar) and reference log-probability, base vs tuned."""
+    from expertune.evaluate.facts import load_facts, run_facts
+    from expertune.evaluate.metrics import open_local_models
+    from expertune.llm.base import GenParams
+
+    ws = workspace(ctx)
+    _need_adapter(adapter)
+    items, info = load_facts(file, ws)
+    models, _ = open_local_models(ws, model, adapter)
+    result = run_facts(models, items, baseline="base", params=GenParams(max_new_tokens=max_new_tokens), info=info)
+    emit(result, as_json, _print_paired)
+
+
+@eval_app.command("refusal")
+def refusal(
+    ctx: typer.Context,
+    prompts: Optional[str] = typer.Argument(None, help="JSONL of {prompt, should_refuse} (default: the bundled prompts)."),
+    adapter: Optional[str] = _AdapterOpt,
+    model: Optional[str] = _ModelOpt,
+    max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Safety regression: refusal rates on harmful and look-alike harmless prompts, base vs tuned."""
+    from expertune.evaluate.metrics import open_local_models
+    from expertune.evaluate.refusal import load_prompts, run_refusal
+    from expertune.llm.base import GenParams
+
+    ws = workspace(ctx)
+    _need_adapter(adapter)
+    items, info = load_prompts(prompts, ws)
+    models, _ = open_local_models(ws, model, adapter)
+    result = run_refusal(models, items, baseline="base", params=GenParams(max_new_tokens=max_new_tokens), info=info)
+    emit(result, as_json, _print_paired)
 
 
 @eval_app.command("list")

@@ -179,8 +179,9 @@ def perplexity_metrics(result: dict[str, Any], candidate: str) -> list[MetricEvi
 
 
 def task_metrics(name: str, result: dict[str, Any], candidate: str, *, n_boot: int, seed: int) -> list[MetricEvidence]:
-    """The metrics of one extension task. Tasks whose comparisons carry McNemar counts under
-    `comparisons[candidate][key]` (refusal, facts) declare each metric's name, direction and split."""
+    """The metrics of one extension task. Other tasks (refusal, facts) put under
+    `comparisons[candidate][key]` either McNemar counts (paired correctness) or a paired
+    "difference" with its "ci", and declare each metric's name, detail, direction and split."""
     if name == "mcq":
         return mcq_metrics(result, candidate)
     if name == "classify":
@@ -189,9 +190,18 @@ def task_metrics(name: str, result: dict[str, Any], candidate: str, *, n_boot: i
         return perplexity_metrics(result, candidate)
     out = []
     for key, c in (result.get("comparisons") or {}).get(candidate, {}).items():
-        if isinstance(c, dict) and "mcnemar" in c:
+        if not isinstance(c, dict):
+            continue
+        if "mcnemar" in c:
             out.append(paired_metric(c.get("metric", key), name, c.get("detail", key), c,
                                      higher_is_better=c.get("higher_is_better", True), split=c.get("split", "held out")))
+        elif "difference" in c and "ci" in c:  # a paired mean difference with its interval
+            ci = _interval(c["ci"])
+            out.append(_finish(MetricEvidence(
+                metric=c.get("metric", key), task=name, detail=c.get("detail", key), baseline_value=c.get("base_value"),
+                candidate_value=c.get("tuned_value"), estimate=c["difference"], interval=ci,
+                detectable=st.detectable_from_interval(ci), higher_is_better=c.get("higher_is_better", True),
+                n=c.get("n", 0), unit=c.get("unit", "items"), split=c.get("split", "held out"))))
     return out
 
 
