@@ -161,3 +161,25 @@ def test_eroded_refusals_are_flagged():
     (m,) = ev.for_candidate("tuned").metrics
     assert m.verdict == "worse" and m.metric == "refusal rate"
     assert any("refusals eroded" in n for n in ev.notes)
+
+
+def test_macro_f1_line_from_the_stored_classification_records(tmp_path):
+    import json
+
+    from sklearn.metrics import f1_score
+
+    labels = ["a", "b", "c"]
+    gold = labels * 20
+    base_pred = ["a"] * 60  # collapsed on one class
+    tuned_pred = [g if i % 10 else "x" for i, g in enumerate(gold)]  # right but for a few invalid answers
+    recs = lambda preds: [{"item": str(i), "gold": g, "pred": p} for i, (g, p) in enumerate(zip(gold, preds))]
+    path = tmp_path / "classify-task.json"
+    path.write_text(json.dumps({"task": {"labels": labels}, "models": {"base": {"records": recs(base_pred)},
+                                                                      "tuned": {"records": recs(tuned_pred)}}}))
+    result = {"path": str(path), "baseline": "base", "comparisons": {"tuned": {"generate": {}}}}
+    ev = evidence_summary(_summary({"classify": result}))
+    (m,) = ev.for_candidate("tuned").metrics
+    assert m.metric == "classification macro-F1" and m.n == 60
+    assert m.baseline_value == pytest.approx(f1_score(gold, base_pred, labels=labels, average="macro", zero_division=0))
+    assert m.candidate_value == pytest.approx(f1_score(gold, tuned_pred, labels=labels, average="macro", zero_division=0))
+    assert m.verdict == "better" and m.interval[0] > 0 and m.detectable > 0
