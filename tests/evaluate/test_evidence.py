@@ -138,16 +138,18 @@ def test_exam_and_perplexity_lines_on_constructed_results():
         "mcnemar": {"base_only": 2, "tuned_only": 26, "p_value": 1e-5}}}}}
     ppl = {"baseline": "base", "sets": {
         "heldout": {"baseline": "base", "models": {"base": {"nll_group_mean": 2.0}, "tuned": {"nll_group_mean": 1.5}},
-                    "differences": {"tuned": {"n_groups": 9, "bootstrap": {"mean": -0.5, "ci": [-0.7, -0.3]}}}},
+                    "differences": {"tuned": {"n_groups": 9, "t": {"mean": -0.5, "ci": [-0.7, -0.3]},
+                                              "bootstrap": {"mean": -0.5, "ci": [-0.6, -0.4]}}}},
         "val (used for checkpoint selection)": {
             "baseline": "base", "models": {},
-            "differences": {"tuned": {"n_groups": 5, "bootstrap": {"mean": -0.6, "ci": [-0.8, -0.4]}}}}}}
+            "differences": {"tuned": {"n_groups": 5, "t": {"mean": -0.6, "ci": [-0.8, -0.4]}}}}}}
     ev = evidence_summary(_summary({"mcq": mcq, "perplexity": ppl}))
     metrics = {m.metric: m for m in ev.for_candidate("tuned").metrics}
     exam = metrics["exam accuracy"]
     assert exam.verdict == "better" and exam.estimate == pytest.approx(0.4) and exam.n == 60
     nll = metrics["test NLL"]
     assert nll.verdict == "better" and nll.higher_is_better is False and nll.split == "test split"
+    assert nll.interval == (-0.7, -0.3)  # the t interval over groups, not the narrower percentile bootstrap
     val = next(m for m in metrics.values() if "val" in m.metric)
     assert val.verdict == "not measured" and "not held out" in val.note
 

@@ -312,7 +312,8 @@ def _print_evidence(ev) -> None:
             t.add_column(Text(header))
         for m in cand["metrics"]:
             ci = m["interval"]
-            rests = f"n={m['n']} {m['unit']}, {m['split']}" + (f", judges: {', '.join(m['judges'])}" if m["task"] == "pairwise" else "")
+            rests = f"n={m['n']} {m['unit']}, {m['split']}" + (f", judges: {', '.join(m['judges']) or 'none reliable'}"
+                                                              if m["task"] == "pairwise" else "")
             t.add_row(Text(m["metric"]), Text(m["detail"]), _num(m["baseline_value"]), _num(m["candidate_value"]),
                       _signed(m["estimate"]), "–" if not ci else f"{_signed(ci[0])} to {_signed(ci[1])}",
                       Text(m["verdict"], style=VERDICT_STYLE[m["verdict"]]), _num(m["detectable"]), Text(rests + (

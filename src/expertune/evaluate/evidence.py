@@ -105,8 +105,8 @@ def pairwise_metrics(pair: dict[str, Any]) -> list[MetricEvidence]:
                        interval=None if ci is None else (ci[0] - 0.5, ci[1] - 0.5),
                        n=o["prompts"] if o["n"] else 0, unit="prompts", judges=counted, split="held out (test / eval sets)")
     if not counted:
-        m.note = "no reliable judge: " + HOW_TO_ADD_A_JUDGE
-        m.interval = None
+        m.note = "no reliable judge (see the notes)"
+        m.interval = m.baseline_value = None
     else:
         m.detectable = st.win_rate_detectable(m.n)
     return [_finish(m)]
@@ -161,14 +161,15 @@ def perplexity_metrics(result: dict[str, Any], candidate: str) -> list[MetricEvi
         if diff is None:
             continue
         held_out = set_name == "heldout" or set_name.startswith("ood:")
-        ci = _interval(diff["bootstrap"]["ci"])
+        # The t interval over groups: with a handful of held-out groups a percentile bootstrap is too narrow.
+        ci = _interval(diff["t"]["ci"])
         models = block.get("models", {})
         m = MetricEvidence(
             metric="test NLL" if set_name == "heldout" else f"NLL {set_name}", task="perplexity",
             detail="nats/token, paired per prompt group", higher_is_better=False,
             baseline_value=(models.get(block.get("baseline")) or {}).get("nll_group_mean"),
             candidate_value=(models.get(candidate) or {}).get("nll_group_mean"),
-            estimate=diff["bootstrap"]["mean"], interval=ci, detectable=st.detectable_from_interval(ci),
+            estimate=diff["t"]["mean"], interval=ci, detectable=st.detectable_from_interval(ci),
             n=diff["n_groups"], unit="prompt groups", split="test split" if set_name == "heldout" else set_name)
         if held_out:
             out.append(_finish(m))
@@ -270,7 +271,7 @@ def report_section(ev: EvidenceSummary) -> str | None:
         rows = [[m.metric, m.detail, fmt(m.baseline_value), fmt(m.candidate_value), fmt(m.estimate, True),
                  "–" if m.interval is None else f"{fmt(m.interval[0], True)} to {fmt(m.interval[1], True)}",
                  m.verdict, fmt(m.detectable),
-                 f"n={m.n} {m.unit}, {m.split}" + (f", judges: {', '.join(m.judges)}" if m.task == "pairwise" else "")
+                 f"n={m.n} {m.unit}, {m.split}" + (f", judges: {', '.join(m.judges) or 'none reliable'}" if m.task == "pairwise" else "")
                  + (f"; {m.note}" if m.note else "")] for m in c.metrics]
         parts.append(f"<h3>{esc(c.candidate)} vs {esc(c.baseline)}</h3>"
                      + table(["metric", "detail", c.baseline, c.candidate, "difference", "95% interval", "verdict",
