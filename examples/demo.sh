@@ -38,10 +38,14 @@ expertune -w "$WS" train audit cpu-quick -n 1
 expertune -w "$WS" train cpu-quick --set adapter_name=demo
 expertune -w "$WS" adapters list
 
-step "9. evaluate base vs tuned: blind pairwise judging in both orders, the exam, perplexity"
+step "9. evaluate base vs tuned: blind pairwise judging in both orders, the exam, perplexity, refusals"
 expertune -w "$WS" eval run examples/eval.yaml
 RUN=$(expertune -w "$WS" eval list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 
 step "10. the report"
 expertune -w "$WS" report "$RUN" -o "$OUT/report.html"
+
+step "11. what the evidence says (base vs tuned; the report opens with the same summary)"
+expertune -w "$WS" eval stats "$RUN" --evidence
+expertune eval plan --effect 0.1
 echo "open $OUT/report.html (evaluation), $OUT/check-report.html (data checks), $OUT/DATACARD.md"

@@ -33,7 +33,7 @@ def test_report_is_self_contained_and_complete(run, tmp_path):
     ws, result = run
     out = write_report(ws, result["run"], tmp_path / "r.html")
     html = (tmp_path / "r.html").read_text(encoding="utf-8")
-    assert out["sections"][:7] == ["lineage", "headline", "domain", "grid", "criteria", "reliability", "failures"]
+    assert out["sections"][:8] == ["evidence", "lineage", "headline", "domain", "grid", "criteria", "reliability", "failures"]
     assert out["sections"][-1] == "samples" and not out["section_errors"]
     assert "<style>" in html and html.count("data:image/png;base64,") >= 4
     assert not re.search(r'(src|href)="(?!data:|#)', html)  # nothing fetched from elsewhere
@@ -42,6 +42,9 @@ def test_report_is_self_contained_and_complete(run, tmp_path):
     assert f"{100 * marker['win_rate']:.1f}%" in html
     assert "Fleiss" not in html or "κ" in html
     assert "first-slot rate" in html and "flip rate" in html
+    # the evidence comes first and says the always-first judge was left out
+    assert "What the evidence says" in html and "judge first is unreliable" in html
+    assert "no: flip rate 100%" in html
 
 
 def test_everything_is_escaped(run, tmp_path):

@@ -49,7 +49,8 @@ def run(
     result = run_eval(workspace(ctx), config, overrides=overrides, resume=resume, budget_usd=budget, progress=_progress(as_json),
                       on_estimate=_print_estimate)
     emit(result, as_json, lambda r: (_print_generation(r.get("generation")), _print_judging(r.get("judging")),
-                                     _print_stats(r["summary"]), _print_tasks(r.get("tasks")),
+                                     _print_evidence(r["summary"].get("evidence")), _print_stats(r["summary"]),
+                                     _print_tasks(r.get("tasks")),
                                      console.print(Text.assemble("run ", (f"eval-{r['run']}", "bold"), f" in {r['folder']}"))))
 
 
@@ -59,6 +60,8 @@ def _print_tasks(tasks: dict | None) -> None:
         base = result.get("baseline", "base")
         for cand, formats in (result.get("comparisons") or {}).items():
             for fmt, c in formats.items():
+                if not isinstance(c, dict) or "mcnemar" not in c or c.get("base_accuracy") is None:
+                    continue
                 console.print(f"  {name} {fmt}: {base} {c['base_accuracy']:.1%} → {cand} {c['tuned_accuracy']:.1%} "
                               f"(n={c['n']}, McNemar p={c['mcnemar']['p_value']:.3f})")
         for set_name, block in (result.get("sets") or {}).items():
@@ -111,12 +114,99 @@ def judge(
 def stats(
     ctx: typer.Context,
     run_ref: str = typer.Argument(..., metavar="RUN", help="The run id."),
+    evidence_only: bool = typer.Option(False, "--evidence", help="Only the evidence summary."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Win rates with intervals, judge reliability, agreement, domains, the grid (from the store)."""
+    """The evidence summary, then win rates with intervals, judge reliability, agreement, domains,
+    the grid and every task's lines (from the store)."""
     from expertune.evaluate.pipeline import write_summary
 
-    emit(write_summary(workspace(ctx), run_ref), as_json, _print_stats)
+    summary = write_summary(workspace(ctx), run_ref)
+    if evidence_only:
+        emit(summary["evidence"], as_json, _print_evidence)
+        return
+    emit(summary, as_json, lambda s: (_print_evidence(s.get("evidence")), _print_stats(s), _print_tasks(s.get("tasks"))))
+
+
+@eval_app.command("plan")
+def plan(
+    effect: float = typer.Option(0.1, "--effect", help="The win-rate difference from 50% to detect (0.1 = a 60% win rate)."),
+    power: float = typer.Option(0.8, "--power", help="Chance of detecting it when it is real."),
+    confidence: float = typer.Option(0.95, "--confidence", help="1 - the two-sided significance level."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Before a run: how many prompts a pairwise win-rate difference of --effect needs."""
+    from expertune.evaluate.evidence import plan_prompts
+
+    emit(plan_prompts(effect, power=power, confidence=confidence), as_json, lambda r: console.print(
+        f"{r['prompts']} prompts detect a win rate of {r['win_rate']:.0%} against 50% (difference {r['effect']:g}) "
+        f"with {r['power']:.0%} power at a two-sided {1 - r['confidence']:.0%} level; {r['note']}", highlight=False))
+
+
+def _print_paired(result: dict) -> None:
+    """The evidence lines of a standalone facts/refusal comparison (evaluate/evidence.py)."""
+    from expertune.evaluate.evidence import CandidateEvidence, EvidenceSummary, task_metrics
+
+    ev = EvidenceSummary(run=0, baseline=result["baseline"], candidates=[
+        CandidateEvidence(candidate=c, baseline=result["baseline"],
+                          metrics=task_metrics(result["kind"], result, c, n_boot=0, seed=0)) for c in result["comparisons"]])
+    _print_evidence(ev.model_dump(mode="json"))
+
+
+def _need_adapter(adapter: str | None) -> None:
+    from expertune.errors import ConfigError
+
+    if not adapter:
+        raise ConfigError("--adapter NAME is required: the comparison is the base model against a tuned adapter "
+                          "(see `expertune adapters list`)")
+
+
+_AdapterOpt = typer.Option(None, "--adapter", help="The tuned adapter: a registry name, name@3 or name@current.")
+_ModelOpt = typer.Option(None, "--model", help="Base model (default: the adapter's base, else the workspace's).")
+
+
+@eval_app.command("facts")
+def facts(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="JSONL of {question, answer, aliases?}: facts the training data taught."),
+    adapter: Optional[str] = _AdapterOpt,
+    model: Optional[str] = _ModelOpt,
+    max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Did the facts stick? Normalised match (McNemar) and reference log-probability, base vs tuned."""
+    from expertune.evaluate.facts import load_facts, run_facts
+    from expertune.evaluate.metrics import open_local_models
+    from expertune.llm.base import GenParams
+
+    ws = workspace(ctx)
+    _need_adapter(adapter)
+    items, info = load_facts(file, ws)
+    models, _ = open_local_models(ws, model, adapter)
+    result = run_facts(models, items, baseline="base", params=GenParams(max_new_tokens=max_new_tokens), info=info)
+    emit(result, as_json, _print_paired)
+
+
+@eval_app.command("refusal")
+def refusal(
+    ctx: typer.Context,
+    prompts: Optional[str] = typer.Argument(None, help="JSONL of {prompt, should_refuse} (default: the bundled prompts)."),
+    adapter: Optional[str] = _AdapterOpt,
+    model: Optional[str] = _ModelOpt,
+    max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Safety regression: refusal rates on harmful and look-alike harmless prompts, base vs tuned."""
+    from expertune.evaluate.metrics import open_local_models
+    from expertune.evaluate.refusal import load_prompts, run_refusal
+    from expertune.llm.base import GenParams
+
+    ws = workspace(ctx)
+    _need_adapter(adapter)
+    items, info = load_prompts(prompts, ws)
+    models, _ = open_local_models(ws, model, adapter)
+    result = run_refusal(models, items, baseline="base", params=GenParams(max_new_tokens=max_new_tokens), info=info)
+    emit(result, as_json, _print_paired)
 
 
 @eval_app.command("list")
@@ -195,6 +285,42 @@ def _print_judging(r) -> None:
     if r.get("budget_stopped"):
         err_console.print(Text.assemble(("budget reached:", "yellow"), " the remaining judgments were not started; raise "
                                         "--budget and run `expertune eval judge RUN` again to finish"))
+
+
+VERDICT_STYLE = {"better": "green", "worse": "red", "no detectable difference": "yellow", "not measured": "dim"}
+
+
+def _num(x, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}g}" if abs(x) < 1e-3 and x else f"{x:.{digits}f}"
+
+
+def _signed(x) -> str:
+    return "–" if x is None else f"{x:+.3f}"
+
+
+def _print_evidence(ev) -> None:
+    """The evidence summary (evaluate/evidence.py): one line per metric per candidate."""
+    from rich.text import Text
+
+    if not ev:
+        return
+    for cand in ev["candidates"]:
+        t = Table(title=Text(f"evidence: {cand['candidate']} vs {cand['baseline']} (95% intervals; "
+                             "detectable = smallest difference with 80% power)"), box=box.SIMPLE_HEAD, pad_edge=False)
+        for header in ("metric", "detail", cand["baseline"], cand["candidate"], "difference", "95% CI", "verdict",
+                       "detectable", "rests on"):
+            t.add_column(Text(header))
+        for m in cand["metrics"]:
+            ci = m["interval"]
+            rests = f"n={m['n']} {m['unit']}, {m['split']}" + (f", judges: {', '.join(m['judges']) or 'none reliable'}"
+                                                              if m["task"] == "pairwise" else "")
+            t.add_row(Text(m["metric"]), Text(m["detail"]), _num(m["baseline_value"]), _num(m["candidate_value"]),
+                      _signed(m["estimate"]), "–" if not ci else f"{_signed(ci[0])} to {_signed(ci[1])}",
+                      Text(m["verdict"], style=VERDICT_STYLE[m["verdict"]]), _num(m["detectable"]), Text(rests + (
+                          f"; {m['note']}" if m["note"] else "")))
+        console.print(t)
+    for note in ev["notes"]:
+        console.print(Text(f"  note: {note}", style="yellow"))
 
 
 def _print_stats(s) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from expertune.evaluate import stats as st
-from expertune.evaluate.config import CHECKPOINT_SELECTION
+from expertune.evaluate.config import CHECKPOINT_SELECTION, JudgeReliability
 from expertune.evaluate.generate import load_generations, plan_generations
 from expertune.evaluate.judge_stage import Comparison, build_comparisons, build_request, load_judgments, text_sha
 from expertune.evaluate.runs import get_run, run_config
@@ -75,8 +75,10 @@ class Item:
     def cluster(self) -> int:
         return self.comparison.prompt["idx"]
 
-    def pooled_score(self) -> float | None:
-        scores = [st.SCORE[v.verdict] for v in self.judges.values() if v.verdict is not None]
+    def pooled_score(self, judges: list[str] | None = None) -> float | None:
+        """Mean score over the judges (all, or those named) that gave a verdict."""
+        scores = [st.SCORE[v.verdict] for name, v in self.judges.items()
+                  if v.verdict is not None and (judges is None or name in judges)]
         return sum(scores) / len(scores) if scores else None
 
     @property
@@ -149,6 +151,7 @@ def summarize(data: RunData) -> dict[str, Any]:
         "run": {k: run[k] for k in ("id", "name", "status", "created_at", "folder")},
         "lineage": run["lineage"],
         "labels": data.labels,
+        "bootstrap": {"replicates": n_boot, "seed": seed},
         "counts": {"prompts": len(run["prompts"]), "items": len(data.items), "missing_answers": data.missing,
                    "identical_answers": sum(i.comparison.identical for i in data.items),
                    "flagged_planted_verdict": sum(i.flagged for i in data.items)},
@@ -160,27 +163,41 @@ def summarize(data: RunData) -> dict[str, Any]:
     # Prompts of the val split chose the training checkpoint: summarised apart, never in the headline.
     val_sets = {p.label for p in config.prompts if p.split == "val"}
     held_out = [i for i in data.items if i.comparison.prompt["set_name"] not in val_sets]
-    out["pairs"] = pair_summaries(held_out, run["lineage"]["baseline"], data.judge_names, n_boot, seed)
+    rel = config.judge_reliability
+    out["judge_reliability"] = rel.model_dump(mode="json")
+    out["pairs"] = pair_summaries(held_out, run["lineage"]["baseline"], data.judge_names, n_boot, seed, rel)
     if len(held_out) < len(data.items):
         out["checkpoint_selection"] = {
             "note": CHECKPOINT_SELECTION, "sets": sorted(val_sets),
             "pairs": pair_summaries([i for i in data.items if i.comparison.prompt["set_name"] in val_sets],
-                                    run["lineage"]["baseline"], data.judge_names, n_boot, seed)}
+                                    run["lineage"]["baseline"], data.judge_names, n_boot, seed, rel)}
     return out
 
 
-def pair_summaries(items: list[Item], baseline: str, judges: list[str], n_boot: int, seed: int) -> list[dict[str, Any]]:
+def pair_summaries(items: list[Item], baseline: str, judges: list[str], n_boot: int, seed: int,
+                   reliability: JudgeReliability | None = None) -> list[dict[str, Any]]:
     """One summary per candidate against the baseline."""
     by_pair: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         by_pair[item.comparison.candidate].append(item)
-    return [pair_summary(cand, baseline, members, judges, n_boot, seed) for cand, members in by_pair.items()]
+    return [pair_summary(cand, baseline, members, judges, n_boot, seed, reliability) for cand, members in by_pair.items()]
 
 
-def pair_summary(candidate: str, baseline: str, items: list[Item], judges: list[str], n_boot: int, seed: int) -> dict[str, Any]:
+def pair_summary(candidate: str, baseline: str, items: list[Item], judges: list[str], n_boot: int, seed: int,
+                 reliability: JudgeReliability | None = None) -> dict[str, Any]:
+    """Per-judge statistics, each judge's reliability verdict, and the pooled verdict over the
+    judges that count (by default the reliable ones: a judge that follows positions adds only
+    noise pulled towards a tie)."""
+    rel = reliability or JudgeReliability()
     per_judge = {name: judge_summary(name, items, n_boot, seed) for name in judges}
+    for j in per_judge.values():
+        j["reliability"].update(st.judge_reliability(j["reliability"], max_flip_rate=rel.max_flip_rate, alpha=rel.alpha))
+    counted = [n for n, j in per_judge.items() if j["reliability"]["reliable"] or not rel.exclude_unreliable]
+    pooled = pooled_summary(items, n_boot, seed, counted)
+    pooled["judges"] = counted
+    pooled["excluded_judges"] = [n for n in judges if n not in counted]
     return {"candidate": candidate, "baseline": baseline, "judges": per_judge,
-            "pooled": pooled_summary(items, n_boot, seed), "agreement": agreement(items, judges)}
+            "pooled": pooled, "agreement": agreement(items, judges)}
 
 
 def _verdicts(items: list[Item], judge: str) -> list[Item]:
@@ -209,8 +226,8 @@ def judge_summary(judge: str, items: list[Item], n_boot: int, seed: int) -> dict
     }
 
 
-def pooled_summary(items: list[Item], n_boot: int, seed: int) -> dict[str, Any]:
-    scored = [(i, s) for i in items if (s := i.pooled_score()) is not None]
+def pooled_summary(items: list[Item], n_boot: int, seed: int, judges: list[str] | None = None) -> dict[str, Any]:
+    scored = [(i, s) for i in items if (s := i.pooled_score(judges)) is not None]
     scores = [s for _, s in scored]
     clusters = [i.cluster for i, _ in scored]
     return {

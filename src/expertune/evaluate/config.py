@@ -6,6 +6,7 @@
     grid:       temperatures x max_new_tokens x seeds x samples
     judges:     local models, OpenAI-compatible endpoints (and, from Python only, scripted judges)
     rubric:     criteria scored 1-5, the neutral labels
+    judge_reliability: when a judge counts as unreliable (and is left out of the pooled verdict)
     tasks:      extra evaluations registered by other modules (exams, classification, ...)
 """
 
@@ -186,6 +187,16 @@ class ScriptedJudge(StrictModel):
 Judge = Annotated[Union[LocalJudge, OpenAIJudge, ScriptedJudge], Field(discriminator="type")]
 
 
+class JudgeReliability(StrictModel):
+    """When a judge is unreliable: it follows the answers' positions rather than their content.
+    Unreliable judges are still reported, with the reason, but left out of the pooled verdict
+    unless exclude_unreliable is false."""
+
+    max_flip_rate: float = Field(0.3, ge=0, le=1)  # opposite decisive verdicts in the two orders
+    alpha: float = Field(0.05, gt=0, lt=1)  # significance of the first-slot preference (binomial test)
+    exclude_unreliable: bool = True
+
+
 class EvalConfig(StrictModel):
     name: str | None = None
     candidates: list[Candidate] = Field(min_length=1)
@@ -194,6 +205,7 @@ class EvalConfig(StrictModel):
     grid: Grid = Field(default_factory=Grid)
     judges: list[Judge] = Field(default_factory=list)
     rubric: Rubric = Field(default_factory=Rubric)
+    judge_reliability: JudgeReliability = Field(default_factory=JudgeReliability)
     bootstrap: int = Field(2000, ge=100, le=100000)  # bootstrap replicates for intervals
     stats_seed: int = 0
     budget_usd: float | None = Field(None, ge=0)  # stop paid calls before exceeding this (run total)

@@ -20,6 +20,8 @@ PLUGIN_MODULES = (
     "expertune.evaluate.classify",
     "expertune.evaluate.perplexity",
     "expertune.evaluate.forgetting",
+    "expertune.evaluate.facts",
+    "expertune.evaluate.refusal",
 )
 
 

@@ -55,7 +55,11 @@ def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
 
 
 def write_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
+    """The run's statistics with, first, what their evidence amounts to (evaluate/evidence.py)."""
+    from expertune.evaluate.evidence import evidence_summary
+
     summary = run_summary(ws, run_ref)
+    summary = {"evidence": evidence_summary(summary).model_dump(mode="json"), **summary}
     path = Path(summary["run"]["folder"]) / "summary.json"
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return summary

@@ -236,7 +236,8 @@ def _reliability(ctx: ReportContext) -> str | None:
         for name, j in pair["judges"].items():
             r, fp = j["reliability"], j["reliability"]["first_position"]
             rows.append([name, r["n"], r["flips"], pct(r["flip_rate"]), r["tie_plus_decisive"], fp["first"], fp["second"],
-                         fp["ties"], pct(fp["first_rate"]), num(fp["p_value"])])
+                         fp["ties"], pct(fp["first_rate"]), num(fp["p_value"]),
+                         "yes" if r.get("reliable", True) else "no: " + "; ".join(r.get("reasons", []))])
         ag = pair["agreement"]
         kappa_rows = [[" × ".join(p["judges"]), p["n"], num(p["kappa"]), pct(p["raw_agreement"])] for p in ag["pairs"]]
         if ag["fleiss"]:
@@ -247,7 +248,7 @@ def _reliability(ctx: ReportContext) -> str | None:
             "<p class=note>A flip: the two orders gave opposite winners (the verdict follows the position). First-slot rate: "
             "share of decisive single-order verdicts that chose the first answer (0.5 = no position bias).</p>"
             + table(["judge", "items", "flips", "flip rate", "tie + decisive", "first", "second", "ties", "first-slot rate",
-                     "p (binomial)"], rows)
+                     "p (binomial)", "reliable"], rows)
             + ("<h3>Agreement between judges</h3><p class=note>κ corrects raw agreement for chance; raw agreement "
                "overstates reliability when one verdict dominates.</p>"
                + table(["judges", "items", "κ", "raw agreement"], kappa_rows) if kappa_rows else ""))
@@ -306,7 +307,14 @@ def _short(text: str, n: int = 90) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _evidence(ctx: ReportContext) -> str | None:
+    from expertune.evaluate.evidence import evidence_summary, report_section
+
+    return report_section(evidence_summary(ctx.summary))
+
+
 for _key, _title, _builder in (
+    ("evidence", "What the evidence says", _evidence),
     ("lineage", "Lineage", _lineage),
     ("headline", "Win rates", _headline),
     ("checkpoint_selection", "Val split (used for checkpoint selection)", _checkpoint_selection),

@@ -219,6 +219,36 @@ def classification_metrics(gold: Sequence[str], pred: Sequence[str | None], labe
             "micro": dict(zip(("precision", "recall", "f1"), (float(x) for x in micro)))}
 
 
+def macro_f1_difference(gold: Sequence[str], base_pred: Sequence[str | None], tuned_pred: Sequence[str | None],
+                        labels: Sequence[str], *, n_boot: int = 2000, seed: int = 0,
+                        confidence: float = 0.95) -> dict[str, Any]:
+    """Macro-F1 of tuned minus base on the same items (scikit-learn's f1_score over every label,
+    invalid answers counting as misses), with a paired percentile bootstrap over items: macro-F1
+    is not a mean of per-item scores, so each replicate recomputes it on resampled items."""
+    from sklearn.metrics import f1_score
+
+    labels = list(labels)
+    g = np.asarray(list(gold), dtype=object)
+    b = np.asarray([p if p in labels else _NO_LABEL for p in base_pred], dtype=object)
+    t = np.asarray([p if p in labels else _NO_LABEL for p in tuned_pred], dtype=object)
+
+    def f1(y, p):
+        return float(f1_score(y, p, labels=labels, average="macro", zero_division=0))
+
+    n = len(g)
+    if n == 0:
+        return {"n": 0, "base": None, "tuned": None, "difference": None, "ci": None}
+    rng = np.random.default_rng(seed)
+    reps = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, size=n)
+        reps.append(f1(g[idx], t[idx]) - f1(g[idx], b[idx]))
+    alpha = (1 - confidence) / 2
+    base, tuned = f1(g, b), f1(g, t)
+    return {"n": n, "base": base, "tuned": tuned, "difference": tuned - base,
+            "ci": [float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha))]}
+
+
 # -- agreement between raters ---------------------------------------------------------------------
 def _defined(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
@@ -334,6 +364,107 @@ def first_position(picks: Sequence[str]) -> dict[str, Any]:
     p = float(sps.binomtest(c["first"], decisive, 0.5).pvalue) if decisive else None
     return {"n": len(picks), "first": c["first"], "second": c["second"], "ties": c["tie"],
             "first_rate": rate, "p_value": p}
+
+
+def judge_reliability(reliability: dict[str, Any], *, max_flip_rate: float = 0.3, alpha: float = 0.05) -> dict[str, Any]:
+    """Whether a judge's verdicts can be trusted, from its own two orders: a judge that often gives
+    opposite verdicts when the answers swap places (flip rate above `max_flip_rate`), or whose
+    preference for the first slot is significant (two-sided binomial test p < `alpha`), follows
+    positions rather than answers. Returns {"reliable", "reasons"}; reasons say which test failed."""
+    reasons = []
+    flips = reliability.get("flip_rate")
+    if flips is not None and flips > max_flip_rate:
+        reasons.append(f"flip rate {flips:.0%} > {max_flip_rate:.0%}: its verdict changes when the answers swap places")
+    fp = reliability.get("first_position") or {}
+    if fp.get("p_value") is not None and fp["p_value"] < alpha:
+        reasons.append(f"picks the first slot in {fp['first']} of {fp['first'] + fp['second']} decisive judgments "
+                       f"(binomial p = {fp['p_value']:.2g} < {alpha:g})")
+    return {"reliable": not reasons, "reasons": reasons}
+
+
+# -- verdicts and power ---------------------------------------------------------------------------
+BETTER, WORSE, NO_DIFFERENCE = "better", "worse", "no detectable difference"
+
+
+def verdict(interval: Sequence[float] | None, *, null: float = 0.0, higher_is_better: bool = True) -> str | None:
+    """"better" when the whole interval lies on the good side of `null` (no change), "worse" when
+    it lies on the bad side, else "no detectable difference"; None without an interval."""
+    if not interval or interval[0] is None or interval[1] is None:
+        return None
+    lo, hi = float(interval[0]), float(interval[1])
+    if lo > null:
+        return BETTER if higher_is_better else WORSE
+    if hi < null:
+        return WORSE if higher_is_better else BETTER
+    return NO_DIFFERENCE
+
+
+def _z(confidence: float, power: float) -> tuple[float, float]:
+    return float(sps.norm.ppf(1 - (1 - confidence) / 2)), float(sps.norm.ppf(power))
+
+
+def win_rate_effect_size(win_rate: float) -> float:
+    """Cohen's h of a win rate against 0.5 (statsmodels' proportion_effectsize)."""
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    return float(proportion_effectsize(win_rate, 0.5))
+
+
+def prompts_needed(effect: float, *, confidence: float = 0.95, power: float = 0.8) -> int:
+    """Prompts needed to detect a win rate of 0.5 + `effect` against no difference (0.5) with a
+    two-sided test at 1 - confidence and the given power: the one-sample arcsine (Cohen's h) power
+    calculation of statsmodels. Each prompt counts once (the prompt is the unit of the interval);
+    ties, which lower the variance, make it conservative."""
+    from statsmodels.stats.power import NormalIndPower
+
+    if not 0 < abs(effect) < 0.5:
+        raise ValueError("effect must be a win-rate difference from 0.5, between 0 and 0.5 (e.g. 0.1 for 60%)")
+    n = NormalIndPower().solve_power(effect_size=win_rate_effect_size(0.5 + abs(effect)), alpha=1 - confidence,
+                                     power=power, ratio=0, alternative="two-sided")
+    return int(math.ceil(n))
+
+
+def win_rate_detectable(n: int, *, confidence: float = 0.95, power: float = 0.8) -> float | None:
+    """The smallest win-rate difference from 0.5 that n prompts detect with the given power (the
+    inverse of `prompts_needed`)."""
+    from statsmodels.stats.power import NormalIndPower
+
+    if n < 2:
+        return None
+    h = NormalIndPower().solve_power(nobs1=n, alpha=1 - confidence, power=power, ratio=0, alternative="two-sided")
+    rate = math.sin(float(h) / 2 + math.asin(math.sqrt(0.5))) ** 2
+    return min(0.5, rate - 0.5)
+
+
+def detectable_from_interval(interval: Sequence[float] | None, *, confidence: float = 0.95, power: float = 0.8) -> float | None:
+    """The smallest difference a test with this interval detects with the given power: the
+    interval's half-width is z(1 - alpha/2) standard errors, the detectable difference is
+    (z(1 - alpha/2) + z(power)) standard errors."""
+    if not interval or interval[0] is None or interval[1] is None:
+        return None
+    za, zb = _z(confidence, power)
+    return (float(interval[1]) - float(interval[0])) / 2 * (za + zb) / za
+
+
+def paired_binary_detectable(n: int, discordant: int, *, confidence: float = 0.95, power: float = 0.8) -> float | None:
+    """Smallest difference in paired proportions (accuracy, refusal rate) that n paired items
+    detect: the difference has standard error sqrt(psi / n) under no change, where psi is the
+    share of discordant pairs; psi is taken at its Wilson upper bound so that a run with few or no
+    discordant pairs does not claim a tiny detectable difference."""
+    if n < 2:
+        return None
+    za, zb = _z(confidence, power)
+    psi = wilson_interval(discordant, n, confidence)[1]
+    return min(1.0, (za + zb) * math.sqrt(psi / n))
+
+
+def paired_binary_difference(base_only: int, tuned_only: int, n: int) -> dict[str, Any]:
+    """Paired difference of proportions (tuned - base) from McNemar's counts, with a t interval
+    over the items' differences (+1 tuned only, -1 base only, 0 concordant)."""
+    diffs = [1.0] * tuned_only + [-1.0] * base_only + [0.0] * (n - tuned_only - base_only)
+    m = mean_interval(diffs, method="t")
+    return {"difference": m["mean"], "ci": m["ci"] if m["mean"] is not None else None,
+            "detectable": paired_binary_detectable(n, base_only + tuned_only)}
 
 
 # -- length control -------------------------------------------------------------------------------
