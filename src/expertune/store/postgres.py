@@ -79,7 +79,8 @@ def _refused_values(ctx) -> str:
     rows = ctx.parameters if isinstance(ctx.parameters, (list, tuple)) else [ctx.parameters]
     found = []
     for row in rows:
-        for key, value in (row or {}).items() if isinstance(row, dict) else ():
+        for param, value in (row or {}).items() if isinstance(row, dict) else ():
+            key = _column_of(param, columns)
             if _non_finite(getattr(value, "obj", value)):  # psycopg wraps JSON parameters in Json(obj)
                 found.append(f"{getattr(table, 'name', '?')}.{key} holds NaN or Infinity, which JSON (and "
                              "PostgreSQL's json type) cannot represent")
@@ -91,6 +92,14 @@ def _refused_values(ctx) -> str:
             if "\x00" in value:
                 found.append(f"{getattr(table, 'name', '?')}.{key} contains a NUL character")
     return "; ".join(dict.fromkeys(found)) or str(ctx.original_exception).splitlines()[0]
+
+
+def _column_of(param: str, columns: dict) -> str:
+    """The column a bound parameter writes: its own name, or a renamed bind such as `_new_text`
+    (an UPDATE cannot bind a parameter under the name of a column it sets)."""
+    if param in columns:
+        return param
+    return next((name for name in columns if param.endswith("_" + name)), param)
 
 
 def _non_finite(value) -> bool:
