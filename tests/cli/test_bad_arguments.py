@@ -116,7 +116,7 @@ def test_postgres_url_without_its_driver_names_the_package(tmp_path):
     assert cli("init", root).code == 0
     with (root / "expertune.yaml").open("a") as f:
         f.write("store_url: postgresql+psycopg2://user@127.0.0.1/expertune\n")
-    refused("-w", root, "stats", names="store_url", fix="pip install psycopg2-binary")
+    refused("-w", root, "stats", names="store_url", fix='pip install "expertune[postgres]"')
 
 
 def test_a_corrupt_store_names_the_database_file_and_the_remedy(tmp_path):

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from expertune.cli.common import console, workspace
-from expertune.errors import ConfigError
+from expertune.errors import ConfigError, WorkspaceNotFound
 
 
 def serve(
@@ -34,7 +34,7 @@ def serve(
 
     adapters = list(adapters or [])
     needs_ws = any(not Path(a).expanduser().is_dir() for a in adapters)
-    ws = workspace(ctx) if needs_ws else None
+    ws = workspace(ctx) if needs_ws else _workspace_if_any(ctx)
     if engine == "vllm":
         from expertune.serve.config import api_key
         from expertune.serve.vllm import shell_line, vllm_command
@@ -63,6 +63,15 @@ def serve(
     console.print(f"serving on http://{host}:{port}/v1 - models: {', '.join(server.pool.model_ids())}",
                   highlight=False, markup=False)
     server.run()
+
+
+def _workspace_if_any(ctx: typer.Context):
+    """The workspace when there is one (its base model is the default base); serving adapter
+    folders needs none."""
+    try:
+        return workspace(ctx)
+    except WorkspaceNotFound:
+        return None
 
 
 def register(app: typer.Typer) -> None:

@@ -55,6 +55,13 @@ def resolve(name: str) -> ResolvedModel:
             raise ConfigError(f"{path}: no such GGUF file")
         return _from_gguf(name, "gguf", path)
     if "/" in name and not name.startswith((".", "/")):
+        from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+        try:
+            validate_repo_id(name)
+        except HFValidationError as err:
+            raise ConfigError(f"model {name!r}: not a valid hub id ({err}); give org/name, a model folder, "
+                              "a .gguf file or builtin:NAME") from None
         return ResolvedModel(name, "hub", name, None, "model")
     known = ", ".join(f"builtin:{n}" for n in BUILTINS)
     raise ConfigError(f"model {name!r}: not a builtin ({known}), a model folder, a .gguf file or a hub id (org/name)")

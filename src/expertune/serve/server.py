@@ -16,7 +16,8 @@ DEFAULT_BASE = "builtin:smollm2-135m-instruct"
 
 
 def default_base(adapters: list[str], ws) -> str:
-    """The base the adapters were trained on (they must agree), else the embedded default."""
+    """The base the adapters were trained on (they must agree), else the workspace's base model,
+    else the embedded default."""
     from expertune.llm.adapters import read_adapter
 
     bases = set()
@@ -31,7 +32,9 @@ def default_base(adapters: list[str], ws) -> str:
     if len(bases) > 1:
         raise ConfigError(f"the adapters were trained on different bases ({', '.join(sorted(bases))}); one server "
                           "serves one base: start one server per base, or pick one with --base")
-    return bases.pop() if bases else DEFAULT_BASE
+    if bases:
+        return bases.pop()
+    return ws.settings.base_model if ws is not None else DEFAULT_BASE
 
 
 class Server:
