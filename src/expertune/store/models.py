@@ -234,3 +234,4 @@ class ScoreCache(Base):
 
 
 import expertune.store.eval_models  # noqa: F401
+import expertune.store.author_models  # noqa: F401
