@@ -20,3 +20,37 @@ document.addEventListener("DOMContentLoaded", () => {
     if (target) { e.preventDefault(); target.click(); }
   });
 });
+
+// Live training progress by Server-Sent Events: status, step, tokens/s and the loss curve.
+// The scaling is the same as expertune/studio/chart.py, which draws the first frame on the server.
+function chartPoints(series, xmax, ymin, span, w, h) {
+  const pad = 30;
+  return series.map(([s, v]) => `${(pad + (w - 2 * pad) * s / xmax).toFixed(1)},${(h - pad - (h - 2 * pad) * (v - ymin) / span).toFixed(1)}`).join(" ");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const job = document.getElementById("job");
+  if (!job || !job.dataset.events) return;
+  const source = new EventSource(job.dataset.events);
+  const set = (id, text) => { const el = document.getElementById(id); if (el) el.textContent = text; };
+  source.onmessage = (event) => {
+    const d = JSON.parse(event.data);
+    const status = document.getElementById("job-status");
+    status.textContent = d.status; status.className = `badge ${d.status}`;
+    set("job-step", d.step); set("job-max", d.max_steps || "?"); set("job-rate", d.tokens_per_second || "–");
+    if (d.error) { const e = document.getElementById("job-error"); e.hidden = false; e.textContent = d.error; }
+    const all = d.points.concat(d.eval_points);
+    if (all.length) {
+      const svg = document.getElementById("loss-chart");
+      const w = +svg.getAttribute("width"), h = +svg.getAttribute("height");
+      const xmax = Math.max(d.max_steps || 0, ...all.map((p) => p[0])) || 1;
+      const ys = all.map((p) => p[1]), ymin = Math.min(...ys), ymax = Math.max(...ys);
+      const span = (ymax - ymin) || 1;
+      document.getElementById("train-line").setAttribute("points", chartPoints(d.points, xmax, ymin, span, w, h));
+      document.getElementById("eval-line").setAttribute("points", chartPoints(d.eval_points, xmax, ymin, span, w, h));
+      set("chart-ymin", ymin.toFixed(3)); set("chart-ymax", ymax.toFixed(3)); set("chart-xmax", xmax);
+    }
+  };
+  // When the job ends, reload once: the page then shows the result and the resume/adapter links.
+  source.addEventListener("done", () => { source.close(); window.location.reload(); });
+});
