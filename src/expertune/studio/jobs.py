@@ -1,4 +1,4 @@
-"""Background jobs: a training runs in its own worker process; its state is a row in `jobs`.
+"""Background jobs: a training or an evaluation runs in its own worker process; its state is a row in `jobs`.
 
 `start_training` writes the row and spawns `python -m expertune.studio.worker` in a new session, so
 the job outlives the request, the browser tab and the studio itself. The worker runs the library's
@@ -113,11 +113,12 @@ def start_training(ws: Workspace, recipe: str, overrides: list[str], *, author: 
     return job_id
 
 
-def resume_training(ws: Workspace, job_id: int, *, author: str) -> int:
+def resume(ws: Workspace, job_id: int, *, author: str) -> int:
+    """A new job that continues a cancelled or failed one's run (from its checkpoint or cache)."""
     old = get_job(ws, job_id)
     if old["status"] not in ("cancelled", "failed") or not old["run_ref"]:
-        raise InputError(f"job {job_id} is {old['status']}; only a cancelled or failed training with a run can resume")
-    new_id = _create(ws, "train", {**old["params"], "resume_of": job_id}, author, run_ref=old["run_ref"])
+        raise InputError(f"job {job_id} is {old['status']}; only a cancelled or failed job with a run can resume")
+    new_id = _create(ws, old["kind"], {**old["params"], "resume_of": job_id}, author, run_ref=old["run_ref"])
     _spawn(ws, new_id)
     return new_id
 
@@ -155,5 +156,28 @@ def progress(ws: Workspace, job: dict[str, Any]) -> dict[str, Any]:
             "adapter": record.get("adapter"), "best_step": record.get("best_step")}
 
 
-def run_folder(ws: Workspace, run_ref: str) -> Path:
-    return ws.runs_dir / run_ref
+def _stage_file(ws: Workspace, job_id: int) -> Path:
+    return ws.runs_dir / "studio" / f"job-{job_id}.stage.json"
+
+
+def write_stage(ws: Workspace, job_id: int, stage: str, done: int, total: int) -> None:
+    """An evaluation's progress (stage, done of total), written by the worker for the page."""
+    path = _stage_file(ws, job_id)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"stage": stage, "done": done, "total": total}))
+    tmp.replace(path)
+
+
+def stage(ws: Workspace, job_id: int) -> dict[str, Any]:
+    path = _stage_file(ws, job_id)
+    return json.loads(path.read_text()) if path.is_file() else {"stage": "starting", "done": 0, "total": 0}
+
+
+def start_evaluation(ws: Workspace, config: Path, *, author: str) -> int:
+    """Validate the eval config here (errors go back to the form), then run it in a worker process."""
+    from expertune.evaluate.config import load_eval_config
+
+    load_eval_config(config)
+    job_id = _create(ws, "evaluate", {"config": str(config)}, author)
+    _spawn(ws, job_id)
+    return job_id

@@ -18,7 +18,7 @@ from expertune.workspace import Workspace
 
 HERE = Path(__file__).parent
 NAV = [("overview", "/", "Overview"), ("review", "/review", "Review"), ("checks", "/checks", "Checks"),
-       ("train", "/train", "Train")]
+       ("train", "/train", "Train"), ("evaluate", "/evaluate", "Evaluate")]
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,
                   trim_blocks=True, lstrip_blocks=True)

@@ -3,7 +3,7 @@
 It runs the same library functions as `expertune train`, records the run id as soon as the run
 folder exists (so the page can follow its loss curve), and writes the outcome to the job row.
 SIGINT (the studio's Cancel) makes the trainer save a checkpoint and stop: the job is "cancelled"
-and can resume.
+and can resume. An evaluation resumes from what the store holds (its stages are cached by content).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def _update(ws: Workspace, job_id: int, **values) -> None:
 
 
 def run_train(ws: Workspace, job_id: int, params: dict, run_ref: str | None) -> str:
+    """`expertune train RECIPE`: prepared first so the run id (and its loss log) is known at once."""
     from expertune.train.recipe import load_recipe
     from expertune.train.run import prepare, train
 
@@ -40,6 +41,29 @@ def run_train(ws: Workspace, job_id: int, params: dict, run_ref: str | None) -> 
     return {"completed": "completed", "interrupted": "cancelled"}.get(record.get("status"), "failed")
 
 
+def run_evaluate(ws: Workspace, job_id: int, params: dict, run_ref: str | None) -> str:
+    """`expertune eval run CONFIG`: the run is created first so the page can link to it at once."""
+    from contextlib import contextmanager
+
+    from expertune.evaluate.pipeline import run_eval, start_run
+    from expertune.studio.jobs import write_stage
+
+    if run_ref is None:
+        run_ref = str(start_run(ws, Path(params["config"]), params.get("overrides"))["id"])
+        _update(ws, job_id, run_ref=run_ref)
+
+    @contextmanager
+    def progress(stage: str):
+        write_stage(ws, job_id, stage, 0, 0)
+        yield lambda done, total: write_stage(ws, job_id, stage, done, total)
+
+    run_eval(ws, resume=int(run_ref), progress=progress)
+    return "completed"
+
+
+RUNNERS = {"train": run_train, "evaluate": run_evaluate}
+
+
 def main(root: str, job_id: int) -> None:
     from expertune.cli.app import quiet_libraries
 
@@ -50,9 +74,9 @@ def main(root: str, job_id: int) -> None:
         params, run_ref, kind = dict(job.params), job.run_ref, job.kind
         job.status, job.pid, job.updated_at = "running", os.getpid(), utcnow()
     try:
-        if kind != "train":
+        if kind not in RUNNERS:
             raise ExpertuneError(f"unknown job kind {kind!r}")
-        status = run_train(ws, job_id, params, run_ref)
+        status = RUNNERS[kind](ws, job_id, params, run_ref)
         _update(ws, job_id, status=status, finished_at=utcnow())
     except KeyboardInterrupt:
         _update(ws, job_id, status="cancelled", finished_at=utcnow())

@@ -49,10 +49,11 @@ def job_page(request: Request, job_id: int):
 
 def _event(ws, job_id: int) -> dict:
     job = jobs.get_job(ws, job_id)
-    return {"status": job["status"], "error": job["error"], **jobs.progress(ws, job)}
+    extra = jobs.progress(ws, job) if job["kind"] == "train" else jobs.stage(ws, job_id)
+    return {"status": job["status"], "error": job["error"], "run_ref": job["run_ref"], **extra}
 
 
-@router.get("/train/jobs/{job_id}/events")
+@router.get("/jobs/{job_id}/events")
 async def job_events(request: Request, job_id: int):
     """Server-Sent Events: the job's status and progress once a second until it ends."""
     ws = workspace(request)
@@ -72,16 +73,22 @@ async def job_events(request: Request, job_id: int):
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/train/jobs/{job_id}/cancel")
+def job_url(job: dict) -> str:
+    return f"/{'train' if job['kind'] == 'train' else 'evaluate'}/jobs/{job['id']}"
+
+
+@router.post("/jobs/{job_id}/cancel")
 def cancel(request: Request, job_id: int):
-    jobs.cancel(workspace(request), job_id)
-    return redirect(f"/train/jobs/{job_id}")
+    ws = workspace(request)
+    jobs.cancel(ws, job_id)
+    return redirect(job_url(jobs.get_job(ws, job_id)))
 
 
-@router.post("/train/jobs/{job_id}/resume")
+@router.post("/jobs/{job_id}/resume")
 def resume(request: Request, job_id: int):
-    new_id = jobs.resume_training(workspace(request), job_id, author=user(request))
-    return redirect(f"/train/jobs/{new_id}")
+    ws = workspace(request)
+    new_id = jobs.resume(ws, job_id, author=user(request))
+    return redirect(job_url(jobs.get_job(ws, new_id)))
 
 
 @router.get("/train/audit")

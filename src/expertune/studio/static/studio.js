@@ -38,7 +38,12 @@ document.addEventListener("DOMContentLoaded", () => {
     const status = document.getElementById("job-status");
     status.textContent = d.status; status.className = `badge ${d.status}`;
     set("job-step", d.step); set("job-max", d.max_steps || "?"); set("job-rate", d.tokens_per_second || "–");
+    if (d.stage !== undefined) {
+      set("job-stage", d.stage); set("job-done", d.done); set("job-total", d.total);
+      const bar = document.getElementById("job-bar"); if (bar) { bar.max = d.total || 1; bar.value = d.done; }
+    }
     if (d.error) { const e = document.getElementById("job-error"); e.hidden = false; e.textContent = d.error; }
+    if (!d.points) return;
     const all = d.points.concat(d.eval_points);
     if (all.length) {
       const svg = document.getElementById("loss-chart");
