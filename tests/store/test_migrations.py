@@ -1,11 +1,12 @@
+import pytest
 from sqlalchemy import inspect
 
 from expertune.store.db import current_revision, head_revision, make_engine, upgrade
 from expertune.store.models import Base
 
 
-def test_upgrade_from_empty_db_creates_every_table(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+def test_upgrade_from_empty_db_creates_every_table(store_url):
+    engine = make_engine(store_url)
     assert current_revision(engine) is None
     upgrade(engine)
     assert current_revision(engine) == head_revision()
@@ -13,21 +14,29 @@ def test_upgrade_from_empty_db_creates_every_table(tmp_path):
     assert set(Base.metadata.tables) <= tables
 
 
-def test_migrated_schema_matches_the_models(tmp_path):
-    """Autogenerate against the migrated db must find nothing to do: models and migrations agree."""
+def test_migrated_schema_matches_the_models(store_url):
+    """Autogenerate against the migrated db must find nothing to do: models and migrations agree,
+    on SQLite and on PostgreSQL alike."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    engine = make_engine(store_url)
     upgrade(engine)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
 
 
-def test_upgrade_is_idempotent_and_wal_is_on(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+def test_upgrade_is_idempotent(store_url):
+    engine = make_engine(store_url)
     upgrade(engine)
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_wal_is_on(store_url):
+    engine = make_engine(store_url)
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

@@ -7,4 +7,6 @@ dataset.py   accepting, un-accepting and rejecting drafts into prompt groups wit
 imports.py   chat exports (ChatGPT, Claude, Open WebUI) into sessions
 proposals.py LLM-assisted curation, always as proposals the expert decides on
 terminal.py  the terminal studio (`expertune author`)
+templates.py structure templates (IRAC, ...) and the checker; documents.py the documents index
+             (BM25) and passages; exports.py parsing of chat exports
 """

@@ -144,6 +144,12 @@ def set_head(ws: Workspace, session_id: int, turn_id: int | None) -> None:
         sess.head_id = turn_id
 
 
+def set_template(ws: Workspace, session_id: int, name: str | None) -> None:
+    """The structure template guiding the session's next drafts (guidance only, never training text)."""
+    with ws.session() as db:
+        get_session(db, session_id).template = name
+
+
 def back(ws: Workspace, session_id: int) -> int | None:
     """Move the head to its parent (to branch from an earlier point); returns the new head."""
     with ws.session() as db:

@@ -98,10 +98,10 @@ class LocalStreamingModel:
         self._lock = threading.Lock()  # one generation at a time on the shared weights
 
     def stream(self, conversation: Conversation, params: GenParams) -> TokenStream:
-        prompt = self.chat.render(conversation)
-        return TokenStream(lambda emit, cancel: self._generate(prompt, params, emit, cancel))
+        prompt_ids = self.chat.render(conversation).input_ids  # the one renderer, as evaluation and serving
+        return TokenStream(lambda emit, cancel: self._generate(prompt_ids, params, emit, cancel))
 
-    def _generate(self, prompt: str, params: GenParams, emit: Emit, cancel: threading.Event) -> StreamResult:
+    def _generate(self, prompt_ids: list[int], params: GenParams, emit: Emit, cancel: threading.Event) -> StreamResult:
         import torch
         from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextStreamer
 
@@ -119,7 +119,8 @@ class LocalStreamingModel:
             def __call__(self, input_ids, scores, **kwargs):
                 return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool)
 
-        ids = tok(prompt, add_special_tokens=False, return_tensors="pt")
+        input_ids = torch.tensor([prompt_ids])
+        ids = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
         config = GenerationConfig(do_sample=False, max_new_tokens=params.max_new_tokens, eos_token_id=eos,
                                   pad_token_id=tok.pad_token_id, use_cache=True)
         processors = LogitsProcessorList()

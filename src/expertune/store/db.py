@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from expertune.errors import ConfigError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -39,7 +41,16 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except ModuleNotFoundError as err:  # the database driver is an optional extra
+        extra = ' (use postgresql+psycopg://... with pip install "expertune[postgres]")' if url.startswith("postgresql") else ""
+        raise ConfigError(f"store_url {url.split('@')[-1]}: its database driver is not installed: {err.name}{extra}") from None
+    if engine.dialect.name == "postgresql":
+        from expertune.store import postgres
+
+        postgres.configure(engine)  # one writer at a time, as on SQLite
+    return engine
 
 
 def alembic_config() -> Config:
