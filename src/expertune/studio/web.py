@@ -17,7 +17,7 @@ from expertune.studio.security import csrf_token, current_user
 from expertune.workspace import Workspace
 
 HERE = Path(__file__).parent
-NAV = [("overview", "/", "Overview"), ("review", "/review", "Review"), ("checks", "/checks", "Checks"),
+NAV = [("overview", "/", "Overview"), ("author", "/author", "Author"), ("review", "/review", "Review"), ("checks", "/checks", "Checks"),
        ("train", "/train", "Train"), ("evaluate", "/evaluate", "Evaluate")]
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined,

@@ -59,3 +59,43 @@ document.addEventListener("DOMContentLoaded", () => {
   // When the job ends, reload once: the page then shows the result and the resume/adapter links.
   source.addEventListener("done", () => { source.close(); window.location.reload(); });
 });
+
+// Author page: stream the takes as the model writes them (a POST read as Server-Sent Events, so
+// the CSRF header goes with it), side by side; reload when they are stored.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-stream]");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = new URLSearchParams(new FormData(form));
+    const box = document.getElementById("takes");
+    const panes = {};
+    const pane = (i) => panes[i] || (panes[i] = box.appendChild(Object.assign(document.createElement("div"),
+      { className: "card take streaming" })).appendChild(document.createElement("div")));
+    form.querySelector("button").disabled = true;
+    const csrf = document.querySelector("meta[name=csrf-token]").content;
+    const response = await fetch(form.action, { method: "POST", body, headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf } });
+    if (!response.ok) { document.open(); document.write(await response.text()); document.close(); return; }
+    const reader = response.body.getReader(), decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+        const data = block.split("\n").find((l) => l.startsWith("data: "));
+        if (!data) continue;
+        const d = JSON.parse(data.slice(6));
+        if (d.text !== undefined) { const el = pane(d.take); el.className = "text"; el.textContent += d.text; }
+      }
+    }
+    window.location.reload();
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "g" && !/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault(); form.requestSubmit();
+    }
+  });
+});
