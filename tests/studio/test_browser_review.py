@@ -112,3 +112,26 @@ def test_fix_a_check_finding_and_allow_another(ws, browser, shots):
     with ws.session() as s:
         assert "[EMAIL]" in s.get(Response, 4).text
         assert repo.revisions(s, "response", 4)[0].author == "dana"
+
+
+def test_login_with_a_token_then_name_yourself(ws, browser, shots):
+    sample(ws)
+    with LiveStudio(ws, token="correct horse") as studio:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(studio.url + "/review")
+        page.wait_for_selector("input[name=token]")  # every page asks for the token first
+        page.fill("input[name=token]", "wrong")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=That token is not right.")
+        shots(page, "login")
+        page.fill("input[name=token]", "correct horse")
+        page.click("button[type=submit]")
+        page.wait_for_selector("h1")
+        page.click(".who")
+        shots(page, "me")
+        page.fill("input[name=name]", "<b>not a name</b>")
+        page.click("button[type=submit]")
+        page.wait_for_selector(".error")
+        shots(page, "error")
+        assert "not a name" in page.inner_text(".error")
