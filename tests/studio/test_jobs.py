@@ -58,3 +58,18 @@ def test_the_train_page_lists_jobs_and_escapes_the_author(ws):
         s.get(Job, 1).author = "<script>x</script>"
     page = client(ws).get("/train").text
     assert "job 1" in page and "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_the_worker_process_records_a_user_error_on_the_job(ws):
+    """A real worker process, no model: training an empty workspace fails with the library's message."""
+    import time
+
+    job_id = jobs.start_training(ws, "cpu-quick", [], author="ann")
+    for _ in range(1200):  # waits for the worker to end (bounded), not a timing assertion
+        job = jobs.get_job(ws, job_id)
+        if job["status"] not in jobs.LIVE:
+            break
+        time.sleep(0.1)
+    assert job["status"] == "failed" and job["author"] == "ann"
+    assert job["error"] and "Traceback" not in job["error"]
+    assert (ws.runs_dir / "studio" / f"job-{job_id}.log").is_file()
