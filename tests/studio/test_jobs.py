@@ -73,3 +73,9 @@ def test_the_worker_process_records_a_user_error_on_the_job(ws):
     assert job["status"] == "failed" and job["author"] == "ann"
     assert job["error"] and "Traceback" not in job["error"]
     assert (ws.runs_dir / "studio" / f"job-{job_id}.log").is_file()
+
+
+def test_the_job_page_of_a_training_still_preparing(ws):
+    job_id = add_job(ws, pid=None, run_ref=None)
+    page = client(ws).get(f"/train/jobs/{job_id}")
+    assert page.status_code == 200 and ">running</span>" in page.text

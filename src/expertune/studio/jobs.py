@@ -136,8 +136,9 @@ def cancel(ws: Workspace, job_id: int) -> None:
 
 def progress(ws: Workspace, job: dict[str, Any]) -> dict[str, Any]:
     """Loss curve, validation loss, tokens/s and step of a training job's run, read from its files."""
-    if not job["run_ref"]:
-        return {"points": [], "eval_points": [], "step": 0, "max_steps": None, "tokens_per_second": None}
+    if not job["run_ref"]:  # still preparing (snapshot, gate, audit): no run folder yet
+        return {"points": [], "eval_points": [], "step": 0, "max_steps": None, "tokens_per_second": None,
+                "run_status": None, "adapter": None, "best_step": None}
     run_dir = ws.runs_dir / job["run_ref"]
     logs = []
     path = run_dir / "progress.jsonl"
