@@ -19,9 +19,9 @@ def test_start_a_training_and_see_it_finish(tiny_ws, browser, shots):
         page = new_user(browser, studio, "trainer")
         page.click("text=Train")
         page.wait_for_selector("#start-form")
+        shots(page, "train")
         for key, value in QUICK.items():
             page.fill(f"input[name='f.{key}']", value)
-        shots(page, "train")
         page.click("#start-training")
         page.wait_for_selector("#job-status")
         # The page follows the job by SSE and reloads once when it ends.

@@ -79,3 +79,10 @@ def test_the_job_page_of_a_training_still_preparing(ws):
     job_id = add_job(ws, pid=None, run_ref=None)
     page = client(ws).get(f"/train/jobs/{job_id}")
     assert page.status_code == 200 and ">running</span>" in page.text
+
+
+def test_the_recipe_form_shows_common_fields_first_and_all_fields_in_the_form(ws):
+    page = client(ws).get("/train?recipe=cpu-quick").text
+    details = page.index("<details>")
+    assert page.index('name="f.max_steps"') < details < page.index('name="f.lora.dropout"')
+    assert page.count('name="f.') == len(recipes.fields("cpu-quick"))

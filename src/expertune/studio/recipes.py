@@ -9,6 +9,9 @@ from typing import Any
 from expertune.train.recipe import load_recipe
 
 HIDDEN = {"name", "description"}
+# Shown first; the other fields sit under "All settings" (the flow stays short for a first run).
+COMMON = ("base_model", "adapter_name", "epochs", "max_steps", "learning_rate", "lora.r", "lora.alpha",
+          "max_length", "per_device_batch_size", "eval_steps", "early_stopping_patience")
 
 
 def _text(value: Any) -> str:

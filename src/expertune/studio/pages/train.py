@@ -23,7 +23,7 @@ DONE = ("completed", "failed", "cancelled")
 def train_page(request: Request, recipe: str = "cpu-quick"):
     ws = workspace(request)
     return render(request, "train.html", active="train", presets=preset_names(), recipe=recipe,
-                  fields=recipes.fields(recipe), jobs=jobs.list_jobs(ws, "train"), adapters=registry.list_adapters(ws),
+                  fields=recipes.fields(recipe), common=recipes.COMMON, jobs=jobs.list_jobs(ws, "train"), adapters=registry.list_adapters(ws),
                   error=None)
 
 
