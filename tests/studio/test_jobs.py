@@ -86,3 +86,8 @@ def test_the_recipe_form_shows_common_fields_first_and_all_fields_in_the_form(ws
     details = page.index("<details>")
     assert page.index('name="f.max_steps"') < details < page.index('name="f.lora.dropout"')
     assert page.count('name="f.') == len(recipes.fields("cpu-quick"))
+
+
+def test_the_audit_page_marks_trained_tokens(tiny_ws):
+    page = client(tiny_ws).get("/train/audit?recipe=cpu-quick&n=1")
+    assert page.status_code == 200 and '<span class="trained">' in page.text and "Audit passed" in page.text

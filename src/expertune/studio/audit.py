@@ -13,12 +13,10 @@ def audit(ws: Workspace, recipe: str, n: int = 3) -> dict[str, Any]:
     from expertune.models import resolve
     from expertune.train.audit import audit_examples
     from expertune.train.data import load_examples
-    from expertune.train.device import plan_device
     from expertune.train.recipe import load_recipe
 
     r = load_recipe(recipe)
     version = snapshot(ws)
     base = resolve(r.base_model)
-    report = audit_examples(r, plan_device(r.precision, r.gradient_checkpointing, method=r.method), base.path,
-                            base.chat_template_source, load_examples(version, r), n_samples=n)
+    report = audit_examples(r, base.path, base.chat_template_source, load_examples(version, r), n_samples=n)
     return report.as_dict()
