@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import typer
 from rich.text import Text
 
-from expertune.cli import author, curate, data, db, documents, evalsets, evaluate, records, serve, train
+from expertune.cli import author, curate, data, db, documents, evalsets, evaluate, records, serve, studio, train
 from expertune.cli.common import err_console
 from expertune.errors import ExpertuneError
 
@@ -53,6 +53,7 @@ documents.register(app)
 author.register(app)
 db.register(app)
 serve.register(app)
+studio.register(app)
 
 
 def quiet_libraries() -> None:

@@ -235,3 +235,4 @@ class ScoreCache(Base):
 
 import expertune.store.eval_models  # noqa: F401
 import expertune.store.author_models  # noqa: F401
+import expertune.store.job_models  # noqa: F401

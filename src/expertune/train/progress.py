@@ -82,3 +82,21 @@ class GracefulInterrupt(TrainerCallback):
         if self.requested:
             control.should_save = True
             control.should_training_stop = True
+
+
+class LogFile(TrainerCallback):
+    """Appends every trainer log (loss, eval loss, tokens, step, time) to runs/<id>/progress.jsonl as
+    it happens, so another process (the studio's Train page) can follow a run live, and a killed
+    run still leaves its loss curve behind."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or not state.is_world_process_zero:
+            return
+        import json
+
+        entry = {**logs, "step": state.global_step, "max_steps": state.max_steps, "time": time.time()}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry, default=float) + "\n")

@@ -40,7 +40,7 @@ def run_training(run_dir: Path, *, resume: bool = False, show_progress: bool = T
     import torch
     from transformers import EarlyStoppingCallback, set_seed
 
-    from expertune.train.progress import GracefulInterrupt, RichProgress
+    from expertune.train.progress import GracefulInterrupt, LogFile, RichProgress
     from expertune.train.sft import build_trainer
 
     record = read_run(run_dir)
@@ -51,7 +51,7 @@ def run_training(run_dir: Path, *, resume: bool = False, show_progress: bool = T
 
     examples = _examples(run_dir)
     interrupt = GracefulInterrupt()
-    callbacks = [RichProgress(show_progress), interrupt]
+    callbacks = [RichProgress(show_progress), interrupt, LogFile(run_dir / "progress.jsonl")]
     if examples["val"] and recipe.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
     trainer = build_trainer(recipe, plan, record["base_model"]["path"], examples, run_dir / "checkpoints",

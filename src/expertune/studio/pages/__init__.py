@@ -1,0 +1,1 @@
+"""The studio pages, one router per page."""

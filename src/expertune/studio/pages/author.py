@@ -1,0 +1,102 @@
+"""Author page: authoring sessions in the browser. The conversation so far, the drafts answering the
+last question side by side (streamed as they are written), accept several takes, edit in place.
+Everything is `expertune.author` (sessions, drafting, dataset), as the terminal studio uses it."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import StreamingResponse
+
+from expertune.author import dataset, drafting, sessions
+from expertune.author.backends import backend_spec, open_backend
+from expertune.errors import InputError
+from expertune.studio.web import redirect, render, user, workspace
+
+router = APIRouter()
+MAX_TAKES = 4
+
+
+@router.get("/author")
+def author_home(request: Request):
+    ws = workspace(request)
+    return render(request, "author_home.html", active="author", sessions=sessions.list_sessions(ws),
+                  base_model=ws.settings.base_model)
+
+
+@router.post("/author/new")
+def new_session(request: Request, model: str = Form(...), base_url: str = Form(""), api_key_env: str = Form(""),
+                topic: str = Form(""), system: str = Form("")):
+    spec = backend_spec(model.strip(), base_url=base_url.strip() or None, api_key_env=api_key_env.strip() or None)
+    sid = sessions.create_session(workspace(request), backend=spec, topic=topic.strip() or None,
+                                  system=system.strip() or None, author=user(request))
+    return redirect(f"/author/{sid}")
+
+
+def _view(ws, session_id: int) -> dict:
+    with ws.session() as db:
+        sess = sessions.get_session(db, session_id)
+        path = sessions.path_to(db, sess.head_id)
+        # The question being answered: the last user turn on the branch; its drafts are the takes.
+        question = next((t for t in reversed(path) if t.role == "user"), None)
+        takes = [sessions.turn_dict(t) for t in sessions.children(db, session_id, question.id)
+                 if t.role == "assistant"] if question else []
+        shown = path[:path.index(question) + 1] if question else path
+        return {"sess": sessions.session_dict(sess), "path": [sessions.turn_dict(t) for t in shown],
+                "question": sessions.turn_dict(question) if question else None, "takes": takes}
+
+
+@router.get("/author/{session_id}")
+def session_page(request: Request, session_id: int):
+    return render(request, "author.html", active="author", max_takes=MAX_TAKES, **_view(workspace(request), session_id))
+
+
+@router.post("/author/{session_id}/ask")
+def ask(request: Request, session_id: int, text: str = Form(...), after: str = Form("")):
+    """The expert's next message, continuing from the take they chose (or from the head)."""
+    parent = int(after) if after.isdigit() else None
+    sessions.add_user_turn(workspace(request), session_id, text.replace("\r\n", "\n"), parent_id=parent)
+    return redirect(f"/author/{session_id}")
+
+
+@router.post("/author/{session_id}/takes")
+def takes(request: Request, session_id: int, n: int = Form(2)):
+    """Write n drafts for the current question. With `Accept: text/event-stream` (studio.js) the
+    text streams as it is written; without JavaScript the page reloads when they are stored."""
+    if not 1 <= n <= MAX_TAKES:
+        raise InputError(f"takes: choose 1 to {MAX_TAKES}")
+    ws = workspace(request)
+    question = _view(ws, session_id)["question"]
+    if question is None:
+        raise InputError("type a question first; drafts answer the last question")
+    plans = drafting.plan_takes(ws, question["id"], n=n)
+    with ws.session() as db:
+        model = open_backend(sessions.get_session(db, session_id).backend)
+    author = user(request)
+
+    def events():
+        for i, plan in enumerate(plans):
+            pending = drafting.start(ws, plan, model)
+            for piece in pending.stream:
+                yield f"data: {json.dumps({'take': i, 'text': piece})}\n\n"
+            yield f"data: {json.dumps({'take': i, 'saved': pending.save(author=author)})}\n\n"
+        yield "event: done\ndata: {}\n\n"
+
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+    for _ in events():
+        pass
+    return redirect(f"/author/{session_id}")
+
+
+@router.post("/author/turns/{turn_id}/accept")
+def accept(request: Request, turn_id: int, session_id: int = Form(...)):
+    dataset.accept(workspace(request), turn_id, author=user(request))
+    return redirect(f"/author/{session_id}")
+
+
+@router.post("/author/turns/{turn_id}/edit")
+def edit(request: Request, turn_id: int, session_id: int = Form(...), text: str = Form(...)):
+    sessions.edit_turn(workspace(request), turn_id, text.replace("\r\n", "\n"), author=user(request))
+    return redirect(f"/author/{session_id}")

@@ -1,0 +1,101 @@
+// expertune studio: small progressive enhancements. Every page works without this file.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  // "select all" checkbox for the review queue
+  for (const box of document.querySelectorAll("[data-select-all]")) {
+    box.addEventListener("change", () => {
+      for (const b of document.querySelectorAll(`input[type=checkbox][name="${box.dataset.selectAll}"]`)) b.checked = box.checked;
+    });
+  }
+  for (const link of document.querySelectorAll("[data-back]")) {
+    link.addEventListener("click", (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } });
+  }
+  // Keyboard shortcuts on a response page: a accept, r reject, 1-5 rate (not while typing).
+  const keys = { a: "#accept", r: "#reject" };
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
+    let target = keys[e.key] && document.querySelector(keys[e.key]);
+    if (!target && /^[1-5]$/.test(e.key)) target = document.querySelector(`button[name=rating][value="${e.key}"]`);
+    if (target) { e.preventDefault(); target.click(); }
+  });
+});
+
+// Live training progress by Server-Sent Events: status, step, tokens/s and the loss curve.
+// The scaling is the same as expertune/studio/chart.py, which draws the first frame on the server.
+function chartPoints(series, xmax, ymin, span, w, h) {
+  const pad = 30;
+  return series.map(([s, v]) => `${(pad + (w - 2 * pad) * s / xmax).toFixed(1)},${(h - pad - (h - 2 * pad) * (v - ymin) / span).toFixed(1)}`).join(" ");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const job = document.getElementById("job");
+  if (!job || !job.dataset.events) return;
+  const source = new EventSource(job.dataset.events);
+  const set = (id, text) => { const el = document.getElementById(id); if (el) el.textContent = text; };
+  source.onmessage = (event) => {
+    const d = JSON.parse(event.data);
+    const status = document.getElementById("job-status");
+    status.textContent = d.status; status.className = `badge ${d.status}`;
+    set("job-step", d.step); set("job-max", d.max_steps || "?"); set("job-rate", d.tokens_per_second || "–");
+    if (d.stage !== undefined) {
+      set("job-stage", d.stage); set("job-done", d.done); set("job-total", d.total);
+      const bar = document.getElementById("job-bar"); if (bar) { bar.max = d.total || 1; bar.value = d.done; }
+    }
+    if (d.error) { const e = document.getElementById("job-error"); e.hidden = false; e.textContent = d.error; }
+    if (!d.points) return;
+    const all = d.points.concat(d.eval_points);
+    if (all.length) {
+      const svg = document.getElementById("loss-chart");
+      const w = +svg.getAttribute("width"), h = +svg.getAttribute("height");
+      const xmax = Math.max(d.max_steps || 0, ...all.map((p) => p[0])) || 1;
+      const ys = all.map((p) => p[1]), ymin = Math.min(...ys), ymax = Math.max(...ys);
+      const span = (ymax - ymin) || 1;
+      document.getElementById("train-line").setAttribute("points", chartPoints(d.points, xmax, ymin, span, w, h));
+      document.getElementById("eval-line").setAttribute("points", chartPoints(d.eval_points, xmax, ymin, span, w, h));
+      set("chart-ymin", ymin.toFixed(3)); set("chart-ymax", ymax.toFixed(3)); set("chart-xmax", xmax);
+    }
+  };
+  // When the job ends, reload once: the page then shows the result and the resume/adapter links.
+  source.addEventListener("done", () => { source.close(); window.location.reload(); });
+});
+
+// Author page: stream the takes as the model writes them (a POST read as Server-Sent Events, so
+// the CSRF header goes with it), side by side; reload when they are stored.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form[data-stream]");
+  if (!form) return;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = new URLSearchParams(new FormData(form));
+    const box = document.getElementById("takes");
+    const panes = {};
+    const pane = (i) => panes[i] || (panes[i] = box.appendChild(Object.assign(document.createElement("div"),
+      { className: "card take streaming" })).appendChild(document.createElement("div")));
+    form.querySelector("button").disabled = true;
+    const csrf = document.querySelector("meta[name=csrf-token]").content;
+    const response = await fetch(form.action, { method: "POST", body, headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf } });
+    if (!response.ok) { document.open(); document.write(await response.text()); document.close(); return; }
+    const reader = response.body.getReader(), decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+        const data = block.split("\n").find((l) => l.startsWith("data: "));
+        if (!data) continue;
+        const d = JSON.parse(data.slice(6));
+        if (d.text !== undefined) { const el = pane(d.take); el.className = "text"; el.textContent += d.text; }
+      }
+    }
+    window.location.reload();
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "g" && !/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault(); form.requestSubmit();
+    }
+  });
+});

@@ -1,0 +1,96 @@
+"""Fixtures for the browser tests: the studio served by uvicorn on 127.0.0.1 and a real headless
+Chromium (Debian's `chromium` package) driven by Playwright. Without /usr/bin/chromium the browser
+tests are skipped with a warning that the end of the test run shows (what is missing, how to install it).
+
+Test modules import the fixtures (`from browser_helpers import browser, shots`): a conftest.py here
+would shadow tests/conftest.py, which the other test modules import by name."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from expertune.studio import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"  # git-ignored
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+SKIP_REASON = f"browser tests skipped: {CHROMIUM} not found (install it with `apt-get install -y chromium`)"
+
+
+class BrowserTestsSkipped(UserWarning):
+    """Shown in pytest's warnings summary, so `make test` says that the browser tests did not run."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveStudio:
+    def __init__(self, ws, token: str | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(create_app(ws, token=token, default_user="owner"), host="127.0.0.1", port=self.port,
+                                log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        while not self.server.started:  # a readiness wait, not a timing assertion
+            if not self.thread.is_alive():
+                raise RuntimeError("the studio did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join()
+
+
+@pytest.fixture
+def browser(request):
+    if not CHROMIUM.exists():
+        warnings.warn(BrowserTestsSkipped(SKIP_REASON))
+        pytest.skip(SKIP_REASON)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+class Shots:
+    """Screenshots of every page at 1280×800, for a person to look at (not compared)."""
+
+    def __init__(self):
+        SCREENSHOTS.mkdir(exist_ok=True)
+
+    def __call__(self, page, name: str) -> None:
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture
+def shots() -> Shots:
+    return Shots()
+
+
+def new_user(browser, studio: LiveStudio, name: str):
+    """A browser context (its own cookies) that has told the studio its name."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(studio.url + "/me")
+    page.fill("input[name=name]", name)
+    page.click("button[type=submit]")
+    page.wait_for_url(studio.url + "/")
+    return page
