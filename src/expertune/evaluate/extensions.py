@@ -20,6 +20,7 @@ PLUGIN_MODULES = (
     "expertune.evaluate.classify",
     "expertune.evaluate.perplexity",
     "expertune.evaluate.forgetting",
+    "expertune.evaluate.human_report",
 )
 
 
