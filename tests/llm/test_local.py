@@ -79,8 +79,8 @@ def test_adapter_uses_its_own_tokenizer_template_and_weights(base, adapter_dir):
     tuned = LocalChatModel(BUILTIN, str(adapter_dir))
     assert tuned.id == f"{base.id}+lora:{info.sha256}"
     # the adapter's template has no default system prompt; the base's has one
-    assert "You are a helpful AI assistant" in base.render(CONVS[0])
-    assert "You are a helpful AI assistant" not in tuned.render(CONVS[0])
+    assert "You are a helpful AI assistant" in base.tokenizer.decode(base.render(CONVS[0]).input_ids)
+    assert "You are a helpful AI assistant" not in tuned.tokenizer.decode(tuned.render(CONVS[0]).input_ids)
     a = tuned.next_token_logprobs(CONVS[:1], ["A", "B"])[0]
     b = base.next_token_logprobs(CONVS[:1], ["A", "B"])[0]
     assert a != b  # the random LoRA changes the model
@@ -101,7 +101,7 @@ def test_adapter_folder_errors(tmp_path):
 def test_merged_decoding_matches_transformers_generate(base):
     """The harness's own loop (bucketed prefill, merged caches, finished rows dropped) gives the
     tokens transformers' generate gives for the same batch."""
-    prompts = base._encode([base.render(c) for c in CONVS])
+    prompts = base._prompts(CONVS)
     params = GenParams(temperature=0, max_new_tokens=20)
     ours = base._generate_batch(prompts, params, [0, 0, 0], 0)
     theirs = base._generate_hf(prompts, params, [0, 0, 0], 0)
@@ -111,3 +111,74 @@ def test_merged_decoding_matches_transformers_generate(base):
         eos = next((k for k, t in enumerate(tokens) if t in base.eos_ids()), None)
         assert gen.text == base.tokenizer.decode(tokens[:eos], skip_special_tokens=True)
     assert base._mergeable
+
+
+def test_a_prompt_too_long_for_the_context_fails_alone(base):
+    limit = base.context_length()
+    long = [{"role": "user", "content": "word " * limit}]
+    gens = base.generate([CONVS[2], long], GenParams(temperature=0, max_new_tokens=4))
+    assert gens[0].finish_reason in ("stop", "length") and gens[0].text
+    assert gens[1].finish_reason == "error" and "too long" in gens[1].error and gens[1].prompt_tokens > limit
+
+
+def test_a_programming_error_raises_instead_of_becoming_a_failed_answer(base):
+    # A seed that is not a number is the caller's bug, not a per-item failure to report.
+    with pytest.raises(ValueError):
+        base.generate(CONVS[:1], GenParams(temperature=0.7, max_new_tokens=2), seeds=["not-a-seed"])
+
+
+def test_out_of_memory_is_recognised():
+    import torch
+
+    from expertune.llm.local import is_out_of_memory
+
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"))
+    assert not is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def _policy_adapter(folder, policy: dict):
+    """An adapter folder as training writes it, with a recorded system-prompt policy (weights are
+    only hashed here, never loaded)."""
+    import json
+
+    from safetensors.torch import save_file
+    import torch
+
+    from expertune.models import load_tokenizer
+    from expertune.models.resolve import resolve
+
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": BUILTIN, "peft_type": "LORA"}))
+    save_file({"w": torch.zeros(2)}, str(folder / "adapter_model.safetensors"))
+    load_tokenizer(BUILTIN).save_pretrained(folder)
+    (folder / "expertune-adapter.json").write_text(json.dumps({
+        "name": "policy", "version": 1, "kind": "lora", "base_model": BUILTIN, "base_sha256": resolve(BUILTIN).sha256,
+        "system_prompt_policy": policy}))
+    return folder
+
+
+@pytest.mark.parametrize("policy", [{"mode": "drop", "text": None}, {"mode": "override", "text": "Be a tutor."}])
+def test_pairwise_candidates_render_with_their_adapters_policy(ws, tmp_path, policy):
+    """The evaluation run freezes a candidate; the model it rebuilds for generation applies the
+    adapter's policy to the raw stored conversation."""
+    from expertune.evaluate.runs import chat_model, resolve_local
+    from expertune.llm.render import SystemPolicy, render
+
+    folder = _policy_adapter(tmp_path / "adapter", policy)
+    frozen = resolve_local(ws, None, None, str(folder), "candidates[1]")
+    tuned = chat_model(frozen)
+    assert tuned.policy == SystemPolicy.from_dict(policy) and tuned.id == frozen["model_id"]
+    raw = CONVS[1]  # has its own system prompt, as stored
+    assert tuned.render(raw) == render(SystemPolicy.from_dict(policy).apply(raw), tuned.tokenizer)
+    assert "Answer in one short sentence." not in tuned.tokenizer.decode(tuned.render(raw).input_ids)
+    assert chat_model(resolve_local(ws, None, None, None, "candidates[0]")).policy == SystemPolicy()
+
+
+def test_an_adapter_marker_without_a_policy_falls_back_to_its_run_record(tmp_path):
+    import json
+
+    folder = _policy_adapter(tmp_path / "run" / "adapter", None)
+    assert read_adapter(folder).system_prompt_policy is None
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"system_prompt_policy": {"mode": "drop", "text": None}}))
+    assert read_adapter(folder).system_prompt_policy == {"mode": "drop", "text": None}

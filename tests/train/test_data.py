@@ -1,14 +1,4 @@
-from expertune.train.data import apply_system_policy, cap_groups, group_weights
-from expertune.train.recipe import load_recipe
-
-PROMPT = [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}]
-
-
-def test_system_prompt_policies():
-    assert apply_system_policy(PROMPT, load_recipe("cpu-quick")) == PROMPT
-    assert apply_system_policy(PROMPT, load_recipe("cpu-quick", ["system_prompt=drop"])) == PROMPT[1:]
-    r = load_recipe("cpu-quick", ["system_prompt=override", "system_prompt_text=T"])
-    assert apply_system_policy(PROMPT, r)[0] == {"role": "system", "content": "T"}
+from expertune.train.data import cap_groups, group_weights
 
 
 def test_cap_keeps_preferred_first_and_at_most_n_per_group():

@@ -7,7 +7,6 @@ from expertune.data.versions import snapshot
 from expertune.models import model_info, resolve
 from expertune.train.audit import audit_examples
 from expertune.train.data import load_examples
-from expertune.train.device import plan_device
 from expertune.train.recipe import load_recipe
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -19,7 +18,7 @@ def test_gemma_gets_an_explicit_template_whose_end_of_turn_is_trained(tiny_ws):
     assert info["eos_token"] == "<end_of_turn>"
     recipe = load_recipe("cpu-quick", [*QUICK, "base_model=builtin:gemma3-270m"])
     base = resolve(recipe.base_model)
-    report = audit_examples(recipe, plan_device(), base.path, base.chat_template_source,
+    report = audit_examples(recipe, base.path, base.chat_template_source,
                             load_examples(snapshot(tiny_ws), recipe), n_samples=1)
     assert report.errors == [] and report.eos_token == "<end_of_turn>"
     trained = "".join(s["text"] for s in report.samples[0]["segments"] if s["trained"])

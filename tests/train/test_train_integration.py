@@ -109,12 +109,11 @@ def test_audit_marks_only_completion_and_eos_as_trained(tiny_ws):
     from expertune.models import resolve
     from expertune.train.audit import audit_examples
     from expertune.train.data import load_examples
-    from expertune.train.device import plan_device
     from expertune.train.recipe import load_recipe
 
     recipe = load_recipe("cpu-quick", QUICK)
     base = resolve(recipe.base_model)
-    report = audit_examples(recipe, plan_device(), base.path, base.chat_template_source,
+    report = audit_examples(recipe, base.path, base.chat_template_source,
                             load_examples(snapshot(tiny_ws), recipe), n_samples=2)
     sample = report.samples[0]
     trained = "".join(s["text"] for s in sample["segments"] if s["trained"])
@@ -171,3 +170,68 @@ def test_sigkill_mid_training_resumes_to_the_same_adapter(tiny_ws, tmp_path):
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-3
     assert abs(resumed_record["best_eval_loss"] - straight["best_eval_loss"]) < 1e-3
+
+
+def test_group_weighting_inverse_trains(tiny_ws):
+    record = train(tiny_ws, "cpu-quick", [*QUICK, "max_steps=2", "group_weighting=inverse"], show_progress=False)
+    assert record["status"] == "completed" and record["steps"] == 2
+
+
+def test_the_run_plan_knows_the_base_models_size(tiny_ws):
+    from expertune.models import count_parameters, resolve
+    from expertune.train.recipe import load_recipe
+    from expertune.train.run import prepare
+
+    run_dir = prepare(tiny_ws, load_recipe("cpu-quick", QUICK), dataset_version=None, allow=(), num_processes=None)
+    params = read_run(run_dir)["device"]["parameters"]
+    assert params == count_parameters(resolve("builtin:smollm2-135m-instruct").path) and 1.2e8 < params < 1.5e8
+
+
+@pytest.mark.parametrize("policy", [["system_prompt=drop"], ["system_prompt=override", "system_prompt_text=Be a tutor."]],
+                         ids=["drop", "override"])
+def test_evaluation_renders_for_an_adapter_as_its_training_did(tiny_ws, policy):
+    """Raw conversations from the store, rendered for the tuned model by evaluation (generation
+    prompts, perplexity), equal the training rows token for token: the adapter's recorded
+    system-prompt policy is applied inside the model, whatever the caller passes."""
+    from expertune.evaluate.perplexity import heldout_examples, scorer_for
+    from expertune.llm.render import SystemPolicy
+    from expertune.llm.scoring import completion_logprobs
+    from expertune.train.sft import tokenise
+
+    record = train(tiny_ws, "cpu-quick", [*QUICK, "max_steps=2", *policy], show_progress=False)
+    run_dir = tiny_ws.runs_dir / record["id"]
+    trained = tokenise(_examples_of(run_dir, "val"), AutoTokenizer.from_pretrained(record["adapter"]["path"]),
+                       SystemPolicy.from_recipe(record["recipe"]))
+    tuned = _tuned(tiny_ws, record["adapter"]["ref"])
+    from expertune.llm.local import LocalChatModel
+
+    # the adapter folder alone (its marker file) carries the policy too
+    assert LocalChatModel("builtin:smollm2-135m-instruct", record["adapter"]["path"]).policy == tuned.policy
+    assert tuned.policy == SystemPolicy.from_recipe(record["recipe"]) and tuned.id.endswith(tuned.policy.tag)
+    held = {e["response_id"]: e for e in heldout_examples(tiny_ws, ("val",))}
+    assert len(held) == len(trained) > 0
+    for row in trained:
+        ex = held[row["response_id"]]
+        assert ex["messages"][0] == {"role": "system", "content": "Answer in one sentence."}  # raw, as stored
+        conversation = [*ex["messages"], {"role": "assistant", "content": ex["completion"]}]
+        assert tuned.render(conversation) == (row["input_ids"], row["completion_mask"])
+        start = row["completion_mask"].index(1)
+        assert tuned.render(ex["messages"]).input_ids == row["input_ids"][:start]  # the generation prompt
+        assert "Answer in one sentence." not in tuned.tokenizer.decode(row["input_ids"])
+    # perplexity scores the raw held-out examples through the adapter's policy
+    pairs = [(held[r["response_id"]]["messages"], held[r["response_id"]]["completion"]) for r in trained]
+    expected = completion_logprobs(tuned.model, tuned.tokenizer, pairs, policy=SystemPolicy.from_recipe(record["recipe"]))
+    got = scorer_for(tuned)(pairs)
+    assert [g["n_tokens"] for g in got] == [e["n_tokens"] for e in expected]
+    assert [g["sum_logprob"] for g in got] == pytest.approx([e["sum_logprob"] for e in expected], abs=1e-5)
+
+
+def _tuned(ws, ref: str):
+    from expertune.llm.adapters import resolve_adapter
+    from expertune.llm.local import LocalChatModel
+
+    return LocalChatModel("builtin:smollm2-135m-instruct", adapter_info=resolve_adapter(ws, ref))
+
+
+def _examples_of(run_dir: Path, split: str):
+    return [json.loads(l) for l in (run_dir / "data" / f"{split}.jsonl").read_text().splitlines() if l.strip()]

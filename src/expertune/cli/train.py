@@ -68,7 +68,7 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run (or --run) from its last checkpoint."),
     run: Optional[str] = typer.Option(None, "--run", help="Run id to resume (`--resume RUN` works too)."),
     launcher: str = typer.Option("none", help="none | accelerate (multi-process / multi-GPU / multi-node)."),
-    num_processes: int = typer.Option(1, "--num-processes", help="Processes for --launcher accelerate."),
+    num_processes: Optional[int] = typer.Option(None, "--num-processes", help="Processes for --launcher accelerate (default: the accelerate config's, else 1)."),
     accelerate_config: Optional[Path] = typer.Option(None, "--accelerate-config", help="accelerate config (DeepSpeed/FSDP); see docs/distributed.md."),
     allow: Optional[List[str]] = typer.Option(None, "--allow", help="Train despite a failing gate check (or 'audit'); repeatable."),
     no_promote: bool = typer.Option(False, "--no-promote", help="Register the adapter without making it current."),
@@ -111,15 +111,13 @@ def audit(ctx: typer.Context, recipe: str, overrides: list[str] | None, dataset_
     from expertune.train.data import load_examples
     from expertune.data.versions import get_version, snapshot
     from expertune.models import resolve
-    from expertune.train.device import plan_device
     from expertune.train.recipe import load_recipe
 
     ws = workspace(ctx)
     r = load_recipe(recipe, overrides)
     version = get_version(ws, dataset_version) if dataset_version else snapshot(ws)
     base = resolve(r.base_model)
-    report = audit_examples(r, plan_device(r.precision, r.gradient_checkpointing, method=r.method), base.path,
-                            base.chat_template_source, load_examples(version, r), n_samples=n)
+    report = audit_examples(r, base.path, base.chat_template_source, load_examples(version, r), n_samples=n)
     data = report.as_dict()
 
     def render(d):

@@ -166,18 +166,14 @@ def label_logprobs(model: ChatModel, convs: list, labels: Sequence[str]) -> tupl
     """Score each label as the whole assistant answer (sum of token log-probs, end of turn
     included) when the model exposes its weights; otherwise the first token's log-probability,
     which needs labels with distinct first tokens."""
-    hf, tok = getattr(model, "model", None), getattr(model, "tokenizer", None)
-    if hf is not None and tok is not None:
-        try:
-            from expertune.llm.scoring import completion_logprobs
-        except ImportError:
-            completion_logprobs = None
-        if completion_logprobs is not None:
-            examples = [(conv, lab) for conv in convs for lab in labels]
-            scores = completion_logprobs(hf, tok, examples)
-            k = len(labels)
-            return [{lab: float(scores[i * k + j]["sum_logprob"]) for j, lab in enumerate(labels)}
-                    for i in range(len(convs))], "sequence"
+    # A local model scores through its own method, which renders with its adapter's template and
+    # system-prompt policy (llm/local.py), as training did.
+    completion_logprobs = getattr(model, "completion_logprobs", None)
+    if callable(completion_logprobs):
+        scores = completion_logprobs([(conv, lab) for conv in convs for lab in labels])
+        k = len(labels)
+        return [{lab: float(scores[i * k + j]["sum_logprob"]) for j, lab in enumerate(labels)}
+                for i in range(len(convs))], "sequence"
     if not hasattr(model, "next_token_logprobs"):
         raise InputError(f"model {getattr(model, 'id', model)!r} cannot score labels by log-probability; use --scoring generate")
     return model.next_token_logprobs(convs, list(labels)), "first-token"

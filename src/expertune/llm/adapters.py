@@ -2,7 +2,8 @@
 
 An adapter folder holds adapter_config.json + adapter_model.safetensors (kind "lora") or a complete
 model folder (kind "full"), the tokenizer files with the chat template used in training, and
-`expertune-adapter.json` describing its lineage.
+`expertune-adapter.json` describing its lineage and the system-prompt policy it was trained with
+(every path that renders for the adapter applies it, see llm/render.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class AdapterInfo:
     chat_template_source: str | None = None
     registry_id: int | None = None
     recipe: dict[str, Any] = field(default_factory=dict)
+    system_prompt_policy: dict[str, Any] | None = None  # {"mode", "text"}; None: as-data
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,7 +85,17 @@ def read_adapter(folder: str | Path) -> AdapterInfo:
         version=int(version) if version is not None else None, base_model=marker.get("base_model") or _peft_base(path),
         base_sha256=marker.get("base_sha256"), run_id=marker.get("run_id"), dataset_hash=marker.get("dataset_hash"),
         chat_template_source=marker.get("chat_template_source"),
+        system_prompt_policy=marker.get("system_prompt_policy") or _run_policy(path),
     )
+
+
+def _run_policy(path: Path) -> dict[str, Any] | None:
+    """The policy in the run record next to an adapter whose marker predates recording it
+    (runs/<id>/adapter beside runs/<id>/run.json)."""
+    try:
+        return json.loads((path.parent / "run.json").read_text(encoding="utf-8")).get("system_prompt_policy")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _peft_base(path: Path) -> str | None:
@@ -111,6 +123,9 @@ def resolve_adapter(ws, ref: str) -> AdapterInfo:
         if row.get(key):
             setattr(info, key, row[key])
     info.recipe = row.get("recipe") or _recipe(ws, row.get("id"))
+    if info.system_prompt_policy is None and info.recipe.get("system_prompt"):
+        # Adapters registered before the marker recorded the policy: their recipe has it.
+        info.system_prompt_policy = {"mode": info.recipe["system_prompt"], "text": info.recipe.get("system_prompt_text")}
     return info
 
 

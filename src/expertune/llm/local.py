@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 from expertune.errors import ConfigError
 from expertune.llm.adapters import AdapterInfo, read_adapter
 from expertune.llm.base import Conversation, GenParams, Generation
+from expertune.llm.render import AS_DATA, Rendered, SystemPolicy, render
 
 DEFAULT_BATCH_SIZE = 32
 # Upper bound on padded tokens per batch (prompt + new tokens), so long prompts get smaller batches.
@@ -105,12 +106,21 @@ def base_identity(base: str) -> tuple[Any, str]:
     return resolved, h.hexdigest()
 
 
+def adapter_policy(adapter: AdapterInfo | None) -> SystemPolicy:
+    """The system-prompt policy an adapter was trained with (as-data for a base model)."""
+    return SystemPolicy.from_dict(adapter.system_prompt_policy) if adapter is not None else AS_DATA
+
+
 def model_id_for(base_sha: str, adapter: AdapterInfo | None) -> str:
     if adapter is None:
         return f"local:{base_sha}"
+    # The policy changes what the model is shown, so it is part of the identity that caches key
+    # on; as-data adds nothing, so those identities are what they always were.
+    tag = adapter_policy(adapter).tag
+    suffix = f"+{tag}" if tag else ""
     if adapter.kind == "full":
-        return f"local-full:{adapter.sha256}"
-    return f"local:{base_sha}+lora:{adapter.sha256}"
+        return f"local-full:{adapter.sha256}{suffix}"
+    return f"local:{base_sha}+lora:{adapter.sha256}{suffix}"
 
 
 class LocalChatModel:
@@ -118,7 +128,9 @@ class LocalChatModel:
 
     `adapter` is an adapter folder or a registry reference (`name`, `name@3`, `name@current`,
     resolved in the workspace of the current folder). The tokenizer, and so the chat template,
-    comes from the adapter folder: evaluation renders conversations exactly as training did.
+    comes from the adapter folder, and the adapter's recorded system-prompt policy is applied to
+    every conversation it renders (generation, next-token and completion scoring): evaluation and
+    serving render conversations exactly as training did, whatever the caller passes.
     LoRA weights are merged into the base for inference (same outputs, no per-layer overhead).
     """
 
@@ -126,6 +138,7 @@ class LocalChatModel:
                  token_budget: int = DEFAULT_TOKEN_BUDGET, adapter_info: AdapterInfo | None = None):
         self.base = base
         self.adapter = adapter_info or (_adapter_info(adapter) if adapter else None)
+        self.policy = adapter_policy(self.adapter)
         self.batch_size = batch_size
         self.token_budget = token_budget
         self.resolved, self.base_sha256 = base_identity(base)
@@ -191,12 +204,14 @@ class LocalChatModel:
         self._model = None
 
     # -- rendering ----------------------------------------------------------------------------
-    def render(self, conversation: Conversation, prefix: str = "") -> str:
-        """The prompt text of a conversation, ending with the assistant generation prompt."""
-        return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True) + prefix
+    def render(self, conversation: Conversation, prefix: str = "") -> Rendered:
+        """The conversation through the one renderer with this model's template and policy: a
+        prompt ends with the assistant generation prompt (+ `prefix`); a conversation ending
+        with an assistant turn gets that turn marked as the completion."""
+        return render(conversation, self.tokenizer, self.policy, prefix=prefix)
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
-        return [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    def _prompts(self, conversations: Sequence[Conversation], prefix: str = "") -> list[list[int]]:
+        return [self.render(c, prefix).input_ids for c in conversations]
 
     def _prefill_groups(self, lengths: list[int]) -> list[list[int]]:
         """Prompts grouped for forward passes: similar lengths share one, a long prompt gets its
@@ -249,22 +264,38 @@ class LocalChatModel:
                  min_new_tokens: int = 0, progress: Callable[[int, int], None] | None = None) -> list[Generation]:
         """One answer per conversation. `seeds` gives each conversation its own seed (default:
         params.seed for all); `min_new_tokens` suppresses EOS until that many tokens exist
-        (benchmarks use it to force equal lengths)."""
+        (benchmarks use it to force equal lengths).
+
+        Only the expected per-item failures come back as failed answers (finish reason "error"):
+        a prompt that leaves no room for max_new_tokens in the model's context, and a batch that
+        runs out of memory. Anything else is a bug and raises."""
         import torch
 
         if not conversations:
             return []
         seeds = list(seeds) if seeds is not None else [params.seed] * len(conversations)
-        prompts = self._encode([self.render(c) for c in conversations])
+        prompts = self._prompts(conversations)
         out: list[Generation | None] = [None] * len(conversations)
-        done = 0
-        for batch in self._decode_batches([len(p) for p in prompts], params.max_new_tokens):
+        limit = self.context_length()
+        fits = []
+        for i, p in enumerate(prompts):
+            if limit is not None and len(p) + params.max_new_tokens > limit:
+                out[i] = Generation("", "error", len(p), 0, error=(
+                    f"too long: the prompt has {len(p)} tokens and max_new_tokens is {params.max_new_tokens}, "
+                    f"over the model's context of {limit} tokens"))
+            else:
+                fits.append(i)
+        done = len(prompts) - len(fits)
+        for group in self._decode_batches([len(prompts[i]) for i in fits], params.max_new_tokens):
+            batch = [fits[k] for k in group]
             started = time.perf_counter()
             try:
                 with torch.inference_mode():
                     rows = self._generate_batch([prompts[i] for i in batch], params, [seeds[i] for i in batch], min_new_tokens)
-            except (RuntimeError, ValueError) as err:  # e.g. out of memory: those rows fail, others go on
-                rows = [Generation("", "error", len(prompts[i]), 0, error=f"{type(err).__name__}: {err}") for i in batch]
+            except RuntimeError as err:  # out of memory: those rows fail, the others go on
+                if not is_out_of_memory(err):
+                    raise
+                rows = [Generation("", "error", len(prompts[i]), 0, error=f"out of memory: {err}") for i in batch]
             seconds = (time.perf_counter() - started) / len(batch)
             for i, gen in zip(batch, rows):
                 gen.extra["seconds"] = seconds
@@ -273,6 +304,12 @@ class LocalChatModel:
             if progress:
                 progress(done, len(conversations))
         return out  # type: ignore[return-value]
+
+    def context_length(self) -> int | None:
+        """Positions the model was trained for (None when its config does not say)."""
+        config = self.model.config
+        config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        return getattr(config, "max_position_embeddings", None)
 
     def _decode_batches(self, lengths: list[int], new_tokens: int) -> list[list[int]]:
         """Rows decoded together. Sorted longest first and cut by the same kind of dynamic program
@@ -329,7 +366,7 @@ class LocalChatModel:
         import torch
 
         token_ids = self.candidate_token_ids(candidates)
-        prompts = self._encode([self.render(c, prefix) for c in conversations])
+        prompts = self._prompts(conversations, prefix)
         out: list[dict[str, float] | None] = [None] * len(conversations)
         with torch.inference_mode():
             for batch in self._prefill_groups([len(p) for p in prompts]):
@@ -342,6 +379,14 @@ class LocalChatModel:
                     out[i] = {c: float(logprobs[j, t]) for c, t in zip(candidates, token_ids)}
         return out  # type: ignore[return-value]
 
+    def completion_logprobs(self, examples: list[tuple[Conversation, str]], batch_size: int = 8,
+                            progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+        """Log-probabilities of (prompt messages, completion) pairs as training computes its loss
+        (llm/scoring.py), rendered with this model's template and policy."""
+        from expertune.llm.scoring import completion_logprobs
+
+        return completion_logprobs(self.model, self.tokenizer, examples, batch_size, progress, policy=self.policy)
+
     def candidate_token_ids(self, candidates: list[str]) -> list[int]:
         ids = []
         for c in candidates:
@@ -352,6 +397,14 @@ class LocalChatModel:
         if len(set(ids)) != len(ids):
             raise ConfigError(f"candidates {candidates} share a first token; choose labels that start differently")
         return ids
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """torch's out-of-memory errors: CUDA's own type, and the CPU allocator's RuntimeError."""
+    import torch
+
+    oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+    return isinstance(err, oom) or "can't allocate memory" in str(err) or "out of memory" in str(err).lower()
 
 
 def _adapter_info(ref: str) -> AdapterInfo:

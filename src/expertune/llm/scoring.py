@@ -1,9 +1,9 @@
 """Log-probability of completions under a causal LM, as training sees them.
 
-The completion is the assistant turn as the chat template renders it: the tokens of the rendered
-conversation that follow the rendered prompt (`add_generation_prompt=True`), which includes the
-end-of-turn token — exactly the tokens a prompt-completion SFT run computes its loss on. Used for
-confidence filtering (curate) and held-out perplexity (evaluate).
+The completion is the assistant turn as the one renderer (llm/render.py) marks it: the tokens of
+the rendered conversation that follow the rendered prompt, end-of-turn token included — exactly
+the tokens a training run computes its loss on. Used for confidence filtering (curate), held-out
+perplexity and label scoring (evaluate); a tuned model passes its adapter's system-prompt policy.
 
 Batches are right-padded with pads masked out, so a text's numbers do not depend on what it is
 batched with (tested against one-by-one scoring).
@@ -13,24 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from expertune.llm.render import AS_DATA, SystemPolicy, render
+
 Message = dict[str, str]
-
-
-def render_example(tokenizer, messages: list[Message], completion: str) -> tuple[list[int], int]:
-    """Token ids of the full conversation and the index of the first completion token."""
-    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    full = tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": completion}], tokenize=False)
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    full_ids = tokenizer(full, add_special_tokens=False)["input_ids"]
-    # With chat templates the prompt ends on a special token, so its tokens are a prefix of the
-    # conversation's. If a template ever merged across the boundary, the completion starts at the
-    # first differing token (the same rule TRL applies when it builds the completion mask).
-    start = 0
-    for a, b in zip(prompt_ids, full_ids):
-        if a != b:
-            break
-        start += 1
-    return full_ids, start
 
 
 def completion_logprobs(
@@ -39,16 +24,19 @@ def completion_logprobs(
     examples: list[tuple[list[Message], str]],
     batch_size: int = 8,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    policy: SystemPolicy = AS_DATA,
 ) -> list[dict[str, Any]]:
     """Per example {"sum_logprob", "n_tokens", "mean_logprob"} of the completion given the prompt
     messages, in input order. `model` is any causal LM returning `.logits` (PEFT models too)."""
     import torch
 
-    rendered = [render_example(tokenizer, messages, completion) for messages, completion in examples]
+    rendered = [render([*messages, {"role": "assistant", "content": completion}], tokenizer, policy)
+                for messages, completion in examples]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     device = next(model.parameters()).device
     # Similar lengths in a batch waste less compute on padding; results go back in input order.
-    order = sorted(range(len(rendered)), key=lambda i: len(rendered[i][0]))
+    order = sorted(range(len(rendered)), key=lambda i: len(rendered[i].input_ids))
     out: list[dict[str, Any] | None] = [None] * len(rendered)
     was_training = model.training
     model.eval()
@@ -56,17 +44,16 @@ def completion_logprobs(
         with torch.no_grad():
             for b in range(0, len(order), batch_size):
                 batch = order[b : b + batch_size]
-                width = max(len(rendered[i][0]) for i in batch)
+                width = max(len(rendered[i].input_ids) for i in batch)
                 ids = torch.full((len(batch), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
-                    tokens = rendered[i][0]
+                    tokens = rendered[i].input_ids
                     ids[row, : len(tokens)] = torch.tensor(tokens)
                     mask[row, : len(tokens)] = 1
                 logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
                 for row, i in enumerate(batch):
-                    tokens, start = rendered[i]
-                    out[i] = _score(logits[row], tokens, start)
+                    out[i] = _score(logits[row], rendered[i].input_ids, rendered[i].prompt_length)
                 if progress:
                     progress(min(b + batch_size, len(order)), len(order))
     finally:

@@ -52,7 +52,7 @@ def model_info(model: str) -> dict[str, Any]:
     resolved = resolve(model)
     config = AutoConfig.from_pretrained(resolved.path)
     tok = load_tokenizer(resolved)
-    params = _count_params(resolved.path)
+    params = count_parameters(resolved.path)
     return {
         **resolved.as_dict(),
         "architecture": (config.architectures or [config.model_type])[0],
@@ -65,8 +65,9 @@ def model_info(model: str) -> dict[str, Any]:
     }
 
 
-def _count_params(path: str) -> int | None:
-    """Parameter count from the safetensors header, without loading the weights."""
+def count_parameters(path: str) -> int | None:
+    """Parameter count from the safetensors headers of a model folder, without loading the
+    weights (None for a hub id or a folder without safetensors)."""
     import json
     import struct
     from pathlib import Path

@@ -1,20 +1,19 @@
-"""The training audit: examples rendered and tokenised exactly as the trainer does, with trained
-and masked tokens marked. Catches the field's classic silent failures before a run costs hours:
-labels all masked, EOS never trained, answers cut by max_length."""
+"""The training audit: examples tokenised by the function that feeds the trainer (train/sft.py
+`tokenise`, through the one renderer), with trained and masked tokens marked. Catches the field's
+classic silent failures before a run costs hours: labels all masked, EOS never trained, answers
+cut by max_length. It needs the tokenizer only, not the model."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from expertune.errors import ExpertuneError
-from expertune.train.device import DevicePlan
+from expertune.llm.render import SystemPolicy
 from expertune.train.recipe import Recipe
-from expertune.train.sft import build_trainer
+from expertune.train.sft import tokenise, training_tokenizer
 
 
 class AuditFailed(ExpertuneError):
@@ -76,21 +75,19 @@ def _segments(tokenizer, ids: list[int], labels: list[int]) -> list[dict[str, An
     return out
 
 
-def audit_examples(recipe: Recipe, plan: DevicePlan, model_path: str, template_source: str,
-                   examples: dict[str, list[dict]], *, n_samples: int = 3) -> AuditReport:
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = build_trainer(recipe, plan, model_path, examples, Path(tmp), audit=True)
-    tok = trainer.processing_class
+def audit_examples(recipe: Recipe, model_path: str, template_source: str, examples: dict[str, list[dict]], *,
+                   n_samples: int = 3) -> AuditReport:
+    tok = training_tokenizer(model_path)
     eos_id = tok.convert_tokens_to_ids(tok.eos_token)
     report = AuditReport(template_source=template_source, eos_token=tok.eos_token, max_length=recipe.max_length)
-    datasets = {"train": trainer.train_dataset, "val": trainer.eval_dataset}
-    for split, ds in datasets.items():
-        if ds is None:
-            report.examples[split] = 0
-            continue
+    policy = SystemPolicy.from_recipe(recipe)
+    for split in ("train", "val"):
+        ds = tokenise(examples.get(split) or [], tok, policy)
         lengths, trained_total = [], 0
         for i, row in enumerate(ds):
-            ids, labels = row["input_ids"], row["labels"]
+            # Labels as the trainer builds them from the completion mask (-100: not trained).
+            ids = row["input_ids"]
+            labels = [t if m else -100 for t, m in zip(ids, row["completion_mask"])]
             ref = {"split": split, "index": i, "response_id": row.get("response_id"), "group_id": row.get("group_id")}
             kept = labels[: recipe.max_length]
             # Labels are next-token targets after the model's shift, so position 0 is never trained.

@@ -1,4 +1,7 @@
-"""Training examples from a dataset version: prompt-completion records, loss on the answer only."""
+"""Training examples from a dataset version: prompt-completion records, loss on the answer only.
+
+Examples keep the conversation as stored; the recipe's system-prompt policy is applied when they
+are rendered into tokens (llm/render.py), the same way evaluation and serving apply it."""
 
 from __future__ import annotations
 
@@ -20,15 +23,6 @@ def read_split(version: dict[str, Any], split: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def apply_system_policy(prompt: list[dict[str, str]], recipe: Recipe) -> list[dict[str, str]]:
-    rest = [m for m in prompt if m["role"] != "system"]
-    if recipe.system_prompt == "drop":
-        return rest
-    if recipe.system_prompt == "override":
-        return [{"role": "system", "content": recipe.system_prompt_text or ""}, *rest]
-    return prompt
-
-
 def cap_groups(rows: list[dict[str, Any]], cap: int | None, seed: int) -> list[dict[str, Any]]:
     """Keep at most `cap` responses per prompt group, chosen by a seeded shuffle (preferred first)."""
     if cap is None:
@@ -45,12 +39,12 @@ def cap_groups(rows: list[dict[str, Any]], cap: int | None, seed: int) -> list[d
     return kept
 
 
-def to_examples(rows: list[dict[str, Any]], recipe: Recipe) -> list[dict[str, Any]]:
-    """Conversational prompt-completion examples: TRL masks the prompt and trains the completion,
+def to_examples(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Conversational prompt-completion examples: the prompt is masked and the completion trained,
     whose chat-template rendering ends with the end-of-turn (EOS) token."""
     return [
         {
-            "prompt": apply_system_policy(r["prompt"], recipe),
+            "prompt": r["prompt"],
             "completion": r["completion"],
             "group_id": r["group_id"],
             "response_id": r["response_id"],
@@ -67,7 +61,7 @@ def group_weights(examples: list[dict[str, Any]]) -> list[float]:
 
 def load_examples(version: dict[str, Any], recipe: Recipe) -> dict[str, list[dict[str, Any]]]:
     train = cap_groups(read_split(version, "train"), recipe.group_cap, recipe.seed)
-    return {"train": to_examples(train, recipe), "val": to_examples(read_split(version, "val"), recipe)}
+    return {"train": to_examples(train), "val": to_examples(read_split(version, "val"))}
 
 
 def write_examples(examples: dict[str, list[dict[str, Any]]], folder: Path) -> None:

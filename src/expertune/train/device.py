@@ -43,13 +43,20 @@ class DevicePlan:
     reason: str
     cpu_count: int
     gpu_name: str | None = None
+    parameters: int | None = None  # of the base model; decides automatic checkpointing on GPUs
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+# Above this many parameters, activations of a GPU batch are what runs out of memory first.
+CHECKPOINTING_PARAMS = 3e9
+
+
 def plan_device(precision: str = "auto", gradient_checkpointing: bool | str = "auto", *, method: str = "lora",
                 params: int | None = None) -> DevicePlan:
+    """Device, precision and checkpointing for a run; `params` is the base model's parameter count
+    (models.count_parameters), without which "auto" cannot turn checkpointing on."""
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
     gpu = torch.cuda.get_device_name(0) if cuda else None
@@ -72,5 +79,5 @@ def plan_device(precision: str = "auto", gradient_checkpointing: bool | str = "a
             reason += " (warning: this CPU emulates bf16, expect a much slower run)"
     if gradient_checkpointing == "auto":
         # Only worth it when activations would not fit: large models on a GPU.
-        gradient_checkpointing = bool(cuda and params and params > 3e9)
-    return DevicePlan(device, precision, bool(gradient_checkpointing), reason, os.cpu_count() or 1, gpu)
+        gradient_checkpointing = bool(cuda and params and params > CHECKPOINTING_PARAMS)
+    return DevicePlan(device, precision, bool(gradient_checkpointing), reason, os.cpu_count() or 1, gpu, params)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from expertune.errors import InputError, NotFound
+from expertune.llm.render import SystemPolicy
 from expertune.store.models import Adapter, AdapterEvent
 from expertune.workspace import Workspace
 
@@ -63,6 +64,8 @@ def register(ws: Workspace, run: dict[str, Any], adapter_dir: Path, *, promote: 
         "base_model": run["base_model"]["name"], "base_sha256": run["base_model"].get("sha256"),
         "run_id": run["id"], "dataset_hash": run["dataset_version"]["hash"],
         "chat_template_source": run["base_model"].get("chat_template_source"),
+        # Evaluation and serving render for this adapter as training did (llm/render.py).
+        "system_prompt_policy": SystemPolicy.from_recipe(recipe).as_dict(),
     }
     (adapter_dir / MARKER).write_text(json.dumps(marker, indent=2))
     return result

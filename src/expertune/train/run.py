@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 from expertune.data.versions import get_version, snapshot
 from expertune.errors import ExpertuneError, InputError, NotFound
-from expertune.models import resolve
+from expertune.models import count_parameters, resolve
 from expertune.train import registry
 from expertune.train.audit import audit_examples, enforce
 from expertune.train.data import load_examples, write_examples
@@ -80,15 +80,16 @@ def run_gate(ws: Workspace, recipe: Recipe, allow: Iterable[str]) -> dict[str, A
 
 
 def prepare(ws: Workspace, recipe: Recipe, *, dataset_version: str | None, allow: Iterable[str],
-            num_processes: int) -> Path:
+            num_processes: int | None) -> Path:
     version = get_version(ws, dataset_version) if dataset_version else snapshot(ws)
     gate = run_gate(ws, recipe, allow)
     base = resolve(recipe.base_model)
-    plan = plan_device(recipe.precision, recipe.gradient_checkpointing, method=recipe.method)
+    plan = plan_device(recipe.precision, recipe.gradient_checkpointing, method=recipe.method,
+                       params=count_parameters(base.path))
     examples = load_examples(version, recipe)
     if not examples["train"]:
         raise InputError(f"dataset version {version['hash'][:12]} has no training examples; import data and run `expertune split`")
-    audit = audit_examples(recipe, plan, base.path, base.chat_template_source, examples, n_samples=0)
+    audit = audit_examples(recipe, base.path, base.chat_template_source, examples, n_samples=0)
     if "audit" not in set(allow):
         enforce(audit, recipe)
 
@@ -104,7 +105,7 @@ def prepare(ws: Workspace, recipe: Recipe, *, dataset_version: str | None, allow
         "dataset_version": {k: version[k] for k in ("id", "hash", "name", "counts")},
         "examples": {k: len(v) for k, v in examples.items()},
         "device": plan.as_dict(), "num_processes": num_processes,
-        "threads_per_process": max(1, (os.cpu_count() or 1) // num_processes),
+        "threads_per_process": max(1, (os.cpu_count() or 1) // (num_processes or 1)),
         "libraries": library_versions(), "hardware": hardware(), "git_commit": git_commit(),
         "gate": gate, "audit": {k: v for k, v in audit.as_dict().items() if k != "samples"},
         "command": sys.argv,
@@ -131,33 +132,47 @@ def find_run(ws: Workspace, run_id: str | None) -> Path:
     return max(candidates, key=lambda p: read_run(p).get("created_at", 0))
 
 
-def launch(run_dir: Path, *, resume: bool, launcher: str, num_processes: int, show_progress: bool,
+def accelerate_command(run_dir: Path, *, num_processes: int | None, accelerate_config: Path | None,
+                       resume: bool = False, show_progress: bool = False) -> tuple[list[str], dict[str, str]]:
+    """The `accelerate launch` command line and environment of a run's workers.
+
+    Only what the user set is passed: accelerate's command-line arguments beat its config file, so
+    a default written here (say `--num_machines 1`) would silently turn a multi-node config into
+    one machine. With a config file, the file decides everything the user did not set."""
+    import torch
+
+    cmd = [sys.executable, "-m", "accelerate.commands.launch"]
+    if num_processes is not None:
+        cmd += ["--num_processes", str(num_processes)]
+    env = dict(os.environ)
+    if accelerate_config:
+        cmd += ["--config_file", str(accelerate_config)]
+    else:
+        cmd += ["--dynamo_backend", "no", "--mixed_precision", "no"]  # precision comes from the device plan
+        processes = num_processes or 1
+        if torch.cuda.is_available():
+            cmd += ["--multi_gpu"] if processes > 1 else []
+        else:
+            # accelerate's CPU launcher silently runs one process; the multi-process launcher with
+            # use_cpu runs N gloo processes.
+            cmd += ["--multi_gpu", "--num_cpu_threads_per_process", str(max(1, (os.cpu_count() or 1) // processes))]
+            env["ACCELERATE_USE_CPU"] = "true"
+    cmd += ["-m", "expertune.train.worker", str(run_dir)]
+    cmd += ["--resume"] if resume else []
+    cmd += [] if show_progress else ["--no-progress"]
+    return cmd, env
+
+
+def launch(run_dir: Path, *, resume: bool, launcher: str, num_processes: int | None, show_progress: bool,
            accelerate_config: Path | None = None) -> dict[str, Any]:
     if launcher == "none":
-        if num_processes != 1:
+        if num_processes not in (None, 1):
             raise InputError("--num-processes > 1 needs --launcher accelerate")
         return run_training(run_dir, resume=resume, show_progress=show_progress)
     if launcher != "accelerate":
         raise InputError(f"--launcher {launcher!r}: expected one of {', '.join(LAUNCHERS)}")
-    import torch
-
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", str(num_processes),
-           "--num_machines", "1", "--dynamo_backend", "no"]
-    env = dict(os.environ)
-    if accelerate_config:
-        cmd += ["--config_file", str(accelerate_config)]
-    elif torch.cuda.is_available():
-        cmd += ["--multi_gpu"] if num_processes > 1 else []
-        cmd += ["--mixed_precision", "no"]  # precision comes from the recipe's device plan
-    else:
-        # accelerate's CPU launcher silently runs one process; the multi-process launcher with
-        # use_cpu runs N gloo processes.
-        cmd += ["--multi_gpu", "--mixed_precision", "no", "--num_cpu_threads_per_process",
-                str(max(1, (os.cpu_count() or 1) // num_processes))]
-        env["ACCELERATE_USE_CPU"] = "true"
-    cmd += ["-m", "expertune.train.worker", str(run_dir)]
-    cmd += ["--resume"] if resume else []
-    cmd += [] if show_progress else ["--no-progress"]
+    cmd, env = accelerate_command(run_dir, num_processes=num_processes, accelerate_config=accelerate_config,
+                                  resume=resume, show_progress=show_progress)
     proc = subprocess.run(cmd, env=env)
     if proc.returncode != 0:
         raise TrainingFailed(f"distributed training exited with code {proc.returncode}; "
@@ -167,7 +182,7 @@ def launch(run_dir: Path, *, resume: bool, launcher: str, num_processes: int, sh
 
 def train(ws: Workspace, recipe_ref: str | None = None, overrides: list[str] | None = None, *,
           dataset_version: str | None = None, resume: bool = False, run_id: str | None = None,
-          launcher: str = "none", num_processes: int = 1, allow: Iterable[str] = (), promote: bool = True,
+          launcher: str = "none", num_processes: int | None = None, allow: Iterable[str] = (), promote: bool = True,
           show_progress: bool = True, accelerate_config: Path | None = None) -> dict[str, Any]:
     if resume:
         run_dir = find_run(ws, run_id)

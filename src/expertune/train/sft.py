@@ -1,10 +1,14 @@
-"""TRL SFTTrainer + PEFT set-up, shared by the audit and the trainer so both see the same tokens."""
+"""TRL SFTTrainer + PEFT set-up. Examples reach TRL already tokenised by the one renderer
+(llm/render.py): `input_ids` and `completion_mask` columns, which TRL takes as they are (it builds
+the labels from the mask, truncates to max_length and drops rows left without a trained token).
+The audit tokenises with the same function, so it shows exactly what the trainer trains."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from expertune.llm.render import SystemPolicy, render
 from expertune.models.loading import quiet_libraries
 from expertune.train.device import DevicePlan
 from expertune.train.recipe import Recipe
@@ -23,19 +27,39 @@ def use_packing(recipe: Recipe, plan: DevicePlan) -> bool:
     return bool(recipe.packing)
 
 
-def sft_config(recipe: Recipe, plan: DevicePlan, output_dir: Path, *, has_eval: bool, audit: bool = False, **extra: Any):
+def training_tokenizer(model_path: str):
+    """The tokenizer (and so the chat template) training renders with; saved with the adapter."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def tokenise(examples: list[dict], tokenizer, policy: SystemPolicy) -> list[dict[str, Any]]:
+    """Prompt-completion examples as the rows TRL trains on: the rendered conversation, the mask of
+    its completion tokens (EOS included), and the example's group and response ids."""
+    rows = []
+    for ex in examples:
+        ids, mask = render([*ex["prompt"], *ex["completion"]], tokenizer, policy)
+        rows.append({"input_ids": ids, "completion_mask": mask, "group_id": ex.get("group_id"),
+                     "response_id": ex.get("response_id")})
+    return rows
+
+
+def sft_config(recipe: Recipe, plan: DevicePlan, output_dir: Path, *, has_eval: bool, **extra: Any):
     from trl import SFTConfig
 
-    packing = use_packing(recipe, plan) and not audit
+    packing = use_packing(recipe, plan)
     return SFTConfig(
         output_dir=str(output_dir),
         report_to="none",
         seed=recipe.seed,
         data_seed=recipe.seed,
-        # The audit tokenises without truncation so it can report what max_length would cut.
-        max_length=None if audit else recipe.max_length,
+        max_length=recipe.max_length,
         packing=packing,
-        completion_only_loss=True,
+        completion_only_loss=True,  # the loss mask is our completion_mask
         per_device_train_batch_size=recipe.per_device_batch_size,
         per_device_eval_batch_size=recipe.per_device_batch_size,
         gradient_accumulation_steps=recipe.gradient_accumulation,
@@ -113,19 +137,17 @@ def load_base(model_path: str, recipe: Recipe, plan: DevicePlan):
 
 
 def build_trainer(recipe: Recipe, plan: DevicePlan, model_path: str, examples: dict[str, list[dict]],
-                  output_dir: Path, *, audit: bool = False, callbacks: list | None = None):
+                  output_dir: Path, *, callbacks: list | None = None):
     from datasets import Dataset
-    from transformers import AutoTokenizer
 
     quiet_libraries()
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = training_tokenizer(model_path)
+    policy = SystemPolicy.from_recipe(recipe)
     model = load_base(model_path, recipe, plan)
     lora = peft_config(recipe, model.config.model_type, linear_module_names(model))
-    train_ds = Dataset.from_list(examples["train"])
-    eval_ds = Dataset.from_list(examples["val"]) if examples.get("val") else None
-    args = sft_config(recipe, plan, output_dir, has_eval=eval_ds is not None, audit=audit)
+    train_ds = Dataset.from_list(tokenise(examples["train"], tokenizer, policy))
+    eval_ds = Dataset.from_list(tokenise(examples["val"], tokenizer, policy)) if examples.get("val") else None
+    args = sft_config(recipe, plan, output_dir, has_eval=eval_ds is not None)
     trainer_cls = _weighted_trainer() if recipe.group_weighting == "inverse" else _trainer_cls()
     trainer = trainer_cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                           processing_class=tokenizer, peft_config=lora, callbacks=callbacks or [])
@@ -151,8 +173,12 @@ def _weighted_trainer():
         """Samples each prompt group equally often, so prompts with many responses do not dominate."""
 
         def _get_train_sampler(self, train_dataset=None):
-            dataset = train_dataset if train_dataset is not None else self.train_dataset
-            weights = group_weights([{"group_id": g} for g in dataset["group_id"]])
+            # The dataset handed in here has lost its group_id column (the trainer drops columns
+            # the model does not take); self.train_dataset is the same rows, columns intact.
+            groups = self.train_dataset["group_id"]
+            if train_dataset is not None and len(train_dataset) != len(groups):
+                raise RuntimeError(f"group weighting: {len(train_dataset)} rows to sample, {len(groups)} group ids")
+            weights = group_weights([{"group_id": g} for g in groups])
             generator = torch.Generator().manual_seed(self.args.seed)
             return torch.utils.data.WeightedRandomSampler(weights, num_samples=len(weights), replacement=True,
                                                           generator=generator)

@@ -17,8 +17,8 @@ from pydantic import Field
 from sqlalchemy import select
 
 from expertune.config import StrictModel
-from expertune.curate.checks.length import render
 from expertune.curate.findings import CheckResult, Finding
+from expertune.llm.render import render_text
 from expertune.store.models import ScoreCache
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ def scores(ctx: "CheckContext", cfg: Config) -> tuple[list[dict], dict]:
     model_id = resolved.sha256 or resolved.path
     tok = ctx.tokenizer()
     examples = [(data.groups[it.group].messages(), it.text) for it in data.items]
-    rendered = render(tok, [[*m, {"role": "assistant", "content": c}] for m, c in examples])
-    keys = [cache_key(model_id, r) for r in rendered]
+    # The key is the text the one renderer scores (llm/scoring.py renders through it too).
+    keys = [cache_key(model_id, render_text([*m, {"role": "assistant", "content": c}], tok)) for m, c in examples]
     found: dict[str, dict] = {}
     with ctx.ws.session() as session:
         for s in range(0, len(keys), 500):

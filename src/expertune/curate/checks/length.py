@@ -1,4 +1,5 @@
-"""Length in tokens of the base model, counted on the conversation rendered by its chat template.
+"""Length in tokens of the base model, counted on the conversation rendered by its chat template
+through the one renderer (llm/render.py: the text and the encoding training uses).
 
 A conversation longer than max_length is cut in training, and what is cut is the end of the
 answer (with its end-of-turn token): an error. Unusually short or long answers (robust z-score of
@@ -19,7 +20,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding
-from expertune.errors import ConfigError
+from expertune.llm.render import encode, render_text
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
@@ -38,17 +39,12 @@ class Config(StrictModel):
     slack: int = Field(64, ge=0)  # tokens a template may add beyond one per byte (SentencePiece prefixes)
 
 
-def render(tokenizer, conversations: list[list[dict]], **kwargs) -> list[str]:
-    try:
-        return tokenizer.apply_chat_template(conversations, tokenize=False, **kwargs)
-    except Exception as err:  # a template that cannot render these roles is a model/settings problem
-        raise ConfigError(f"base_model: its chat template cannot render the conversations ({err})") from None
+def render_texts(tokenizer, conversations: list[list[dict]], *, add_generation_prompt: bool = False) -> list[str]:
+    return [render_text(c, tokenizer, generation_prompt=add_generation_prompt) for c in conversations]
 
 
 def count_tokens(tokenizer, texts: list[str]) -> np.ndarray:
-    if not texts:
-        return np.zeros(0, np.int64)
-    ids = tokenizer(texts, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+    ids = encode(tokenizer, texts)
     return np.fromiter(map(len, ids), np.int64, len(ids))
 
 
@@ -67,22 +63,22 @@ class Conversations:
     def __init__(self, tok, data):
         self.tok, self.data = tok, data
         self.group_of = np.array([it.group for it in data.items], np.int64)
-        self.prompts = render(tok, [g.messages() for g in data.groups], add_generation_prompt=True)
-        self.templates = render(tok, [[*g.messages(), {"role": "assistant", "content": PLACEHOLDER}] for g in data.groups])
+        self.prompts = render_texts(tok, [g.messages() for g in data.groups], add_generation_prompt=True)
+        self.templates = render_texts(tok, [[*g.messages(), {"role": "assistant", "content": PLACEHOLDER}] for g in data.groups])
         self._all: list[str] | None = None
         probe = list(range(min(20, len(data.items))))
         self.fast = all(t.count(PLACEHOLDER) == 1 for t in self.templates) and all(
             self.full(i) == self._render(i) and self._substitute(i, f"  {data.items[i].text}\n ") == self._render(i, f"  {data.items[i].text}\n ")
             for i in probe)
         if not self.fast:
-            self._all = render(tok, [self._messages(i) for i in range(len(data.items))])
+            self._all = render_texts(tok, [self._messages(i) for i in range(len(data.items))])
 
     def _messages(self, i: int, text: str | None = None) -> list[dict]:
         it = self.data.items[i]
         return [*self.data.groups[it.group].messages(), {"role": "assistant", "content": it.text if text is None else text}]
 
     def _render(self, i: int, text: str | None = None) -> str:
-        return render(self.tok, [self._messages(i, text)])[0]
+        return render_texts(self.tok, [self._messages(i, text)])[0]
 
     def _substitute(self, i: int, text: str) -> str:
         return self.templates[self.group_of[i]].replace(PLACEHOLDER, text)
