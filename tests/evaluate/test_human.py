@@ -116,6 +116,14 @@ def test_a_session_is_blind_random_resumable_and_stored_through_the_answer_hashe
     judged = again.judged()
     assert {row.flags["order"] for row in judged.values()} == {0, 1}  # the order shown is recorded
 
+    # the decisive verdicts become DPO pairs: the chosen answer over the other, ties give none
+    from expertune.train.dpo import human_pairs
+
+    pairs = human_pairs(ws)
+    assert len(pairs) == 7 and all(p["source"] == "human:bob" for p in pairs)
+    assert sum("north" in p["chosen"][0]["content"] for p in pairs) == 4
+    assert all(p["prompt"][-1]["content"].startswith("Question") for p in pairs)
+
     from expertune.evaluate.report import build_report
 
     page, meta = build_report(ws, run_id)

@@ -54,9 +54,10 @@ def human_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     comparisons = judgeable(run, ws)
     verdicts: dict[str, dict[str, str]] = defaultdict(dict)  # comparison id -> human -> outcome
     notes: dict[str, int] = defaultdict(int)
+    by_id = {comparison_id(c): c for c in comparisons}
     for name in names:
         for cid, row in human_judgments(ws, run, name, comparisons, run["lineage"]["rubric_hash"], labels).items():
-            c = next(x for x in comparisons if comparison_id(x) == cid)
+            c = by_id[cid]
             verdicts[cid][name] = resolve_outcome(row.verdict, row.mapping, text_sha(c.candidate_gen.text), text_sha(c.baseline_gen.text))
             notes[name] += bool(row.reason)
     names = [n for n in names if any(n in v for v in verdicts.values())]
