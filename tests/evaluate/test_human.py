@@ -251,3 +251,19 @@ def test_terminal_ui_scripted_human_judges_ten_comparisons_and_stats_match_hand_
     assert out.returncode == 0, out.stderr
     assert "human:alice: win rate 55.0%" in out.stdout
     assert f"judge marker vs humans: κ {KAPPA:.3f}" in out.stdout
+
+
+def test_eval_human_outside_a_terminal_and_bad_names_are_clean_errors(run_ws):
+    import subprocess
+
+    ws, run_id = run_ws
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    base = [sys.executable, "-m", "expertune", "-w", str(ws.root), "eval", "human", str(run_id)]
+    piped = subprocess.run([*base, "--name", "alice"], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env)
+    assert piped.returncode == 2 and "terminal" in piped.stderr and "Traceback" not in piped.stderr
+    from expertune.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="human judge name"):
+        start_human_session(ws, run_id, "a b")
+    with pytest.raises(ConfigError, match="--prefer 'loud'"):
+        start_human_session(ws, run_id, "alice", sample=3, prefer="loud")

@@ -251,12 +251,20 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     adapter_dir = run_dir / "adapter"
     trainer.model.save_pretrained(str(adapter_dir), selected_adapters=["default"])
     tokenizer.save_pretrained(str(adapter_dir))
-    record.update(status="trained", steps=int(result.global_step), train_loss=float(result.training_loss),
+    # No validation loss to choose a checkpoint by: the last step ships (the margin measures it).
+    record.update(status="trained", steps=int(result.global_step), best_step=int(result.global_step),
+                  train_loss=float(result.training_loss),
                   wall_seconds=round(time.time() - started, 1),
                   margins=margin_summary(before, after, [p["group_id"] for p in held], seed=recipe.seed),
                   log_history=trainer.state.log_history)
     adapter = registry.register(ws, record, adapter_dir, promote=promote)
-    write_model_card(adapter_dir, record, adapter)
+    card = write_model_card(adapter_dir, record, adapter)
+    m = record["margins"]
+    with card.open("a", encoding="utf-8") as f:  # what the SFT card cannot say: where DPO started and what it moved
+        f.write(f"\n## Preference training (DPO)\n\n- started from `{start.label}` (frozen copy as reference), beta "
+                f"{recipe.beta}, {record['pairs']['train']} pairs ({record['pairs']['sources']})\n- held-out margin "
+                f"(log P preferred - log P other): {m['before']} -> {m['after']}, change {m['change']} "
+                f"(95% interval over prompt groups {m['change_ci']}, {m['pairs']} pairs)\n")
     record.update(status="completed", adapter={k: adapter[k] for k in ("name", "version", "ref", "path")})
     write_run(run_dir, record)
     return record
