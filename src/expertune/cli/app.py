@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import typer
 from rich.text import Text
 
-from expertune.cli import author, curate, data, db, documents, evalsets, evaluate, records, serve, studio, train
+from expertune.cli import author, curate, data, db, documents, evalsets, evaluate, human, records, serve, studio, train
 from expertune.cli.common import err_console
 from expertune.errors import ExpertuneError
 
@@ -49,6 +49,7 @@ evalsets.register(app)
 train.register(app)
 curate.register(app)
 evaluate.register(app)
+human.register(app)
 documents.register(app)
 author.register(app)
 db.register(app)

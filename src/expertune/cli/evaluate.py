@@ -356,6 +356,10 @@ def _print_stats(s) -> None:
             console.print(f"  κ {' × '.join(k['judges'])}: {kappa} (raw agreement {_pct(k['raw_agreement'])}, n={k['n']})")
         for cell in pair["pooled"]["grid"]:
             console.print(f"  T={cell['temperature']} max={cell['max_new_tokens']}: win rate {_pct(cell['win_rate'])} {_ci(cell['ci'])} (n={cell['n']})")
+    if s.get("human"):
+        from expertune.cli.human import print_human_stats
+
+        print_human_stats(s["human"])
     for cand, tr in s["truncation"].items():
         console.print(f"  truncated answers of {cand}: {tr['truncated']}/{tr['answers']} ({_pct(tr['truncation_rate'])})")
     for name, f in s["failures"].items():

@@ -73,9 +73,14 @@ def train_cmd(
     allow: Optional[List[str]] = typer.Option(None, "--allow", help="Train despite a failing gate check (or 'audit'); repeatable."),
     no_promote: bool = typer.Option(False, "--no-promote", help="Register the adapter without making it current."),
     n: int = typer.Option(5, "-n", help="With `audit`: examples to show with trained/masked tokens marked."),
+    from_ref: Optional[str] = typer.Option(None, "--from", help="With `dpo`: the SFT adapter to continue on preference "
+                                                                "pairs, e.g. demo@current."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Train RECIPE on the curated dataset and register the adapter; `expertune train audit RECIPE` inspects first."""
+    """Train RECIPE on the curated dataset and register the adapter; `expertune train audit RECIPE` inspects first;
+    `expertune train dpo --from ADAPTER` trains an SFT adapter further on the expert's preferences."""
+    if recipe == "dpo" or from_ref:
+        return dpo(ctx, from_ref, recipe or "dpo", overrides, allow, no_promote, as_json)
     if recipe == "audit":
         if not audit_recipe:
             raise InputError("usage: expertune train audit RECIPE [-n 5]")
@@ -99,6 +104,30 @@ def train_cmd(
         console.print(Text.assemble("run ", (r["id"], "bold"), f": {r['steps']} steps, best step {r['best_step']} "
                                     f"(val loss {r['best_eval_loss']}), {r['trained_tokens']} tokens at "
                                     f"{r['tokens_per_second']} tok/s, {r['wall_seconds']} s"))
+        console.print(Text.assemble("registered adapter ", (r["adapter"]["ref"], "bold"), f" at {r['adapter']['path']}"))
+
+    emit(record, as_json, render)
+
+
+def dpo(ctx: typer.Context, from_ref: str | None, recipe: str, overrides: list[str] | None, allow: list[str] | None,
+        no_promote: bool, as_json: bool) -> None:
+    """DPO from a registered SFT adapter (train/dpo.py)."""
+    from expertune.train.dpo import train_dpo
+
+    if not from_ref:
+        raise InputError("expertune train dpo needs the SFT adapter to start from: --from NAME@current (see `adapters list`)")
+    record = train_dpo(workspace(ctx), from_ref, recipe, overrides, allow=allow or (), promote=not no_promote,
+                       show_progress=not as_json)
+
+    def render(r):
+        m = r["margins"]
+        console.print(Text.assemble("run ", (r["id"], "bold"), f": DPO from {from_ref}, {r['pairs']['train']} pairs, "
+                                    f"{r['steps']} steps, {r['wall_seconds']} s"))
+        if m["pairs"]:
+            lo, hi = m["change_ci"]
+            console.print(f"held-out margin (log P preferred − log P other): {m['before']:.3f} → {m['after']:.3f}, "
+                          f"change {m['change']:+.3f} [{lo:+.3f}, {hi:+.3f}] over {m['groups']} prompt groups "
+                          f"({m['pairs']} pairs, {m['improved_pairs']} improved)")
         console.print(Text.assemble("registered adapter ", (r["adapter"]["ref"], "bold"), f" at {r['adapter']['path']}"))
 
     emit(record, as_json, render)

@@ -4,7 +4,8 @@
     baseline:   the candidate every other one is compared with (default: the first)
     prompts:    prompt sets: a split of the store (val/test) or a registered eval set of prompts
     grid:       temperatures x max_new_tokens x seeds x samples
-    judges:     local models, OpenAI-compatible endpoints (and, from Python only, scripted judges)
+    judges:     local models, OpenAI-compatible endpoints, human experts (and, from Python only,
+                scripted judges)
     rubric:     criteria scored 1-5, the neutral labels
     judge_reliability: when a judge counts as unreliable (and is left out of the pooled verdict)
     tasks:      extra evaluations registered by other modules (exams, classification, ...)
@@ -184,7 +185,15 @@ class ScriptedJudge(StrictModel):
     max_parse_attempts: int = Field(3, ge=1, le=10)
 
 
-Judge = Annotated[Union[LocalJudge, OpenAIJudge, ScriptedJudge], Field(discriminator="type")]
+class HumanJudge(StrictModel):
+    """A domain expert judging blind in `expertune eval human RUN --name NAME` (or the studio);
+    LLM judging skips it. Its judgments are stored as those of `human:NAME`."""
+
+    type: Literal["human"]
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@-]+$")
+
+
+Judge = Annotated[Union[LocalJudge, OpenAIJudge, ScriptedJudge, HumanJudge], Field(discriminator="type")]
 
 
 class JudgeReliability(StrictModel):

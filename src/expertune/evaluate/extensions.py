@@ -22,6 +22,7 @@ PLUGIN_MODULES = (
     "expertune.evaluate.forgetting",
     "expertune.evaluate.facts",
     "expertune.evaluate.refusal",
+    "expertune.evaluate.human_report",
 )
 
 

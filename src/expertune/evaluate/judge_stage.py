@@ -74,6 +74,11 @@ def build_comparisons(run: dict[str, Any], gens: dict[str, Any] | None = None, w
     return out
 
 
+def llm_judges(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's frozen judges that this stage asks; human judges answer in evaluate/human.py."""
+    return [j for j in run["lineage"]["judges"] if j["type"] != "human"]
+
+
 def judgment_key(judge_id: str, rubric_hash: str, prompt_hash: str, shown_shas: list[str]) -> str:
     """The cache identity of a judgment: what the judge actually sees. The judge identity carries
     the prompt template's version, so with the rubric (criteria, labels), the conversation and
@@ -118,7 +123,7 @@ def run_judging(ws: Workspace, run_ref: int | str, *, budget_usd: float | None =
     rubric_hash = run["lineage"]["rubric_hash"]
     labels = list(config.rubric.labels)
     comparisons = [c for c in build_comparisons(run, ws=ws) if c.complete and not c.identical]
-    frozen_judges = [j for j in run["lineage"]["judges"] if judges is None or j["name"] in judges]
+    frozen_judges = [j for j in llm_judges(run) if judges is None or j["name"] in judges]
     limit = budget_usd if budget_usd is not None else config.budget_usd
     budget = Budget(limit, run_spent(ws, run["id"]))
     plans = []

@@ -97,6 +97,11 @@ def resolve_judges(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]]:
             identity = {"type": "openai", "model_id": frozen["model_id"], "temperature": j.temperature,
                         "max_tokens": j.max_tokens, "response_format": j.response_format, "template": TEMPLATE_VERSION,
                         "extra_body": j.extra_body}
+        elif j.type == "human":
+            from expertune.evaluate.human import human_judge
+
+            out.append(human_judge(j.name))
+            continue
         else:
             frozen = {"model_id": f"scripted:{j.script}"}
             identity = {"type": "scripted", "script": j.script, "template": TEMPLATE_VERSION}

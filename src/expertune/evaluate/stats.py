@@ -515,3 +515,37 @@ def length_controlled_win_rate(scores: Sequence[float], candidate_lengths: Seque
     return {"n": int(y.size), "win_rate": 1 / (1 + math.exp(-a)), "slope": b,
             "interval": (float(np.quantile(reps, 0.025)), float(np.quantile(reps, 0.975))),
             "mean_length_difference": float(x.mean())}
+
+
+def agreement_summary(a: Sequence[Any], b: Sequence[Any], clusters: Sequence[Any] | None = None,
+                      categories: Sequence[Any] | None = None, *, n_boot: int = 1000, seed: int = 0,
+                      confidence: float = 0.95) -> dict[str, Any]:
+    """Raw agreement and Cohen's kappa of two raters over the same items, each with a bootstrap
+    interval that resamples whole clusters (prompts: several items of one prompt are not
+    independent). Replicates where kappa is undefined (both raters constant) are left out of its
+    interval; `kappa_replicates` says how many remained."""
+    if len(a) != len(b):
+        raise ValueError("both raters must rate the same items")
+    keys = list(clusters) if clusters is not None else list(range(len(a)))
+    out: dict[str, Any] = {"n": len(a), "prompts": len(set(keys)), "raw_agreement": raw_agreement(a, b),
+                           "kappa": cohen_kappa(a, b, categories), "raw_ci": None, "kappa_ci": None, "kappa_replicates": 0}
+    if not len(a):
+        return out
+    groups: dict[Any, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    members = list(groups.values())
+    rng = np.random.default_rng(seed)
+    raws, kappas = [], []
+    for _ in range(n_boot):
+        idx = [i for j in rng.integers(0, len(members), size=len(members)) for i in members[j]]
+        ra, rb = [a[i] for i in idx], [b[i] for i in idx]
+        raws.append(raw_agreement(ra, rb))
+        if (k := cohen_kappa(ra, rb, categories)) is not None:
+            kappas.append(k)
+    alpha = (1 - confidence) / 2
+    out["raw_ci"] = (float(np.quantile(raws, alpha)), float(np.quantile(raws, 1 - alpha)))
+    if kappas:
+        out["kappa_ci"] = (float(np.quantile(kappas, alpha)), float(np.quantile(kappas, 1 - alpha)))
+    out["kappa_replicates"] = len(kappas)
+    return out
