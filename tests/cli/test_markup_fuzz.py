@@ -15,6 +15,7 @@ length checks) stop at resolving it, with exit code 2.
 
 from __future__ import annotations
 
+import socket
 import typing
 from pathlib import Path
 
@@ -31,6 +32,9 @@ NO_SLASH = "m[bold]x[red y\\[z]"  # a name with "/" would be taken for a hub id 
 MODEL_PARAMS = {"model", "name", "base_model", "adapter", "ref"}  # `name` is a model in `models pull/info`
 # Commands documented to exit 1 on a finding (not an error): the checks and the training audit.
 EXIT_ONE = {("check",), ("train",)}
+# Commands that serve until stopped get a port that is already taken, so each invocation ends (with
+# the busy-port error) once its arguments are parsed and checked.
+SERVERS = {("studio",), ("serve",)}
 
 
 # typer builds on its own copy of click, so parameters are told apart by their attributes.
@@ -73,6 +77,8 @@ def value_for(param, files: dict[str, str]) -> str:
 def invocations(path: tuple[str, ...], command, files: dict[str, str]):
     args = [value_for(p, files) for p in command.params
             if p.param_type_name == "argument" and not getattr(p, "hidden", False)]
+    if path in SERVERS:
+        args += ["--port", files["busy_port"]]
     yield [*path, *args]
     for p in command.params:
         if p.param_type_name == "option" and not p.is_flag and p.name != "as_json":
@@ -103,8 +109,12 @@ def markup_ws(tmp_path_factory):
     edit = cli(*w, "response", "edit", "1", "--version", "1", "--text", f"edited {MARKUP}",
                "--reason", f"fix {MARKUP} typo", "--author", MARKUP)
     assert edit.code == 0, edit.err
-    return root, {"missing": str(tmp_path / f"no{MARKUP}such.jsonl"), "new": str(tmp_path / f"new {MARKUP} "),
-                  "records": str(records)}
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    yield root, {"missing": str(tmp_path / f"no{MARKUP}such.jsonl"), "new": str(tmp_path / f"new {MARKUP} "),
+                 "records": str(records), "busy_port": str(busy.getsockname()[1])}
+    busy.close()
 
 
 def test_the_walk_finds_every_command_group():

@@ -57,7 +57,7 @@ def serve(
 
     config = ServeConfig(host=host, port=port, api_key_env=api_key_env, max_batch=max_batch, max_queue=max_queue,
                          max_tokens_limit=max_tokens_limit, request_timeout=request_timeout, log_prompts=log_prompts)
-    server = Server(config, base=base, adapters=adapters, ws=ws)
+    server = Server(config, base=base, adapters=adapters, ws=ws).bind()
     console.print(f"loading {server.base} and {len(adapters)} adapter(s)...", highlight=False, markup=False)
     server.load()
     console.print(f"serving on http://{host}:{port}/v1 - models: {', '.join(server.pool.model_ids())}",

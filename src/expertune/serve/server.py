@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 from expertune.errors import ConfigError
+from expertune.listen import listening_socket
 from expertune.serve.config import ServeConfig, api_key
 
 DEFAULT_BASE = "builtin:smollm2-135m-instruct"
@@ -47,6 +48,13 @@ class Server:
         self.app = None
         self._uvicorn = None
         self._thread: threading.Thread | None = None
+        self._socket = None
+
+    def bind(self) -> "Server":
+        """Take the port now, so a busy one fails before minutes of model loading."""
+        if self._socket is None:
+            self._socket = listening_socket(self.config.host, self.config.port)
+        return self
 
     def load(self) -> "Server":
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see llm/__init__.py
@@ -75,11 +83,12 @@ class Server:
         return uvicorn.Server(config)
 
     def run(self, log_level: str = "info") -> None:
+        self.bind()
         if self.app is None:
             self.load()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         try:
-            self._uvicorn_server(log_level).run()
+            self._uvicorn_server(log_level).run(sockets=[self._socket])
         finally:
             self.close()
 

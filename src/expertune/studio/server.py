@@ -7,6 +7,7 @@ import webbrowser
 
 import uvicorn
 
+from expertune.listen import listening_socket
 from expertune.studio.app import create_app
 from expertune.studio.security import check_bind
 from expertune.workspace import Workspace
@@ -16,8 +17,9 @@ def serve(ws: Workspace, *, host: str = "127.0.0.1", port: int = 8765, token: st
           open_browser: bool = True) -> None:
     check_bind(host, token)
     ws.engine  # a missing or unreadable store fails here, before the server starts
+    sock = listening_socket(host, port)
     app = create_app(ws, token=token)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
