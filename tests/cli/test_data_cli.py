@@ -78,3 +78,26 @@ def test_multi_file_import_with_a_reject_or_missing_file_commits_nothing(tmp_pat
         assert proc.returncode == 2 and "nothing imported" in proc.stderr
         assert str(middle) in proc.stderr
         assert run_json("-w", str(ws), "stats")["groups"] == 0
+
+
+def test_the_rejects_hint_counts_only_records_that_parsed(tmp_path):
+    ws = tmp_path / "ws"
+    run_json("init", str(ws))
+    good1 = write_jsonl(tmp_path / "good1.jsonl", [chat_record("Q1", "A1")])
+    good2 = write_jsonl(tmp_path / "good2.jsonl", [chat_record("Q2", "A2")])
+    proc = run("-w", str(ws), "import", str(good1), str(tmp_path / "missing.jsonl"), str(good2))
+    assert "import the 2 good records" in " ".join(proc.stderr.split())
+    alone = run("-w", str(ws), "import", str(tmp_path / "missing.jsonl"))
+    message = alone.stderr.replace(str(tmp_path), "TMP")
+    assert alone.returncode == 2 and "good record" not in message and "-1" not in message
+
+
+def test_allow_rejects_does_not_hide_a_file_that_could_not_be_read(tmp_path):
+    ws = tmp_path / "ws"
+    run_json("init", str(ws))
+    good = write_jsonl(tmp_path / "good.jsonl", [chat_record("Q1", "A1")])
+    proc = run("-w", str(ws), "import", str(tmp_path / "nosuch.jsonl"), "--allow-rejects")
+    assert proc.returncode == 2 and "nosuch.jsonl" in proc.stderr
+    proc = run("-w", str(ws), "import", str(good), str(tmp_path / "nosuch.jsonl"), "--allow-rejects")
+    assert proc.returncode == 2
+    assert run_json("-w", str(ws), "stats")["groups"] == 1  # the readable file was imported

@@ -24,3 +24,42 @@ def test_cpu_with_native_bf16_uses_bf16(cpu_only, monkeypatch):
 def test_explicit_fp16_on_cpu_is_an_error(cpu_only):
     with pytest.raises(ConfigError, match="fp16 needs a GPU"):
         device.plan_device("fp16")
+
+
+@pytest.fixture
+def one_gpu(monkeypatch):
+    monkeypatch.setattr(device.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(device.torch.cuda, "get_device_name", lambda i=0: "Test GPU")
+    monkeypatch.setattr(device.torch.cuda, "is_bf16_supported", lambda: True)
+
+
+def header_only_safetensors(folder, shape):
+    """A model folder whose safetensors header declares one tensor of `shape` (no weights needed:
+    parameters are counted from the header)."""
+    import json
+    import struct
+
+    header = json.dumps({"w": {"dtype": "BF16", "shape": list(shape), "data_offsets": [0, 0]}}).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    return str(folder)
+
+
+@pytest.mark.parametrize("shape, expected", [((70_000, 100_000), True), ((1000, 1000), False)])
+def test_auto_checkpointing_on_a_gpu_follows_the_base_models_size(one_gpu, tmp_path, shape, expected):
+    from expertune.train.recipe import Recipe
+
+    plan = device.plan_for(Recipe(), header_only_safetensors(tmp_path, shape))
+    assert plan.parameters == shape[0] * shape[1]
+    assert plan.gradient_checkpointing is expected
+    assert plan.precision == "bf16"
+
+
+def test_dpo_plans_with_the_base_models_size():
+    import inspect
+
+    from expertune.train import dpo, run
+
+    # Both trainers go through plan_for, the one place that passes the parameter count.
+    for module in (run, dpo):
+        source = inspect.getsource(module)
+        assert "plan_for(recipe, base.path)" in source and "plan_device(" not in source

@@ -63,7 +63,8 @@ def import_(
         reports = import_files(ws, files, fmt=fmt, topic=topic, status=status, csv_map=csv_map,
                                allow_rejects=allow_rejects, progress=update)
     emit({"files": [r.as_dict() for r in reports]}, as_json, lambda _: _print_import(reports))
-    if any(r.rejected for r in reports) and not allow_rejects:
+    # --allow-rejects lets bad lines go, not files that could not be read at all.
+    if any(r.unreadable or (r.rejected and not allow_rejects) for r in reports):
         raise typer.Exit(2)
 
 
@@ -80,12 +81,11 @@ def _print_import(reports) -> None:
             f"imported responses {r.imported_responses} · rejected {r.rejected} · duplicates skipped {r.duplicates}",
         ))
     if any(r.rejects for r in reports) and not any(r.committed for r in reports):
-        good = sum(r.read - r.rejected for r in reports)
+        good = sum(r.good for r in reports)
+        hint = (f" fix the problems above, or pass --allow-rejects to import the {good} good "
+                f"record{'' if good == 1 else 's'} and keep the rejects on record" if good else " fix the problems above")
         err_console.print(Text.assemble(
-            (f"nothing imported from {'any of the files' if len(reports) > 1 else reports[0].file}:", "red"),
-            f" fix the problems above, or pass --allow-rejects to import the {good} good records "
-            "and keep the rejects on record",
-        ))
+            (f"nothing imported from {'any of the files' if len(reports) > 1 else reports[0].file}:", "red"), hint))
 
 
 def split(

@@ -44,8 +44,19 @@ class ImportReport:
     rejects: list[Reject] = field(default_factory=list)
     duplicate_lines: list[int] = field(default_factory=list)
 
+    @property
+    def unreadable(self) -> bool:
+        """The whole file could not be read (missing, a folder, bad header): one reject on line 0."""
+        return any(r.line == 0 for r in self.rejects)
+
+    @property
+    def good(self) -> int:
+        """Records that parsed and can be imported."""
+        return 0 if self.unreadable else self.read - self.rejected
+
     def as_dict(self) -> dict:
         d = asdict(self)
+        d["good"] = self.good
         d["rejects"] = [{"line": r.line, "reason": r.reason} for r in self.rejects]
         return d
 
@@ -62,9 +73,8 @@ def import_file(ws: Workspace, path: Path, **kwargs) -> ImportReport:
     """Import one file; see `import_files`. A whole-file problem (missing file, unreadable CSV
     header) raises InputError here, since there is no other file to report it next to."""
     (report,) = import_files(ws, [path], **kwargs)
-    whole_file = [r for r in report.rejects if r.line == 0]
-    if whole_file:
-        raise InputError(f"{path}: {whole_file[0].reason}")
+    if report.unreadable:
+        raise InputError(f"{path}: {report.rejects[0].reason}")
     return report
 
 
@@ -103,7 +113,7 @@ def import_files(
     with ws.session() as session:
         for report, records in parsed:
             path = Path(report.file)
-            if any(r.line == 0 for r in report.rejects):  # unreadable file, allowed: nothing to batch
+            if report.unreadable:  # allowed by --allow-rejects, but there is nothing to batch
                 continue
             batch = ImportBatch(
                 source_path=str(path.resolve()),

@@ -81,3 +81,12 @@ def plan_device(precision: str = "auto", gradient_checkpointing: bool | str = "a
         # Only worth it when activations would not fit: large models on a GPU.
         gradient_checkpointing = bool(cuda and params and params > CHECKPOINTING_PARAMS)
     return DevicePlan(device, precision, bool(gradient_checkpointing), reason, os.cpu_count() or 1, gpu, params)
+
+
+def plan_for(recipe, base_path: str) -> DevicePlan:
+    """The plan for a recipe (SFT or DPO) on the base model at `base_path`, with its parameter count,
+    so that "auto" checkpointing sees the model's size."""
+    from expertune.models import count_parameters
+
+    return plan_device(recipe.precision, recipe.gradient_checkpointing, method=recipe.method,
+                       params=count_parameters(base_path))

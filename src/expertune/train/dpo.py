@@ -170,7 +170,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     from expertune.models import resolve
     from expertune.models.loading import quiet_libraries
     from expertune.train import registry
-    from expertune.train.device import plan_device
+    from expertune.train.device import plan_for
     from expertune.train.modelcard import write_model_card
     from expertune.train.progress import RichProgress
     from expertune.train.run import git_commit, hardware, library_versions, run_gate
@@ -213,7 +213,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     for split, rows in pairs.items():
         (run_dir / "data" / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                                          encoding="utf-8")
-    plan = plan_device(recipe.precision, recipe.gradient_checkpointing, method=recipe.method)
+    plan = plan_for(recipe, base.path)
     record: dict[str, Any] = {
         "id": run_id, "kind": "dpo", "status": "prepared", "created_at": time.time(),
         "recipe": recipe.model_dump(mode="json"), "system_prompt_policy": policy.as_dict(),

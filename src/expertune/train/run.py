@@ -16,11 +16,11 @@ from typing import Any, Iterable
 
 from expertune.data.versions import get_version, snapshot
 from expertune.errors import ExpertuneError, InputError, NotFound
-from expertune.models import count_parameters, resolve
+from expertune.models import resolve
 from expertune.train import registry
 from expertune.train.audit import audit_examples, enforce
 from expertune.train.data import load_examples, write_examples
-from expertune.train.device import plan_device
+from expertune.train.device import plan_for
 from expertune.train.modelcard import write_model_card
 from expertune.train.recipe import Recipe, load_recipe
 from expertune.train.worker import read_run, run_training, write_run
@@ -84,8 +84,7 @@ def prepare(ws: Workspace, recipe: Recipe, *, dataset_version: str | None, allow
     version = get_version(ws, dataset_version) if dataset_version else snapshot(ws)
     gate = run_gate(ws, recipe, allow)
     base = resolve(recipe.base_model)
-    plan = plan_device(recipe.precision, recipe.gradient_checkpointing, method=recipe.method,
-                       params=count_parameters(base.path))
+    plan = plan_for(recipe, base.path)
     examples = load_examples(version, recipe)
     if not examples["train"]:
         raise InputError(f"dataset version {version['hash'][:12]} has no training examples; import data and run `expertune split`")
