@@ -64,13 +64,15 @@ def _rows(text: str, delimiter: str) -> Iterator[tuple[int, int, list[str] | csv
 
 
 def _whole_row(line: str, delimiter: str, width: int) -> bool:
-    """Whether a line read by itself is a row of `width` fields, its quotes read as quotes (an
-    open one running to the line's end) or as plain characters."""
+    """Whether a line read by itself looks like a record: `width` fields, at least two of them with
+    text (a prompt and a response), its quotes read as quotes (an open one running to the line's
+    end) or as plain characters. A quoted cell's own line break (`",` then `",0`) does not."""
     try:
-        cells = next(csv.reader([line], delimiter=delimiter), [])
+        quoted = next(csv.reader([line], delimiter=delimiter), [])
     except csv.Error:
-        cells = []
-    return len(cells) == width or line.count(delimiter) == width - 1
+        quoted = []
+    plain = line.split(delimiter)
+    return any(len(cells) == width and sum(bool(cell.strip(' "')) for cell in cells) >= 2 for cells in (quoted, plain))
 
 
 def _strictly_malformed(lines: list[str], delimiter: str) -> bool:
@@ -208,17 +210,20 @@ def _outcomes(
     columns: dict[str, int],
     default_topic: str | None,
 ) -> Iterator[Outcome]:
+    # After the file's final line break the reader sees one more, empty line; no reject names it.
+    final_line = len(lines) - (lines[-1] == "")
     for line, last, row in rows:
-        span = last if last > line else None  # a rejected row reports every line it took
+        end = min(last, final_line)
+        span = end if end > line else None  # a rejected row reports every line it took
         if isinstance(row, csv.Error):
             yield Reject(line, f"unreadable CSV row ({row}); check its quotes", last_line=span)
             continue
         if _quote_problem(row, lines[line - 1 : last], delimiter, len(names), last == len(lines)):
             yield Reject(
                 line,
-                f"lines {line}-{last} were read as one row: a quote opened on line {line} is not closed where its "
+                f"lines {line}-{end} were read as one row: a quote opened on line {line} is not closed where its "
                 'cell ends, so it swallows the lines after it; close the quote (a quote inside a cell is written twice: "")',
-                last_line=last,
+                last_line=end,
             )
             continue
         try:
