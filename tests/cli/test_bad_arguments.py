@@ -53,6 +53,13 @@ def test_output_into_an_unwritable_folder_is_refused(ws, command):
 
 
 @pytest.mark.parametrize("command", OUTPUTS)
+def test_a_failed_write_names_the_asked_file_not_its_temporary(ws, command):
+    # /proc exists and refuses new files: the failure comes from the write itself, not a check before it.
+    message = refused("-w", ws, *OUTPUTS[command], "/proc/expertune-out.txt", names="/proc/expertune-out", fix="")
+    assert ".tmp" not in message
+
+
+@pytest.mark.parametrize("command", OUTPUTS)
 def test_output_below_a_file_is_refused(ws, tmp_path, command):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x")

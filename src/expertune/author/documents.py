@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 from pydantic import BaseModel
 
+from expertune.atomic import write_atomic
 from expertune.author._documents_read import SUFFIXES, UnreadableDocument, read_document
 
 if TYPE_CHECKING:
@@ -260,7 +261,7 @@ class _State:
         np.save(target / "offsets.npy", np.cumsum([0] + [len(line) for line in lines], dtype=np.int64)[: len(lines)])
         manifest = {"format": _FORMAT, "language": language, "generation": generation,
                     "documents": {k: v.model_dump() for k, v in sorted(self.docs.items())}}
-        _write_atomic(folder / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False))
+        write_atomic(folder / "manifest.json", json.dumps(manifest, indent=1, ensure_ascii=False))
         self.generation = generation
         # Keep the previous generation: a reader that read the old manifest a moment ago may still open it.
         for old in folder.glob("index-*"):
@@ -354,12 +355,6 @@ def _expand(paths: Iterable[str | Path], report: DocumentsReport) -> list[Path]:
         else:
             files[path.resolve()] = None
     return list(files)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _now() -> str:

@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from expertune.atomic import atomic_open
 from expertune.data.splits import SPLITS
 from expertune.errors import InputError
 from expertune.store.models import PromptGroup, Response, Topic
@@ -133,13 +134,11 @@ def _preference(a: ExampleRow, b: ExampleRow) -> int:
 def write_jsonl(rows: Iterator[dict[str, Any]], path: Path) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as f:
+    with atomic_open(path) as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False))
             f.write("\n")
             n += 1
-    tmp.replace(path)  # never leave a half-written export under the final name
     return n
 
 

@@ -13,6 +13,9 @@ import io
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from expertune.atomic import write_atomic
+
+
 # -- report fragments ------------------------------------------------------------------------------
 def esc(value: Any) -> str:
     return html.escape(str(value))
@@ -127,10 +130,7 @@ def write_result(folder: Path, filename: str, data: dict[str, Any]) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / filename
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False, default=str))
 
 
 def result_files(run_dir: Path) -> list[Path]:

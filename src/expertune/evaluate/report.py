@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from expertune.atomic import write_atomic
 from expertune.evaluate import plots
 from expertune.evaluate.analysis import RunData, load_run_data, run_summary, shown_names, summarize
 from expertune.workspace import Workspace
@@ -370,7 +371,5 @@ def write_report(ws: Workspace, run_ref: int | str, out: Path | None = None, *, 
     page, meta = build_report(ws, run_ref, samples=samples)
     path = out or Path(meta["summary"]["run"]["folder"]) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, page)
     return {"path": str(path), "bytes": len(page.encode("utf-8")), **meta}

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from expertune.atomic import write_atomic
 from expertune.errors import ConfigError
 from expertune.models.builtin import BUILTINS, builtin_gguf
 from expertune.models.templates import fallback_template
@@ -102,9 +103,7 @@ def file_sha256(path: Path) -> str:
             h.update(block)
     known[key] = h.hexdigest()
     memo.parent.mkdir(parents=True, exist_ok=True)
-    tmp = memo.with_suffix(".tmp")
-    tmp.write_text(json.dumps(known))
-    tmp.replace(memo)
+    write_atomic(memo, json.dumps(known))
     return known[key]
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from expertune.atomic import write_atomic
 from expertune.train.device import DevicePlan
 from expertune.train.recipe import Recipe
 
@@ -18,9 +19,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
 
 
 def write_run(run_dir: Path, record: dict[str, Any]) -> None:
-    tmp = run_dir / "run.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    tmp.replace(run_dir / "run.json")
+    write_atomic(run_dir / "run.json", json.dumps(record, indent=2, default=str))
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
