@@ -75,3 +75,15 @@ def test_purge_reports_copies_elsewhere_and_refuses_without_reason(ws, tmp_path)
     with ws.session() as s:
         other = s.scalars(select(Response.id).where(Response.text == EDITED)).one()
     assert report.elsewhere == [f"responses.text row {other}"]
+
+
+def test_response_history_shows_who_purged_and_why(ws, tmp_path):
+    from cli.clirun import cli
+
+    rid = _workspace_with_secret(ws, tmp_path)
+    assert cli("-w", ws.root, "purge", rid, "--reason", "erasure request 42 [art. 17]", "--author", "dpo").code == 0
+    shown = cli("-w", ws.root, "response", "history", rid, "--json")
+    assert [v["note"] for v in __import__("json").loads(shown.out) if v["reason"] == "purge"] == ["erasure request 42 [art. 17]"]
+    table = cli("-w", ws.root, "response", "history", rid)
+    assert table.code == 0 and "erasure request 42 [art. 17]" in " ".join(table.out.replace("│", " ").split())
+    assert SECRET not in table.out and EDITED not in table.out

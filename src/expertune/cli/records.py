@@ -33,6 +33,11 @@ def revision_dict(v) -> dict:
     }
 
 
+def why(revision: dict) -> str:
+    """The revision's reason, with its note when it has one (a purge's reason is its note)."""
+    return f"{revision['reason']}: {revision['note']}" if revision.get("note") else revision["reason"]
+
+
 @response_app.command("show")
 def show(ctx: typer.Context, response_id: int, as_json: bool = JsonOpt) -> None:
     """Show a response with its prompt."""
@@ -87,7 +92,7 @@ def history(ctx: typer.Context, response_id: int, as_json: bool = JsonOpt) -> No
     def render(rows):
         t = Table("revision", "field", "version", "who", "why", "when")
         for v in rows:
-            t.add_row(str(v["id"]), v["field"], f"{v['from_version']}→{v['to_version']}", v["author"], v["reason"], v["created_at"][:19])
+            t.add_row(str(v["id"]), v["field"], f"{v['from_version']}→{v['to_version']}", v["author"], why(v), v["created_at"][:19])
         console.print(t)
 
     emit(data, as_json, render)
