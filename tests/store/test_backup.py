@@ -59,10 +59,7 @@ def test_backup_during_concurrent_writes_is_one_consistent_state(ws, tmp_path):
         reports = [backup(ws.store_url, tmp_path / f"b{i}.bak") for i in range(2)]
         results = [f.result() for f in editors]
     errors = [e.strip().splitlines()[-3:] for r in results for e in r["errors"]]
-    if ws.engine.dialect.name == "postgresql":
-        assert errors == []
-    # On SQLite, racing editors can still hit "database is locked" until the SQLite write-transaction
-    # fix (issue 9, item 14) lands; that is the editors' problem, not the backup's.
+    assert errors == []  # writers wait for the backup (or are refused cleanly), on both backends
     assert sum(len(r["done"]) for r in results) > 3
     target = Workspace.init(tmp_path / "target")
     for i, report in enumerate(reports):
