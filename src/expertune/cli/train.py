@@ -187,7 +187,7 @@ def _adapter_table(rows):
 @adapters_app.command("list")
 def adapters_list(ctx: typer.Context, name: Optional[str] = typer.Argument(None), as_json: bool = JsonOpt) -> None:
     """List registered adapters (with their folders)."""
-    from expertune.train.registry import list_adapters
+    from expertune.store.adapters import list_adapters
 
     emit(list_adapters(workspace(ctx), name), as_json, _adapter_table)
 
@@ -195,15 +195,15 @@ def adapters_list(ctx: typer.Context, name: Optional[str] = typer.Argument(None)
 @adapters_app.command("show")
 def adapters_show(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> None:
     """Show one adapter: lineage, metrics, folder. REF is NAME, NAME@VERSION or NAME@current."""
-    from expertune.train.registry import resolve_adapter
+    from expertune.store.adapters import find_adapter
 
-    emit(resolve_adapter(workspace(ctx), ref), as_json, lambda a: _adapter_table([a]))
+    emit(find_adapter(workspace(ctx), ref), as_json, lambda a: _adapter_table([a]))
 
 
 @adapters_app.command("promote")
 def adapters_promote(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> None:
     """Make NAME@VERSION the current adapter of its name."""
-    from expertune.train.registry import promote
+    from expertune.store.adapters import promote
 
     emit(promote(workspace(ctx), ref), as_json, lambda a: console.print(f"{a['ref']} is now current"))
 
@@ -211,7 +211,7 @@ def adapters_promote(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> N
 @adapters_app.command("rollback")
 def adapters_rollback(ctx: typer.Context, name: str, as_json: bool = JsonOpt) -> None:
     """Make current again the version that was current before the last promotion."""
-    from expertune.train.registry import rollback
+    from expertune.store.adapters import rollback
 
     emit(rollback(workspace(ctx), name), as_json, lambda a: console.print(f"rolled back: {a['ref']} is current"))
 

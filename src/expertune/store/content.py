@@ -27,8 +27,8 @@ from sqlalchemy.exc import DBAPIError
 
 from expertune.errors import ExpertuneError
 
-from expertune.store import models  # noqa: F401  (registers every table on Base.metadata)
-from expertune.store.models import Base
+from expertune.store import tables  # noqa: F401  (registers every table on Base.metadata)
+from expertune.store.tables import Base
 
 CHUNK = 2000
 

@@ -166,7 +166,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     from trl import DPOConfig
 
     from expertune.data.versions import snapshot
-    from expertune.llm.adapters import resolve_adapter
+    from expertune.store.adapters import resolve_adapter
     from expertune.models import resolve
     from expertune.models.loading import quiet_libraries
     from expertune.train import registry
