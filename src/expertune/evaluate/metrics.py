@@ -176,8 +176,8 @@ def open_local_models(ws, model: str | None = None, adapter: str | None = None, 
     base from --model, else the adapter's base, else the workspace's) and what they are."""
     from expertune.errors import ConfigError, InputError, WorkspaceNotFound
     from expertune.llm.adapters import read_adapter
-    from expertune.store.adapters import resolve_adapter
     from expertune.llm.local import LocalChatModel
+    from expertune.store.adapters import resolve_adapter
 
     if adapter and adapter_path:
         raise InputError("pass either --adapter NAME or --adapter-path DIR, not both")
