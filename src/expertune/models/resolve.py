@@ -104,7 +104,7 @@ def _convert_gguf(gguf: Path, folder: Path, digest: str) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from expertune.models.loading import quiet_libraries
+    from expertune.models.quiet import quiet_libraries
 
     quiet_libraries()
     os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF reader's own progress bar
