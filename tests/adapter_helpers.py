@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 BUILTIN = "builtin:smollm2-135m-instruct"
@@ -12,6 +11,7 @@ def make_adapter(folder: Path, *, name: str = "tiny", version: int = 1, seed: in
     import torch
     from peft import LoraConfig, get_peft_model
 
+    from expertune.llm.adapters import write_marker
     from expertune.models import load_model, load_tokenizer
     from expertune.models.resolve import resolve
 
@@ -24,7 +24,7 @@ def make_adapter(folder: Path, *, name: str = "tiny", version: int = 1, seed: in
     if chat_template is not None:
         tok.chat_template = chat_template
     tok.save_pretrained(folder)
-    (folder / "expertune-adapter.json").write_text(json.dumps({
+    write_marker(folder, {
         "name": name, "version": version, "kind": "lora", "base_model": BUILTIN, "base_sha256": resolve(BUILTIN).sha256,
-        "run_id": "test-run", "dataset_hash": "0" * 64, "chat_template_source": "model"}))
+        "run_id": "test-run", "dataset_hash": "0" * 64, "chat_template_source": "model"})
     return folder

@@ -13,7 +13,7 @@ from expertune.author import dataset, drafting, sessions
 from expertune.author.backends import backend_spec, open_backend
 from expertune.errors import InputError
 from expertune.store.author_models import AuthorEvent, AuthorTurn
-from expertune.store.models import PromptGroup, Provenance, Response, Revision
+from expertune.store.tables import PromptGroup, Provenance, Response, Revision
 
 
 class Script:

@@ -7,7 +7,7 @@ import pytest
 from expertune.author import dataset, drafting, sessions
 from expertune.author.backends import backend_spec, open_backend
 from expertune.llm.base import GenParams
-from expertune.store.models import PromptGroup
+from expertune.store.tables import PromptGroup
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ pytest.importorskip("expertune.author.exports")
 from expertune.author import dataset, sessions  # noqa: E402
 from expertune.author.imports import import_chat_export  # noqa: E402
 from expertune.store.author_models import AuthorSession, AuthorTurn  # noqa: E402
-from expertune.store.models import PromptGroup  # noqa: E402
+from expertune.store.tables import PromptGroup  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

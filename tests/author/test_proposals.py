@@ -10,7 +10,7 @@ from expertune.author import proposals
 from expertune.author.backends import backend_spec, open_backend
 from expertune.errors import InputError
 from expertune.store.author_models import AuthorSession, AuthorTurn
-from expertune.store.models import PromptGroup, Response, Revision
+from expertune.store.tables import PromptGroup, Response, Revision
 
 
 def reply(body):

@@ -20,7 +20,7 @@ from conftest import QUICK
 from sqlalchemy import select
 
 from expertune.store.author_models import AuthorEvent, AuthorSession, AuthorTurn
-from expertune.store.models import PromptGroup, Provenance, Response
+from expertune.store.tables import PromptGroup, Provenance, Response
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 SAVED = re.compile(r"\[draft (\d+) · turn (\d+) · (\w+)\]")

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from conftest import chat_record, write_jsonl
 from expertune.data.ingest import import_file
-from expertune.store.models import PromptGroup, Response
+from expertune.store.tables import PromptGroup, Response
 from expertune.workspace import SETTINGS_FILE, Workspace
 
 

@@ -6,7 +6,7 @@ from expertune.curate import run_checks
 from expertune.curate.artefacts import find_artefacts, find_turn_artefacts, fix_chat_prefixes, fix_turn
 from expertune.curate.edits import fix_artefacts
 from expertune.store import repo
-from expertune.store.models import Revision
+from expertune.store.tables import Revision
 
 PLANTED = {
     "chat-prefix": [

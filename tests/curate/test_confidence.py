@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 
 from curate_helpers import build, findings, record, response_id, set_checks
 from expertune.curate import run_checks
-from expertune.store.models import ScoreCache
+from expertune.store.tables import ScoreCache
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from curate_helpers import build, record, response_id
 from expertune.curate.edits import plan_redaction, redact
 from expertune.errors import StaleEditError
 from expertune.store import repo
-from expertune.store.models import Response, Revision
+from expertune.store.tables import Response, Revision
 
 ORIGINAL = "Write to jane.doe@example.com  or call +44 20 7946 0958.\nCard: 4111 1111 1111 1111 (expired)."
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from conftest import synthetic_groups, write_jsonl
 from expertune.data.ingest import import_file
-from expertune.store.models import ImportBatch, PromptGroup, Provenance, Response
+from expertune.store.tables import ImportBatch, PromptGroup, Provenance, Response
 from expertune.workspace import Workspace
 
 

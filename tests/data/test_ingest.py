@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 
 from conftest import chat_record, write_jsonl
 from expertune.data.ingest import import_file, import_files
-from expertune.store.models import ImportReject, PromptGroup, Provenance, Response
+from expertune.store.tables import ImportReject, PromptGroup, Provenance, Response
 
 
 def _counts(ws):

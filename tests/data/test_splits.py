@@ -5,7 +5,7 @@ from conftest import synthetic_groups, write_jsonl
 from expertune.data.export import iter_rows
 from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
-from expertune.store.models import PromptGroup
+from expertune.store.tables import PromptGroup
 
 
 def _splits(ws) -> dict[str, str]:

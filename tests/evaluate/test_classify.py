@@ -103,7 +103,7 @@ def test_training_records_use_the_evaluation_prompt_and_train_split_only(tmp_pat
     assert getattr(report, "imported", None) in (6, None)
     from sqlalchemy import func, select
 
-    from expertune.store.models import Response
+    from expertune.store.tables import Response
 
     with ws.session() as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 6

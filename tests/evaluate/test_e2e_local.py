@@ -9,7 +9,7 @@ from expertune.evaluate.config import EvalConfig
 from expertune.evaluate.pipeline import run_eval
 from expertune.evaluate.report import write_report
 from expertune.llm.adapters import read_adapter
-from expertune.store.models import Adapter
+from expertune.store.tables import Adapter
 
 pytestmark = pytest.mark.integration
 

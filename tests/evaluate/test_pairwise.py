@@ -293,7 +293,7 @@ def test_val_prompts_are_summarised_apart_as_used_for_checkpoint_selection(ws, t
     with ws.session() as session:
         from sqlalchemy import func, select
 
-        from expertune.store.models import PromptGroup
+        from expertune.store.tables import PromptGroup
 
         n = dict(session.execute(select(PromptGroup.split, func.count()).group_by(PromptGroup.split)).all())
     s = result["summary"]

@@ -237,3 +237,20 @@ def test_the_length_model_is_statsmodels_logistic_regression_without_its_prior(s
     a, b = st._logistic_fit(x, y, ridge=0.0)
     ref = sm.GLM(y, sm.add_constant(x), family=sm.families.Binomial()).fit().params
     assert (a, b) == pytest.approx(tuple(ref), abs=1e-6)
+
+
+def test_macro_f1_difference_is_scikit_learns_with_a_paired_bootstrap_interval():
+    from sklearn.metrics import f1_score
+
+    labels = ["a", "b", "c"]
+    gold = labels * 10
+    base = ["a"] * 30  # collapsed on one class
+    tuned = [g if i % 5 else None for i, g in enumerate(gold)]  # right but for a few unparseable answers
+    d = st.macro_f1_difference(gold, base, tuned, labels, n_boot=500, seed=1)
+    macro = lambda pred: f1_score(gold, ["\x00" if p is None else p for p in pred], labels=labels, average="macro", zero_division=0)
+    assert d["base"] == pytest.approx(macro(base)) and d["tuned"] == pytest.approx(macro(tuned))
+    assert d["ci"][0] < d["difference"] < d["ci"][1] and d["ci"][0] > 0  # a clear improvement
+    assert st.macro_f1_difference(gold, base, tuned, labels, n_boot=500, seed=1) == d  # seeded
+    same = st.macro_f1_difference(gold, tuned, tuned, labels, n_boot=200)
+    assert same["difference"] == 0 and same["ci"] == [0.0, 0.0]
+    assert st.macro_f1_difference(["a"], ["a"], ["b"], labels)["ci"] == [-1 / 3, -1 / 3]

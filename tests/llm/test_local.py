@@ -5,7 +5,7 @@ import pytest
 from adapter_helpers import BUILTIN, make_adapter
 
 from expertune.errors import ConfigError
-from expertune.llm.adapters import read_adapter
+from expertune.llm.adapters import ADAPTER_MARKER, read_adapter
 from expertune.llm.base import ChatModel, GenParams
 
 pytestmark = pytest.mark.integration
@@ -152,7 +152,7 @@ def _policy_adapter(folder, policy: dict):
     (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": BUILTIN, "peft_type": "LORA"}))
     save_file({"w": torch.zeros(2)}, str(folder / "adapter_model.safetensors"))
     load_tokenizer(BUILTIN).save_pretrained(folder)
-    (folder / "expertune-adapter.json").write_text(json.dumps({
+    (folder / ADAPTER_MARKER).write_text(json.dumps({
         "name": "policy", "version": 1, "kind": "lora", "base_model": BUILTIN, "base_sha256": resolve(BUILTIN).sha256,
         "system_prompt_policy": policy}))
     return folder

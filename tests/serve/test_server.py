@@ -35,7 +35,7 @@ def client(served):
 
 def eval_answer(ws, ref: str | None, conversation, max_tokens: int) -> str:
     """What evaluation generates: LocalChatModel.generate, greedy."""
-    from expertune.llm.adapters import resolve_adapter
+    from expertune.store.adapters import resolve_adapter
     from expertune.llm.local import LocalChatModel
 
     model = LocalChatModel(BUILTIN, adapter_info=resolve_adapter(ws, ref) if ref else None)
@@ -113,7 +113,7 @@ def test_errors_come_in_the_openai_shape(served, client):
 
 
 def test_promote_and_rollback_are_followed_live(served, client):
-    from expertune.train.registry import promote, rollback
+    from expertune.store.adapters import promote, rollback
 
     ws = served[0]
     promote(ws, "tiny@1")
@@ -127,7 +127,7 @@ def test_promote_and_rollback_are_followed_live(served, client):
 
 
 def test_a_request_in_flight_finishes_on_the_version_it_started_with(served, client):
-    from expertune.train.registry import promote
+    from expertune.store.adapters import promote
 
     ws = served[0]
     stream = client.chat.completions.create(model="tiny", messages=QUESTION, temperature=0, max_tokens=40, stream=True)

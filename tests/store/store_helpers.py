@@ -30,7 +30,7 @@ def chat_rows(tag: str, groups: int, per_group: int = 3):
 def editor(root: str, response_id: int, name: str, edits: int) -> dict:
     """Append `edits` tokens to one response, each a read-modify-write that retries when refused."""
     from expertune.store import repo
-    from expertune.store.models import Response
+    from expertune.store.tables import Response
     from expertune.workspace import Workspace
 
     ws = Workspace(Path(root))
@@ -80,7 +80,7 @@ def fill_store(ws, tmp_path: Path) -> None:
     from expertune.data.versions import snapshot
     from expertune.store import repo
     from expertune.store.eval_models import EvalGeneration, EvalRun
-    from expertune.store.models import Response, ScoreCache
+    from expertune.store.tables import Response, ScoreCache
 
     rows = list(chat_rows("plain", 6, 2))
     rows.append({"messages": [{"role": "system", "content": "Sé preciso. 日本語も。"},

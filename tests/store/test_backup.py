@@ -12,7 +12,7 @@ from store import store_helpers as workers
 from expertune.store import content
 from expertune.store.backup import BackupError, backup, read_backup, restore
 from expertune.store.db import make_engine
-from expertune.store.models import Response
+from expertune.store.tables import Response
 from expertune.workspace import Workspace
 from store.store_helpers import fill_store
 

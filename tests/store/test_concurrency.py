@@ -22,7 +22,7 @@ from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
 from expertune.errors import ExpertuneError
 from expertune.store import repo
-from expertune.store.models import Response, Revision
+from expertune.store.tables import Response, Revision
 from expertune.workspace import Workspace
 
 CTX = multiprocessing.get_context("fork")

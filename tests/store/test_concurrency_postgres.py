@@ -15,7 +15,7 @@ from store import store_helpers as workers
 from store.store_helpers import chat_rows, write_jsonl
 from expertune.data.ingest import import_file
 from expertune.store import repo
-from expertune.store.models import Response
+from expertune.store.tables import Response
 from expertune.workspace import Workspace
 
 EDITS = 12

@@ -7,7 +7,7 @@ from expertune.data.ingest import import_file
 from expertune.store import content
 from expertune.store.copy import CopyError, copy_store
 from expertune.store.db import make_engine
-from expertune.store.models import Response
+from expertune.store.tables import Response
 from expertune.workspace import Workspace
 from store.store_helpers import chat_rows, fill_store, write_jsonl
 

@@ -8,7 +8,7 @@ from expertune.errors import ExpertuneError
 from expertune.store import content, postgres
 from expertune.store.copy import copy_store
 from expertune.store.db import make_engine, upgrade
-from expertune.store.models import PromptGroup, Response
+from expertune.store.tables import PromptGroup, Response
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**53, 2**53) | st.floats(allow_nan=False) | st.text(),

@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy import inspect
 
 from expertune.store.db import current_revision, head_revision, make_engine, upgrade
-from expertune.store.models import Base
+from expertune.store.tables import Base
 
 
 def test_upgrade_from_empty_db_creates_every_table(store_url):

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from expertune.store import postgres, repo
-from expertune.store.models import PromptGroup, Response, ScoreCache
+from expertune.store.tables import PromptGroup, Response, ScoreCache
 from store.store_helpers import chat_rows, write_jsonl
 from expertune.data.ingest import import_file
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from expertune.data.ingest import import_file
 from expertune.store import repo
-from expertune.store.models import Response
+from expertune.store.tables import Response
 from expertune.store.purge import MARKER, purge_response
 from store.store_helpers import write_jsonl
 

@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from expertune.errors import StaleEditError
 from expertune.store import repo
-from expertune.store.models import PromptGroup, Response, Revision
+from expertune.store.tables import PromptGroup, Response, Revision
 
 
 def _one_response(ws) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).parents[1] / "author"))
 from author_helpers import StreamingServer, last_user, words  # noqa: E402
 
-from expertune.store.models import PromptGroup, Response  # noqa: E402
+from expertune.store.tables import PromptGroup, Response  # noqa: E402
 from studio_helpers import MARKUP, client, post  # noqa: E402
 
 

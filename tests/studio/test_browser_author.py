@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from browser_helpers import LiveStudio, browser, new_user, shots  # noqa: F401 (fixtures)
-from expertune.store.models import PromptGroup, Response
+from expertune.store.tables import PromptGroup, Response
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from conftest import tiny_records, write_jsonl
 from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
 from expertune.llm.adapters import read_adapter
-from expertune.store.models import Adapter
+from expertune.store.tables import Adapter
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from browser_helpers import LiveStudio, browser, new_user, shots  # noqa: F401 (
 from conftest import chat_record, write_jsonl
 from expertune.data.ingest import import_file
 from expertune.store import repo
-from expertune.store.models import Response
+from expertune.store.tables import Response
 
 
 def sample(ws):

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from conftest import chat_record, write_jsonl
 from expertune.data.ingest import import_file
 from expertune.store import repo
-from expertune.store.models import Response
+from expertune.store.tables import Response
 from expertune.studio import checkstore
 from studio_helpers import client, post
 

@@ -6,7 +6,7 @@ import re
 from sqlalchemy import select
 
 from expertune.store import repo
-from expertune.store.models import Response, Revision
+from expertune.store.tables import Response, Revision
 from expertune.studio import review
 from studio_helpers import client, fill, post
 

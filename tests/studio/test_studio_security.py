@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from expertune.errors import ConfigError
 from expertune.store import repo
-from expertune.store.models import Response, Revision
+from expertune.store.tables import Response, Revision
 from expertune.studio.security import check_bind
 from studio_helpers import MARKUP, client, fill, post
 

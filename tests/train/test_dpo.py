@@ -70,7 +70,7 @@ def test_tokenized_pairs_come_from_the_one_renderer(sample_ws):
                    strict=False)
 def test_dpo_from_an_sft_adapter_raises_the_held_out_margin(sample_ws):
     from expertune.train.dpo import train_dpo
-    from expertune.train.registry import list_adapters
+    from expertune.store.adapters import list_adapters
     from expertune.train.run import train
 
     sft = train(sample_ws, "cpu-quick", [*QUICK, "max_length=1024", "adapter_name=demo"], show_progress=False)

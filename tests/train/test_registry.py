@@ -1,42 +1,20 @@
-import pytest
+import json
 
-from expertune.errors import InputError
+from expertune.llm.adapters import ADAPTER_MARKER, read_adapter
 from expertune.train import registry
 
 
-def _register(ws, tmp_path, n):
-    run = {"id": f"run{n}", "recipe": {"adapter_name": "legal", "method": "lora"},
-           "base_model": {"name": "builtin:smollm2-135m-instruct", "sha256": "x"},
-           "dataset_version": {"hash": "h" * 64}, "best_step": n}
-    folder = tmp_path / f"a{n}"
+def test_register_writes_the_marker_that_read_adapter_reads(ws, tmp_path):
+    run = {"id": "run1", "recipe": {"adapter_name": "legal", "method": "lora", "system_prompt": "drop"},
+           "base_model": {"name": "builtin:smollm2-135m-instruct", "sha256": "x", "chat_template_source": "model"},
+           "dataset_version": {"hash": "h" * 64}}
+    folder = tmp_path / "a1"
     folder.mkdir()
-    return registry.register(ws, run, folder)
-
-
-def test_promote_and_rollback_move_current_and_delete_nothing(ws, tmp_path):
-    for n in (1, 2, 3):
-        _register(ws, tmp_path, n)
-    current = lambda: [a["ref"] for a in registry.list_adapters(ws) if a["is_current"]]
-    assert current() == ["legal@3"]  # registering promotes by default
-    registry.promote(ws, "legal@1")
-    assert current() == ["legal@1"]
-    assert registry.rollback(ws, "legal")["ref"] == "legal@3"
-    assert current() == ["legal@3"]
-    assert registry.rollback(ws, "legal")["ref"] == "legal@2"
-    assert len(registry.list_adapters(ws)) == 3 and all((tmp_path / f"a{n}").is_dir() for n in (1, 2, 3))
-    assert registry.resolve_adapter(ws, "legal@current")["version"] == 2
-    assert registry.resolve_adapter(ws, "legal@1")["path"].endswith("a1")
-
-
-def test_rollback_without_history_is_a_clear_error(ws, tmp_path):
-    _register(ws, tmp_path, 1)
-    with pytest.raises(InputError, match="nothing to roll back"):
-        registry.rollback(ws, "legal")
-
-
-def test_marker_file_records_lineage(ws, tmp_path):
-    a = _register(ws, tmp_path, 1)
-    import json
-
-    marker = json.loads((tmp_path / "a1" / registry.MARKER).read_text())
+    (folder / "adapter_config.json").write_text("{}")
+    (folder / "adapter_model.safetensors").write_bytes(b"weights")
+    a = registry.register(ws, run, folder)
+    marker = json.loads((folder / ADAPTER_MARKER).read_text())
     assert marker["base_model"] == "builtin:smollm2-135m-instruct" and marker["version"] == a["version"] == 1
+    info = read_adapter(folder)
+    assert (info.name, info.version, info.run_id, info.dataset_hash) == ("legal", 1, "run1", "h" * 64)
+    assert info.system_prompt_policy["mode"] == "drop"

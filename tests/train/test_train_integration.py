@@ -88,7 +88,7 @@ def test_train_refuses_split_leakage_unless_allowed(tiny_ws, tmp_path):
     from expertune.curate.gate import GateFailed
     from expertune.data.ingest import import_file
     from expertune.store import repo
-    from expertune.store.models import PromptGroup
+    from expertune.store.tables import PromptGroup
 
     # The same question, differently capitalised (another group), placed in the other split.
     import_file(tiny_ws, write_jsonl(tmp_path / "leak.jsonl", [chat_record(
@@ -227,7 +227,7 @@ def test_evaluation_renders_for_an_adapter_as_its_training_did(tiny_ws, policy):
 
 
 def _tuned(ws, ref: str):
-    from expertune.llm.adapters import resolve_adapter
+    from expertune.store.adapters import resolve_adapter
     from expertune.llm.local import LocalChatModel
 
     return LocalChatModel("builtin:smollm2-135m-instruct", adapter_info=resolve_adapter(ws, ref))

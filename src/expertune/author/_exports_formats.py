@@ -1,5 +1,5 @@
 """One reader per chat-export format, each turning one conversation object into an
-`ImportedConversation` through the shared tree builder and residue cleaner of `exports.py`.
+`ImportedConversation` through the shared tree builder and residue cleaner of `_exports_tree.py`.
 
 ChatGPT (`conversations.json` of the data export): a list of conversations, each with a `mapping`
 of nodes `{id, message, parent, children}`; a message has `author.role`, `content.content_type`
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from expertune.author.exports import (
+from expertune.author._exports_tree import (
     BadExport, ImportedConversation, Notes, RawMessage, build_turns, clean_text, expect, key_path, timestamp,
 )
 from expertune.errors import InputError

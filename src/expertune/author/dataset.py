@@ -24,7 +24,7 @@ from expertune.data.records import Record, Turn
 from expertune.errors import InputError
 from expertune.store import repo
 from expertune.store.author_models import AuthorSession, AuthorTurn
-from expertune.store.models import PromptGroup, Provenance, Response, Topic
+from expertune.store.tables import PromptGroup, Provenance, Response, Topic
 from expertune.workspace import Workspace
 
 

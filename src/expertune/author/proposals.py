@@ -25,7 +25,7 @@ from expertune.llm.base import GenParams
 from expertune.llm.streaming import StreamingModel
 from expertune.store import repo
 from expertune.store.author_models import AuthorSession, CurationProposal
-from expertune.store.models import PromptGroup, Provenance, Response, utcnow
+from expertune.store.tables import PromptGroup, Provenance, Response, utcnow
 from expertune.workspace import Workspace
 
 KINDS = ("rewrite", "paraphrase", "followup")

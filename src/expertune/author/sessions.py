@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from expertune.errors import InputError, NotFound
 from expertune.store import repo
 from expertune.store.author_models import AuthorEvent, AuthorSession, AuthorTurn
-from expertune.store.models import utcnow
+from expertune.store.tables import utcnow
 from expertune.workspace import Workspace
 
 

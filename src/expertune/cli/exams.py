@@ -1,5 +1,5 @@
 """`expertune eval mcq|classify|perplexity|forgetting`: exams, labelled tasks, held-out NLL and the
-forgetting check. Handlers parse options, open the models, call expertune.evaluate and print."""
+forgetting check. Handlers parse options, call evaluate/standalone_tasks.py and print."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
-from expertune.evaluate.metrics import open_local_models as open_models, slug
-from expertune.errors import ConfigError, InputError, WorkspaceNotFound, user_path_errors
-from expertune.llm.base import GenParams
+from expertune.errors import WorkspaceNotFound, user_path_errors
 
 ModelOpt = typer.Option(None, "--model", "-m", help="Base model (default: the adapter's base, else the workspace's base_model).")
 AdapterOpt = typer.Option(None, "--adapter", help="Registered adapter: NAME, NAME@VERSION or NAME@current.")
@@ -31,24 +29,6 @@ def _workspace(ctx: typer.Context, *, required: bool):
         if required:
             raise
         return None
-
-
-def _run_folder(ws, run: Path | None, prefix: str) -> Path:
-    from expertune.evaluate.metrics import new_run_dir
-
-    if run is not None:
-        with user_path_errors("--run", run):
-            run.mkdir(parents=True, exist_ok=True)
-        return run
-    if ws is None:
-        raise WorkspaceNotFound("no workspace here to store results in runs/; pass -w DIR or --run DIR")
-    return new_run_dir(ws.runs_dir, prefix)
-
-
-def _params(max_new_tokens: int, seed: int) -> GenParams:
-    if max_new_tokens < 1:
-        raise InputError("--max-new-tokens must be at least 1")
-    return GenParams(temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
 
 
 def _models_view(result: dict[str, Any]) -> dict[str, Any]:
@@ -86,29 +66,18 @@ def mcq_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Multiple-choice exam: formats, answer extraction, option bias, log-prob scoring, base vs tuned."""
-    from expertune.evaluate import mcq
-    from expertune.evaluate.exam_formats import parse_formats
-    from expertune.evaluate.metrics import write_result
+    from expertune.evaluate.standalone_tasks import run_mcq
+
+    def note(text: str) -> None:
+        if not as_json:
+            err_console.print(Text.assemble(("note:", "yellow"), f" {text}"))
 
     ws = _workspace(ctx, required=run is None)
-    items, exam_info = mcq.load_exam(exam, ws)
-    items = items[:limit] if limit else items
-    pool: list = []
-    if any(f.shots == "few" for f in parse_formats(formats)) and scoring != "logprob":
-        if shots_from:
-            pool, _ = mcq.load_exam(shots_from, ws)
-        elif ws is not None:
-            pool = mcq.store_shot_pool(ws)
-    fmts, note = mcq.choose_formats(formats, bool(pool))
-    if note and not as_json:
-        err_console.print(Text.assemble(("note:", "yellow"), f" {note}"))
-    models, meta = open_models(ws, model, adapter, adapter_path, tuned_only)
-    folder = _run_folder(ws, run, "mcq")
     with progress_bar("answering", enabled=not as_json) as update:
-        result = mcq.run_exam(models, items, formats=fmts, permutations=permutations, shot_pool=pool, n_shots=shots,
-                              params=_params(max_new_tokens, seed), scoring=scoring, seed=seed, exam_info=exam_info,
-                              model_info=meta, note=note, progress=lambda label: update)
-    path = write_result(folder, f"mcq-{slug(exam)}.json", result)
+        result, path = run_mcq(ws, exam, model=model, adapter=adapter, adapter_path=adapter_path, tuned_only=tuned_only,
+                               formats=formats, permutations=permutations, scoring=scoring, shots_from=shots_from,
+                               shots=shots, max_new_tokens=max_new_tokens, limit=limit, seed=seed, run=run, on_note=note,
+                               progress=lambda label: update)
     out = {"kind": "mcq", "path": str(path), "exam": result["exam"], "config": result["config"],
            "models": _models_view(result), "baseline": result["baseline"], "comparisons": result["comparisons"]}
     emit(out, as_json, _print_mcq)
@@ -153,7 +122,7 @@ def classify_cmd(
 ) -> None:
     """Classification task: constrained label parsing, per-class metrics, confusion matrix."""
     from expertune.evaluate import classify
-    from expertune.evaluate.metrics import write_result
+    from expertune.evaluate.standalone_tasks import run_classify
 
     if export_training is not None:
         ws = _workspace(ctx, required=False)
@@ -162,13 +131,10 @@ def classify_cmd(
         emit(out, as_json, lambda d: console.print(f"wrote {d['rows']} training records to {d['path']}"))
         return
     ws = _workspace(ctx, required=run is None)
-    items, info = classify.load_task(task, ws)
-    models, meta = open_models(ws, model, adapter, adapter_path, tuned_only)
-    folder = _run_folder(ws, run, "classify")
     with progress_bar("classifying", enabled=not as_json) as update:
-        result = classify.run_task(models, items, scoring=scoring, params=_params(max_new_tokens, seed), task_info=info,
-                                   model_info=meta, limit=limit, progress=lambda label: update)
-    path = write_result(folder, f"classify-{slug(task)}.json", result)
+        result, path = run_classify(ws, task, model=model, adapter=adapter, adapter_path=adapter_path, tuned_only=tuned_only,
+                                    scoring=scoring, max_new_tokens=max_new_tokens, limit=limit, seed=seed, run=run,
+                                    progress=lambda label: update)
     emit({"kind": "classify", "path": str(path), "task": result["task"], "models": _models_view(result),
           "baseline": result["baseline"], "comparisons": result["comparisons"]}, as_json, _print_classify)
 
@@ -209,25 +175,14 @@ def perplexity_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Held-out NLL/perplexity of accepted answers under base and tuned, paired per prompt group."""
-    from expertune.evaluate import perplexity
-    from expertune.evaluate.metrics import write_result
+    from expertune.evaluate.standalone_tasks import run_perplexity
 
     ws = _workspace(ctx, required=heldout or run is None)
-    sets, info = {}, {}
-    if heldout:
-        sets, info = perplexity.heldout_sets(ws, [s.strip() for s in splits.split(",") if s.strip()])
-    for source in ood or []:
-        examples, set_info = perplexity.ood_examples(source, ws)
-        sets[f"ood:{set_info['name']}"] = examples
-        info[f"ood:{set_info['name']}"] = set_info
-    if not sets:
-        raise InputError("nothing to score: keep --heldout or pass --ood SET")
-    models, meta = open_models(ws, model, adapter, adapter_path, tuned_only)
-    folder = _run_folder(ws, run, "perplexity")
     with progress_bar("scoring", enabled=not as_json) as update:
-        result = perplexity.run_sets(models, sets, ws=ws, seed=seed, set_info=info, model_info=meta,
-                                     reference_params=_params(max_new_tokens, seed), progress=lambda label: update)
-    path = write_result(folder, "perplexity.json", result)
+        result, path = run_perplexity(ws, model=model, adapter=adapter, adapter_path=adapter_path, tuned_only=tuned_only,
+                                      splits=[s.strip() for s in splits.split(",") if s.strip()], heldout=heldout,
+                                      ood=ood or [], max_new_tokens=max_new_tokens, seed=seed, run=run,
+                                      progress=lambda label: update)
     emit({"kind": "perplexity", "path": str(path), "models": result["models"],
           "sets": {name: e["summary"] for name, e in result["sets"].items()}}, as_json, _print_perplexity)
 
@@ -265,25 +220,13 @@ def forgetting_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Forgetting check: base vs tuned on a general set, flagged beyond a margin."""
-    from pydantic import ValidationError
+    from expertune.evaluate.standalone_tasks import run_forgetting_check
 
-    from expertune.evaluate.forgetting import ForgettingConfig, run_forgetting
-    from expertune.evaluate.metrics import write_result
-
-    if not adapter and not adapter_path:
-        raise InputError("the forgetting check compares base and tuned: pass --adapter NAME or --adapter-path DIR")
-    try:
-        config = ForgettingConfig(margin_accuracy=margin_accuracy, margin_nll=margin_nll, mcq_scoring=scoring,
-                                  max_new_tokens=max_new_tokens)
-    except ValidationError as err:
-        raise ConfigError("; ".join(f"--{'-'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}"
-                                    for e in err.errors())) from None
-    ws = _workspace(ctx, required=run is None)
-    models, meta = open_models(ws, model, adapter, adapter_path)
-    folder = _run_folder(ws, run, "forgetting")
+    ws = _workspace(ctx, required=False)  # the check says what it misses, the adapter before the workspace
     with progress_bar("checking", enabled=not as_json) as update:
-        result = run_forgetting(models, source, ws=ws, config=config, model_info=meta, progress=lambda label: update)
-    path = write_result(folder, f"forgetting-{slug(source)}.json", result)
+        result, path = run_forgetting_check(ws, source, model=model, adapter=adapter, adapter_path=adapter_path,
+                                            margin_accuracy=margin_accuracy, margin_nll=margin_nll, scoring=scoring,
+                                            max_new_tokens=max_new_tokens, run=run, progress=lambda label: update)
     emit({"kind": "forgetting", "path": str(path), "source": result["source"], "set_kind": result["set_kind"],
           "baseline": result["baseline"], "flagged": result["flagged"], "verdicts": result["verdicts"]},
          as_json, _print_forgetting)

@@ -134,8 +134,7 @@ def human_stats(
     emit(human_summary(workspace(ctx), run_ref), as_json, print_human_stats)
 
 
-def register(app: typer.Typer) -> None:
-    from expertune.cli.evaluate import eval_app
-
+def register(eval_app: typer.Typer) -> None:
+    """Add `eval human` and `eval human-stats` to the eval group (cli/evaluate.py prints these stats too)."""
     eval_app.command("human")(human)
     eval_app.command("human-stats")(human_stats)

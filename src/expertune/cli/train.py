@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, SetOpt, console, emit, workspace
@@ -58,11 +59,24 @@ def models_info(name: str, as_json: bool = JsonOpt) -> None:
     emit(model_info(name), as_json, render)
 
 
+class _RecipeGroup(TyperGroup):
+    """`train audit RECIPE` and `train dpo` are sub-commands; any other first word (or none) is the
+    recipe of `train run`, so `expertune train RECIPE` keeps working."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+train_app = typer.Typer(cls=_RecipeGroup, help="Train a recipe on the curated dataset (`train RECIPE` = `train run RECIPE`), "
+                        "audit what it will train on, or continue an adapter with DPO.")
+
+
+@train_app.command("run")
 def train_cmd(
     ctx: typer.Context,
-    recipe: Optional[str] = typer.Argument(None, help="A preset (cpu-quick, brie-lora, qlora, full) or a recipe YAML file; "
-                                            "`audit RECIPE` shows what the trainer will train on."),
-    audit_recipe: Optional[str] = typer.Argument(None, hidden=True),
+    recipe: Optional[str] = typer.Argument(None, help="A preset (cpu-quick, brie-lora, qlora, full) or a recipe YAML file."),
     overrides: Optional[List[str]] = SetOpt,
     dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Version id, name or hash (default: snapshot the current data)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run (or --run) from its last checkpoint."),
@@ -72,21 +86,12 @@ def train_cmd(
     accelerate_config: Optional[Path] = typer.Option(None, "--accelerate-config", help="accelerate config (DeepSpeed/FSDP); see docs/distributed.md."),
     allow: Optional[List[str]] = typer.Option(None, "--allow", help="Train despite a failing gate check (or 'audit'); repeatable."),
     no_promote: bool = typer.Option(False, "--no-promote", help="Register the adapter without making it current."),
-    n: int = typer.Option(5, "-n", help="With `audit`: examples to show with trained/masked tokens marked."),
-    from_ref: Optional[str] = typer.Option(None, "--from", help="With `dpo`: the SFT adapter to continue on preference "
-                                                                "pairs, e.g. demo@current."),
+    from_ref: Optional[str] = typer.Option(None, "--from", help="Continue this SFT adapter with DPO (as `train dpo`)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Train RECIPE on the curated dataset and register the adapter; `expertune train audit RECIPE` inspects first;
-    `expertune train dpo --from ADAPTER` trains an SFT adapter further on the expert's preferences."""
-    if recipe == "dpo" or from_ref:
-        return dpo(ctx, from_ref, recipe or "dpo", overrides, allow, no_promote, as_json)
-    if recipe == "audit":
-        if not audit_recipe:
-            raise InputError("usage: expertune train audit RECIPE [-n 5]")
-        return audit(ctx, audit_recipe, overrides, dataset_version, n, as_json)
-    if audit_recipe:
-        raise InputError(f"unexpected argument {audit_recipe!r}; usage: expertune train RECIPE [--set key=value]")
+    """Train RECIPE on the curated dataset and register the adapter; `expertune train audit RECIPE` inspects first."""
+    if from_ref:
+        return dpo_cmd(ctx, recipe or "dpo", from_ref, overrides, allow, no_promote, as_json)
     if resume and recipe:  # `train --resume RUN`: a run resumes with its own recipe, so the argument names the run
         if run and run != recipe:
             raise InputError(f"--resume {recipe} --run {run}: name one run to resume")
@@ -109,9 +114,17 @@ def train_cmd(
     emit(record, as_json, render)
 
 
-def dpo(ctx: typer.Context, from_ref: str | None, recipe: str, overrides: list[str] | None, allow: list[str] | None,
-        no_promote: bool, as_json: bool) -> None:
-    """DPO from a registered SFT adapter (train/dpo.py)."""
+@train_app.command("dpo")
+def dpo_cmd(
+    ctx: typer.Context,
+    recipe: str = typer.Argument("dpo", help="The DPO recipe: the dpo preset (default) or a recipe YAML file."),
+    from_ref: Optional[str] = typer.Option(None, "--from", help="The SFT adapter to continue on preference pairs, e.g. demo@current."),
+    overrides: Optional[List[str]] = SetOpt,
+    allow: Optional[List[str]] = typer.Option(None, "--allow", help="Train despite a failing gate check (or 'audit'); repeatable."),
+    no_promote: bool = typer.Option(False, "--no-promote", help="Register the adapter without making it current."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Train an SFT adapter further on the expert's preferences (DPO, train/dpo.py)."""
     from expertune.train.dpo import train_dpo
 
     if not from_ref:
@@ -133,20 +146,19 @@ def dpo(ctx: typer.Context, from_ref: str | None, recipe: str, overrides: list[s
     emit(record, as_json, render)
 
 
-def audit(ctx: typer.Context, recipe: str, overrides: list[str] | None, dataset_version: str | None, n: int,
-          as_json: bool) -> None:
+@train_app.command("audit")
+def audit_cmd(
+    ctx: typer.Context,
+    recipe: str = typer.Argument(..., help="A preset or a recipe YAML file, as for `expertune train`."),
+    overrides: Optional[List[str]] = SetOpt,
+    dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Version id, name or hash (default: snapshot the current data)."),
+    n: int = typer.Option(5, "-n", help="Examples to show with trained/masked tokens marked."),
+    as_json: bool = JsonOpt,
+) -> None:
     """Render examples exactly as the trainer will and show which tokens are trained."""
-    from expertune.train.audit import audit_examples
-    from expertune.train.data import load_examples
-    from expertune.data.versions import get_version, snapshot
-    from expertune.models import resolve
-    from expertune.train.recipe import load_recipe
+    from expertune.train.audit import audit_recipe
 
-    ws = workspace(ctx)
-    r = load_recipe(recipe, overrides)
-    version = get_version(ws, dataset_version) if dataset_version else snapshot(ws)
-    base = resolve(r.base_model)
-    report = audit_examples(r, base.path, base.chat_template_source, load_examples(version, r), n_samples=n)
+    report, r = audit_recipe(workspace(ctx), recipe, overrides, dataset_version=dataset_version, n_samples=n)
     data = report.as_dict()
 
     def render(d):
@@ -187,7 +199,7 @@ def _adapter_table(rows):
 @adapters_app.command("list")
 def adapters_list(ctx: typer.Context, name: Optional[str] = typer.Argument(None), as_json: bool = JsonOpt) -> None:
     """List registered adapters (with their folders)."""
-    from expertune.train.registry import list_adapters
+    from expertune.store.adapters import list_adapters
 
     emit(list_adapters(workspace(ctx), name), as_json, _adapter_table)
 
@@ -195,15 +207,15 @@ def adapters_list(ctx: typer.Context, name: Optional[str] = typer.Argument(None)
 @adapters_app.command("show")
 def adapters_show(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> None:
     """Show one adapter: lineage, metrics, folder. REF is NAME, NAME@VERSION or NAME@current."""
-    from expertune.train.registry import resolve_adapter
+    from expertune.store.adapters import find_adapter
 
-    emit(resolve_adapter(workspace(ctx), ref), as_json, lambda a: _adapter_table([a]))
+    emit(find_adapter(workspace(ctx), ref), as_json, lambda a: _adapter_table([a]))
 
 
 @adapters_app.command("promote")
 def adapters_promote(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> None:
     """Make NAME@VERSION the current adapter of its name."""
-    from expertune.train.registry import promote
+    from expertune.store.adapters import promote
 
     emit(promote(workspace(ctx), ref), as_json, lambda a: console.print(f"{a['ref']} is now current"))
 
@@ -211,7 +223,7 @@ def adapters_promote(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> N
 @adapters_app.command("rollback")
 def adapters_rollback(ctx: typer.Context, name: str, as_json: bool = JsonOpt) -> None:
     """Make current again the version that was current before the last promotion."""
-    from expertune.train.registry import rollback
+    from expertune.store.adapters import rollback
 
     emit(rollback(workspace(ctx), name), as_json, lambda a: console.print(f"rolled back: {a['ref']} is current"))
 
@@ -244,5 +256,5 @@ def adapters_export(ctx: typer.Context, ref: str, out: Path = typer.Option(..., 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
-    app.command("train")(train_cmd)
+    app.add_typer(train_app, name="train")
     app.add_typer(adapters_app, name="adapters")

@@ -26,7 +26,7 @@ from expertune.curate.edits import ARTEFACT_FIX, REDACTION
 from expertune.curate.findings import CheckReport
 from expertune.curate.gate import GATE_CHECKS
 from expertune.curate.runner import run_checks
-from expertune.store.models import ImportBatch, Revision
+from expertune.store.tables import ImportBatch, Revision
 from expertune.workspace import Workspace
 
 

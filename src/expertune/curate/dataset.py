@@ -19,7 +19,7 @@ from expertune.curate.text import WordTable, normalise
 from expertune.data.splits import SPLITS
 from expertune.data.versions import get_version, version_split_path
 from expertune.errors import InputError
-from expertune.store.models import PromptGroup, Response, Topic
+from expertune.store.tables import PromptGroup, Response, Topic
 from expertune.workspace import Workspace
 
 

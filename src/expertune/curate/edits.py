@@ -17,7 +17,7 @@ from sqlalchemy import select
 from expertune.curate.artefacts import find_artefacts, find_turn_artefacts, fix_chat_prefixes, fix_turn
 from expertune.curate.pii import redact_text
 from expertune.store import repo
-from expertune.store.models import PromptGroup, Response
+from expertune.store.tables import PromptGroup, Response
 from expertune.workspace import Workspace
 
 REDACTION = "redaction"

@@ -14,9 +14,9 @@ from sqlalchemy import delete, select
 
 from expertune.data.formats.lines import decode_lines
 from expertune.data.records import Reject
-from expertune.data.ingest import file_sha256
+from expertune.hashing import file_sha256
 from expertune.errors import InputError, NotFound, require_input_file
-from expertune.store.models import EvalSet, EvalSetItem
+from expertune.store.tables import EvalSet, EvalSetItem
 from expertune.workspace import Workspace
 
 KINDS = ("prompts", "mcq", "classify")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from expertune.atomic import atomic_open
 from expertune.data.splits import SPLITS
 from expertune.errors import InputError
-from expertune.store.models import PromptGroup, Response, Topic
+from expertune.store.tables import PromptGroup, Response, Topic
 from expertune.workspace import Workspace
 
 FORMATS = ("messages", "prompt-completion", "dpo", "hf")

@@ -9,7 +9,6 @@ the inserts.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -20,7 +19,8 @@ from sqlalchemy.orm import Session
 from expertune.data.formats import detect_format, parse_file
 from expertune.data.records import Record, Reject
 from expertune.errors import InputError
-from expertune.store.models import ImportBatch, ImportReject, PromptGroup, Provenance, Response, Topic
+from expertune.hashing import file_sha256
+from expertune.store.tables import ImportBatch, ImportReject, PromptGroup, Provenance, Response, Topic
 from expertune.workspace import Workspace
 
 STATUSES = ("accepted", "draft")
@@ -59,14 +59,6 @@ class ImportReport:
         d["good"] = self.good
         d["rejects"] = [{"line": r.line, "reason": r.reason} for r in self.rejects]
         return d
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def import_file(ws: Workspace, path: Path, **kwargs) -> ImportReport:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 
 from expertune.errors import InputError
-from expertune.store.models import PromptGroup
+from expertune.store.tables import PromptGroup
 from expertune.workspace import Workspace
 
 SPLITS = ("train", "val", "test")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import func, select
 
-from expertune.store.models import PromptGroup, Response, Topic
+from expertune.store.tables import PromptGroup, Response, Topic
 from expertune.workspace import Workspace
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from expertune.data.export import iter_rows, write_jsonl
 from expertune.data.splits import SPLITS
 from expertune.errors import InputError, NotFound
-from expertune.store.models import DatasetVersion, DatasetVersionItem
+from expertune.store.tables import DatasetVersion, DatasetVersionItem
 from expertune.workspace import Workspace
 
 

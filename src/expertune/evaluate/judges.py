@@ -20,9 +20,8 @@ from expertune.evaluate.config import Rubric
 from expertune.evaluate.judging import (
     ParseError, choice_messages, judge_messages, parse_verdict, reprompt, response_format, score_messages,
 )
+from expertune.llm.base import Message
 from expertune.llm.openai_compat import ChatResult, EndpointError
-
-Message = dict[str, str]
 
 
 @dataclass

@@ -90,7 +90,7 @@ def store_shot_pool(ws) -> list[ExamItem]:
     """Multiple-choice groups of the train split: the few-shot pool when no --shots-from is given."""
     from sqlalchemy import select
 
-    from expertune.store.models import PromptGroup
+    from expertune.store.tables import PromptGroup
 
     with ws.session() as session:
         groups = session.scalars(select(PromptGroup).where(PromptGroup.kind == "mcq", PromptGroup.split == "train")

@@ -18,7 +18,8 @@ from expertune.atomic import write_atomic
 
 # -- report fragments ------------------------------------------------------------------------------
 def esc(value: Any) -> str:
-    return html.escape(str(value))
+    """Text for an HTML page or attribute: escaped, None as empty (the one escaper of evaluate/)."""
+    return html.escape("" if value is None else str(value), quote=True)
 
 
 def fmt_num(value: Any, digits: int = 3) -> str:
@@ -174,8 +175,9 @@ def open_local_models(ws, model: str | None = None, adapter: str | None = None, 
     """{"base": ..., "tuned": ...} local chat models (the adapter from the registry or a folder; the
     base from --model, else the adapter's base, else the workspace's) and what they are."""
     from expertune.errors import ConfigError, InputError, WorkspaceNotFound
-    from expertune.llm.adapters import read_adapter, resolve_adapter
+    from expertune.llm.adapters import read_adapter
     from expertune.llm.local import LocalChatModel
+    from expertune.store.adapters import resolve_adapter
 
     if adapter and adapter_path:
         raise InputError("pass either --adapter NAME or --adapter-path DIR, not both")

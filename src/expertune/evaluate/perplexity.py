@@ -190,7 +190,7 @@ def score_examples(model: ChatModel, examples: Sequence[Example], *, ws=None, sc
 def _cache_get(ws, keys: list[str]) -> dict[str, dict]:
     from sqlalchemy import select
 
-    from expertune.store.models import ScoreCache
+    from expertune.store.tables import ScoreCache
 
     found: dict[str, dict] = {}
     with ws.session() as session:
@@ -202,7 +202,7 @@ def _cache_get(ws, keys: list[str]) -> dict[str, dict]:
 
 
 def _cache_put(ws, values: dict[str, dict]) -> None:
-    from expertune.store.models import ScoreCache
+    from expertune.store.tables import ScoreCache
 
     with ws.session() as session:
         for key, value in values.items():

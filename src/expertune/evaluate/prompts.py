@@ -12,7 +12,7 @@ from sqlalchemy import select
 from expertune.data.evalsets import get_evalset
 from expertune.errors import ConfigError, InputError
 from expertune.evaluate.config import EvalConfig, PromptSet
-from expertune.store.models import PromptGroup, Topic
+from expertune.store.tables import PromptGroup, Topic
 from expertune.workspace import Workspace
 
 

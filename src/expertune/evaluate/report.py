@@ -8,7 +8,6 @@ Every number comes from the store through evaluate.analysis, and every text is H
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,8 @@ from typing import Any, Callable
 from expertune.atomic import write_atomic
 from expertune.evaluate import plots
 from expertune.evaluate.analysis import RunData, load_run_data, run_summary, shown_names, summarize
+from expertune.evaluate.metrics import esc
 from expertune.workspace import Workspace
-
-
-def esc(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
 
 
 def pct(x: float | None, digits: int = 1) -> str:

@@ -21,7 +21,7 @@ from expertune.errors import ConfigError, NotFound
 from expertune.evaluate.config import EvalConfig
 from expertune.evaluate.prompts import collect_prompts
 from expertune.store.eval_models import EvalPrompt, EvalRun
-from expertune.store.models import utcnow
+from expertune.store.tables import utcnow
 from expertune.workspace import Workspace
 
 
@@ -35,7 +35,8 @@ def rubric_hash(config: EvalConfig) -> str:
 
 # -- resolving candidates and judges --------------------------------------------------------------
 def _adapter(ws: Workspace, ref: str | None, path: str | None, where: str):
-    from expertune.llm.adapters import read_adapter, resolve_adapter
+    from expertune.llm.adapters import read_adapter
+    from expertune.store.adapters import resolve_adapter
 
     if path:
         folder = Path(path).expanduser()

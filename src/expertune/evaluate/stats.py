@@ -3,7 +3,7 @@ between raters, and the statistics of pairwise judgments.
 
 Where a maintained library computes a figure we call it (scikit-learn for classification metrics
 and Cohen's kappa, statsmodels for Wilson intervals, McNemar's test and Fleiss' kappa, SciPy for
-the binomial test, t intervals and the plain bootstrap): a hand-written macro-F1 once skipped the
+the binomial test, t intervals and the item bootstraps): a hand-written macro-F1 once skipped the
 classes a collapsed model never predicted. Our own code remains only where no library has the
 behaviour needed: the bootstrap that resamples whole prompts (clusters), the length-controlled
 win rate, and combining a judge's two orders. Each is tested against a library where they share
@@ -223,8 +223,8 @@ def macro_f1_difference(gold: Sequence[str], base_pred: Sequence[str | None], tu
                         labels: Sequence[str], *, n_boot: int = 2000, seed: int = 0,
                         confidence: float = 0.95) -> dict[str, Any]:
     """Macro-F1 of tuned minus base on the same items (scikit-learn's f1_score over every label,
-    invalid answers counting as misses), with a paired percentile bootstrap over items: macro-F1
-    is not a mean of per-item scores, so each replicate recomputes it on resampled items."""
+    invalid answers counting as misses), with SciPy's paired percentile bootstrap over items:
+    macro-F1 is not a mean of per-item scores, so each replicate recomputes it on resampled items."""
     from sklearn.metrics import f1_score
 
     labels = list(labels)
@@ -238,15 +238,16 @@ def macro_f1_difference(gold: Sequence[str], base_pred: Sequence[str | None], tu
     n = len(g)
     if n == 0:
         return {"n": 0, "base": None, "tuned": None, "difference": None, "ci": None}
-    rng = np.random.default_rng(seed)
-    reps = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, size=n)
-        reps.append(f1(g[idx], t[idx]) - f1(g[idx], b[idx]))
-    alpha = (1 - confidence) / 2
     base, tuned = f1(g, b), f1(g, t)
-    return {"n": n, "base": base, "tuned": tuned, "difference": tuned - base,
-            "ci": [float(np.quantile(reps, alpha)), float(np.quantile(reps, 1 - alpha))]}
+    if n == 1:  # nothing to resample: the interval is the one item's difference
+        return {"n": 1, "base": base, "tuned": tuned, "difference": tuned - base, "ci": [tuned - base, tuned - base]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # identical replicates (a degenerate interval) are an answer, not a problem
+        res = sps.bootstrap((np.arange(n),), lambda idx: f1(g[idx], t[idx]) - f1(g[idx], b[idx]), n_resamples=n_boot,
+                            confidence_level=confidence, method="percentile", vectorized=False,
+                            rng=np.random.default_rng(seed))
+    lo, hi = res.confidence_interval
+    return {"n": n, "base": base, "tuned": tuned, "difference": tuned - base, "ci": [float(lo), float(hi)]}
 
 
 # -- agreement between raters ---------------------------------------------------------------------

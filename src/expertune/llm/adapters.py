@@ -1,4 +1,4 @@
-"""Adapter folders: reading the marker file, hashing the weights, resolving registry references.
+"""Adapter folders: the marker file, hashing the weights, an adapter from its registry row.
 
 An adapter folder holds adapter_config.json + adapter_model.safetensors (kind "lora") or a complete
 model folder (kind "full"), the tokenizer files with the chat template used in training, and
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from expertune.errors import ConfigError
-from expertune.models.resolve import file_sha256
+from expertune.hashing import file_sha256
+from expertune.models.resolve import weights_hash_memo
 
 ADAPTER_MARKER = "expertune-adapter.json"
 
@@ -49,12 +50,12 @@ def weights_sha256(folder: Path, kind: str) -> str:
     hash the sorted list of their shard hashes."""
     single = folder / ("adapter_model.safetensors" if kind == "lora" else "model.safetensors")
     if single.is_file():
-        return file_sha256(single)
+        return file_sha256(single, memo=weights_hash_memo())
     shards = sorted(folder.glob("*.safetensors"))
     if kind == "full" and shards:
         h = hashlib.sha256()
         for shard in shards:
-            h.update(f"{shard.name}:{file_sha256(shard)}\n".encode())
+            h.update(f"{shard.name}:{file_sha256(shard, memo=weights_hash_memo())}\n".encode())
         return h.hexdigest()
     raise ConfigError(f"{folder}: no {single.name}; an adapter folder needs its weights (see docs/evaluation.md)")
 
@@ -105,35 +106,22 @@ def _peft_base(path: Path) -> str | None:
         return None
 
 
-def resolve_adapter(ws, ref: str) -> AdapterInfo:
-    """`name`, `name@3` or `name@current` through the adapter registry of the workspace."""
-    # Imported here: the training package is optional for evaluation and heavy to import.
-    try:
-        from expertune.train.registry import resolve_adapter as registry_lookup
-    except ModuleNotFoundError as err:
-        if err.name and err.name.startswith("expertune.train"):
-            raise ConfigError(f"adapter {ref!r}: the adapter registry is not available in this installation; "
-                              "use `adapter_path: FOLDER` instead") from None
-        raise
-    row = registry_lookup(ws, ref)
+def registered_adapter(row: dict[str, Any]) -> AdapterInfo:
+    """The adapter of a registry row (store.adapters.find_adapter): its folder, with the
+    registry's name, version and lineage over the marker's."""
     info = read_adapter(row["path"])
     info.name, info.version = row.get("name", info.name), row.get("version", info.version)
     info.registry_id = row.get("id")
     for key in ("base_model", "base_sha256", "dataset_hash", "run_id"):
         if row.get(key):
             setattr(info, key, row[key])
-    info.recipe = row.get("recipe") or _recipe(ws, row.get("id"))
+    info.recipe = dict(row.get("recipe") or {})
     if info.system_prompt_policy is None and info.recipe.get("system_prompt"):
         # Adapters registered before the marker recorded the policy: their recipe has it.
         info.system_prompt_policy = {"mode": info.recipe["system_prompt"], "text": info.recipe.get("system_prompt_text")}
     return info
 
 
-def _recipe(ws, adapter_id: int | None) -> dict[str, Any]:
-    if adapter_id is None:
-        return {}
-    from expertune.store.models import Adapter
-
-    with ws.session() as session:
-        row = session.get(Adapter, adapter_id)
-        return dict(row.recipe or {}) if row else {}
+def write_marker(folder: Path, marker: dict[str, Any]) -> None:
+    """Write the marker file that read_adapter reads (written once, when a run registers it)."""
+    (Path(folder) / ADAPTER_MARKER).write_text(json.dumps(marker, indent=2))

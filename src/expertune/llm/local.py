@@ -91,7 +91,8 @@ _THREADS: int | None = None
 
 def base_identity(base: str) -> tuple[Any, str]:
     """The resolved base model and its cache identity (sha256 of the source weights)."""
-    from expertune.models.resolve import file_sha256, resolve
+    from expertune.hashing import file_sha256
+    from expertune.models.resolve import resolve, weights_hash_memo
 
     resolved = resolve(base)
     if resolved.sha256:
@@ -102,7 +103,7 @@ def base_identity(base: str) -> tuple[Any, str]:
         return resolved, "hub:" + resolved.path
     h = hashlib.sha256()
     for shard in shards:
-        h.update(f"{shard.name}:{file_sha256(shard)}\n".encode())
+        h.update(f"{shard.name}:{file_sha256(shard, memo=weights_hash_memo())}\n".encode())
     return resolved, h.hexdigest()
 
 
@@ -126,8 +127,8 @@ def model_id_for(base_sha: str, adapter: AdapterInfo | None) -> str:
 class LocalChatModel:
     """A base model (any name expertune.models.resolve accepts), optionally with an adapter.
 
-    `adapter` is an adapter folder or a registry reference (`name`, `name@3`, `name@current`,
-    resolved in the workspace of the current folder). The tokenizer, and so the chat template,
+    `adapter` is an adapter folder; a registry reference (`name@3`) is resolved by the caller with
+    store.adapters.resolve_adapter and passed as `adapter_info`. The tokenizer, and so the chat template,
     comes from the adapter folder, and the adapter's recorded system-prompt policy is applied to
     every conversation it renders (generation, next-token and completion scoring): evaluation and
     serving render conversations exactly as training did, whatever the caller passes.
@@ -137,7 +138,7 @@ class LocalChatModel:
     def __init__(self, base: str, adapter: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  token_budget: int = DEFAULT_TOKEN_BUDGET, adapter_info: AdapterInfo | None = None):
         self.base = base
-        self.adapter = adapter_info or (_adapter_info(adapter) if adapter else None)
+        self.adapter = adapter_info or (read_adapter(adapter) if adapter else None)
         self.policy = adapter_policy(self.adapter)
         self.batch_size = batch_size
         self.token_budget = token_budget
@@ -405,13 +406,3 @@ def is_out_of_memory(err: BaseException) -> bool:
 
     oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
     return isinstance(err, oom) or "can't allocate memory" in str(err) or "out of memory" in str(err).lower()
-
-
-def _adapter_info(ref: str) -> AdapterInfo:
-    path = Path(ref).expanduser()
-    if path.is_dir():
-        return read_adapter(path)
-    from expertune.llm.adapters import resolve_adapter
-    from expertune.workspace import Workspace
-
-    return resolve_adapter(Workspace.find(), ref)

@@ -24,8 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal, Mapping, NamedTuple, Sequence
 
 from expertune.errors import ConfigError
-
-Message = dict[str, str]
+from expertune.llm.base import Message
 
 
 @dataclass(frozen=True)

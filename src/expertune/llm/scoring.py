@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from expertune.llm.base import Message
 from expertune.llm.render import AS_DATA, SystemPolicy, render
-
-Message = dict[str, str]
 
 
 def completion_logprobs(

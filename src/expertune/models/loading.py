@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
+from expertune.models.quiet import quiet_libraries
 from expertune.models.resolve import ResolvedModel, resolve
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def quiet_libraries() -> None:
-    """expertune shows its own progress; the libraries' bars and info logs would interleave with it."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|trl|peft)\.")
-    import datasets
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
 
 
 def load_tokenizer(model: str | ResolvedModel):

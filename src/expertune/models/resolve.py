@@ -8,15 +8,14 @@ loads take about a second instead of ~25 s.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from expertune.atomic import write_atomic
 from expertune.errors import ConfigError
+from expertune.hashing import file_sha256
 from expertune.models.builtin import BUILTINS, builtin_gguf
 from expertune.models.templates import fallback_template
 
@@ -86,29 +85,13 @@ def _tokenizer_config(folder: Path) -> dict:
         return {}
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a weights file, memoised by (path, size, mtime) so a warm load does not re-read it."""
-    stat = path.stat()
-    memo = cache_root() / "hashes.json"
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-    try:
-        known = json.loads(memo.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key in known:
-        return known[key]
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    known[key] = h.hexdigest()
-    memo.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(memo, json.dumps(known))
-    return known[key]
+def weights_hash_memo() -> Path:
+    """Where the digests of weights files are remembered (hashing.file_sha256's memo)."""
+    return cache_root() / "hashes.json"
 
 
 def _from_gguf(name: str, kind: str, gguf: Path) -> ResolvedModel:
-    digest = file_sha256(gguf)
+    digest = file_sha256(gguf, memo=weights_hash_memo())
     folder = cache_root() / digest[:16]
     marker = _read_marker(folder)
     if marker.get("sha256") != digest:
@@ -121,7 +104,7 @@ def _convert_gguf(gguf: Path, folder: Path, digest: str) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from expertune.models.loading import quiet_libraries
+    from expertune.models.quiet import quiet_libraries
 
     quiet_libraries()
     os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF reader's own progress bar

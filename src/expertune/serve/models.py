@@ -182,7 +182,7 @@ class ModelPool:
         """Make the registry's current version of `name` the one served (loading it first), then
         preload one more of the `keep` newest versions, so a later promote or rollback between
         them is only a pointer swap (~0.5 s to load a version here; the swap is immediate)."""
-        from expertune.train.registry import list_adapters
+        from expertune.store.adapters import list_adapters
 
         rows = list_adapters(self.ws, name)
         if not rows:
@@ -206,7 +206,7 @@ class ModelPool:
             self._get_or_load(name, missing[0])
 
     def _get_or_load(self, name: str, version: int) -> Variant:
-        from expertune.llm.adapters import resolve_adapter
+        from expertune.store.adapters import resolve_adapter
 
         with self._load_lock:
             with self._lock:

@@ -26,9 +26,9 @@ def default_base(adapters: list[str], ws) -> str:
         if Path(ref).expanduser().is_dir():
             bases.add(read_adapter(ref).base_model)
         elif ws is not None:
-            from expertune.train.registry import resolve_adapter
+            from expertune.store.adapters import find_adapter
 
-            bases.add(resolve_adapter(ws, ref.partition("@")[0])["base_model"])
+            bases.add(find_adapter(ws, ref.partition("@")[0])["base_model"])
     bases.discard(None)
     if len(bases) > 1:
         raise ConfigError(f"the adapters were trained on different bases ({', '.join(sorted(bases))}); one server "

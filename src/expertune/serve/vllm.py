@@ -16,7 +16,8 @@ from expertune.errors import ConfigError
 
 def vllm_command(adapters: list[str], ws=None, *, base: str | None = None, host: str = "127.0.0.1", port: int = 8000,
                  api_key_env: str | None = None) -> list[str]:
-    from expertune.llm.adapters import read_adapter, resolve_adapter
+    from expertune.llm.adapters import read_adapter
+    from expertune.store.adapters import resolve_adapter
     from expertune.models.builtin import portable_id
     from expertune.serve.server import DEFAULT_BASE
 

@@ -26,9 +26,7 @@ from sqlalchemy import JSON, Boolean, Connection, DateTime, Engine, Float, Integ
 from sqlalchemy.exc import DBAPIError
 
 from expertune.errors import ExpertuneError
-
-from expertune.store import models  # noqa: F401  (registers every table on Base.metadata)
-from expertune.store.models import Base
+from expertune.store.tables import Base  # importing tables registers every table on Base.metadata
 
 CHUNK = 2000
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from expertune.store.models import Base, utcnow
+from expertune.store.base import Base, utcnow
 
 
 class EvalRun(Base):

@@ -29,7 +29,7 @@ from sqlalchemy import JSON, String, Text, func, or_, select, text, update
 
 from expertune.errors import InputError, NotFound, StaleEditError
 from expertune.store.content import tables
-from expertune.store.models import DatasetVersion, DatasetVersionItem, Provenance, Response, Revision, utcnow
+from expertune.store.tables import DatasetVersion, DatasetVersionItem, Provenance, Response, Revision, utcnow
 from expertune.workspace import Workspace
 
 MARKER = "[purged]"

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from expertune.errors import InputError, NotFound, StaleEditError
-from expertune.store.models import PromptGroup, Response, Revision, utcnow
+from expertune.store.tables import PromptGroup, Response, Revision, utcnow
 
 STATUSES = {"draft", "accepted", "rejected"}
 # entity name -> (table, editable fields)

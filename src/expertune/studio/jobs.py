@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from expertune.errors import InputError, NotFound
 from expertune.store.job_models import Job
-from expertune.store.models import utcnow
+from expertune.store.tables import utcnow
 from expertune.train.recipe import load_recipe
 from expertune.workspace import Workspace
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from expertune.errors import InputError
 from expertune.store import repo
-from expertune.store.models import PromptGroup, Response, Revision, Topic
+from expertune.store.tables import PromptGroup, Response, Revision, Topic
 
 PER_PAGE = 50
 BULK_ACTIONS = {"accept": "accepted", "reject": "rejected", "draft": "draft"}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from expertune.errors import ExpertuneError
 from expertune.store.job_models import Job
-from expertune.store.models import utcnow
+from expertune.store.tables import utcnow
 from expertune.workspace import Workspace
 
 

@@ -6,6 +6,7 @@ cut by max_length. It needs the tokenizer only, not the model."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -115,3 +116,18 @@ def enforce(report: AuditReport, recipe: Recipe) -> None:
     if problems:
         raise AuditFailed("training audit failed:\n  - " + "\n  - ".join(problems) +
                           "\n(see `expertune train audit RECIPE` for the examples)")
+
+
+def audit_recipe(ws, recipe: str | Path, overrides: list[str] | None = None, *, dataset_version: str | None = None,
+                 n_samples: int = 5) -> tuple[AuditReport, Recipe]:
+    """Audit what `expertune train RECIPE` would train on: the named dataset version (default: a
+    snapshot of the current data), tokenised for the recipe's base model."""
+    from expertune.data.versions import get_version, snapshot
+    from expertune.models import resolve
+    from expertune.train.data import load_examples
+    from expertune.train.recipe import load_recipe
+
+    r = load_recipe(recipe, overrides)
+    version = get_version(ws, dataset_version) if dataset_version else snapshot(ws)
+    base = resolve(r.base_model)
+    return audit_examples(r, base.path, base.chat_template_source, load_examples(version, r), n_samples=n_samples), r

@@ -166,9 +166,9 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     from trl import DPOConfig
 
     from expertune.data.versions import snapshot
-    from expertune.llm.adapters import resolve_adapter
+    from expertune.store.adapters import resolve_adapter
     from expertune.models import resolve
-    from expertune.models.loading import quiet_libraries
+    from expertune.models.quiet import quiet_libraries
     from expertune.train import registry
     from expertune.train.device import plan_for
     from expertune.train.modelcard import write_model_card

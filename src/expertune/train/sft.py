@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from expertune.llm.render import SystemPolicy, render
-from expertune.models.loading import quiet_libraries
+from expertune.models.quiet import quiet_libraries
 from expertune.train.device import DevicePlan
 from expertune.train.recipe import Recipe
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding
 from expertune.llm.render import render_text
-from expertune.store.models import ScoreCache
+from expertune.store.tables import ScoreCache
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from expertune.store.models import Base
+from expertune.store.tables import Base
 
 config = context.config
 connection = config.attributes.get("connection")

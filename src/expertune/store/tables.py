@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -16,15 +16,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+from expertune.store.base import Base, utcnow
 
 
 class Topic(Base):
@@ -233,6 +227,7 @@ class ScoreCache(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-import expertune.store.eval_models  # noqa: F401
-import expertune.store.author_models  # noqa: F401
-import expertune.store.job_models  # noqa: F401
+# The other table modules, so that Base.metadata holds every table once this module is imported.
+import expertune.store.author_models  # noqa: E402, F401
+import expertune.store.eval_models  # noqa: E402, F401
+import expertune.store.job_models  # noqa: E402, F401
