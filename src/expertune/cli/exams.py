@@ -4,16 +4,17 @@ forgetting check. Handlers parse options, open the models, call expertune.evalua
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
-from expertune.evaluate.metrics import open_local_models as open_models, slug
 from expertune.errors import ConfigError, InputError, WorkspaceNotFound, user_path_errors
-from expertune.llm.base import GenParams
+
+if TYPE_CHECKING:
+    from expertune.llm.base import GenParams
 
 ModelOpt = typer.Option(None, "--model", "-m", help="Base model (default: the adapter's base, else the workspace's base_model).")
 AdapterOpt = typer.Option(None, "--adapter", help="Registered adapter: NAME, NAME@VERSION or NAME@current.")
@@ -46,6 +47,8 @@ def _run_folder(ws, run: Path | None, prefix: str) -> Path:
 
 
 def _params(max_new_tokens: int, seed: int) -> GenParams:
+    from expertune.llm.base import GenParams
+
     if max_new_tokens < 1:
         raise InputError("--max-new-tokens must be at least 1")
     return GenParams(temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
@@ -86,6 +89,8 @@ def mcq_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Multiple-choice exam: formats, answer extraction, option bias, log-prob scoring, base vs tuned."""
+    from expertune.evaluate.metrics import open_local_models as open_models, slug
+
     from expertune.evaluate import mcq
     from expertune.evaluate.exam_formats import parse_formats
     from expertune.evaluate.metrics import write_result
@@ -152,6 +157,8 @@ def classify_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Classification task: constrained label parsing, per-class metrics, confusion matrix."""
+    from expertune.evaluate.metrics import open_local_models as open_models, slug
+
     from expertune.evaluate import classify
     from expertune.evaluate.metrics import write_result
 
@@ -209,6 +216,8 @@ def perplexity_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Held-out NLL/perplexity of accepted answers under base and tuned, paired per prompt group."""
+    from expertune.evaluate.metrics import open_local_models as open_models
+
     from expertune.evaluate import perplexity
     from expertune.evaluate.metrics import write_result
 
@@ -265,6 +274,8 @@ def forgetting_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Forgetting check: base vs tuned on a general set, flagged beyond a margin."""
+    from expertune.evaluate.metrics import open_local_models as open_models, slug
+
     from pydantic import ValidationError
 
     from expertune.evaluate.forgetting import ForgettingConfig, run_forgetting
