@@ -27,7 +27,7 @@ step "5. dataset statistics"
 expertune -w "$WS" stats
 
 step "6. quality checks (the same gate runs before training), HTML report and data card"
-expertune -w "$WS" check --html "$OUT/check-report.html"
+expertune -w "$WS" check --with-model --html "$OUT/check-report.html"  # --with-model: also the confidence check
 expertune -w "$WS" datacard -o "$OUT/DATACARD.md" --licence "CC BY 4.0"
 
 step "7. snapshot an immutable dataset version"

@@ -14,13 +14,16 @@ import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from expertune.workspace import Workspace
+if TYPE_CHECKING:
+    from expertune.workspace import Workspace
+
+# Heavy modules (the store's SQLAlchemy, the libraries behind each command) are imported inside
+# the commands: `expertune --help` and the quick commands start without them (tests/cli/test_startup_imports.py).
 
 
 def _console(*, stderr: bool) -> Console:
@@ -38,6 +41,8 @@ SetOpt = typer.Option(None, "--set", help="Override a config key: --set key=valu
 
 
 def workspace(ctx: typer.Context) -> Workspace:
+    from expertune.workspace import Workspace
+
     root = (ctx.obj or {}).get("workspace")
     return Workspace.find(Path(root) if root else None)
 
@@ -55,6 +60,8 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
     if not enabled:
         yield lambda done, total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     # The description can hold a file name: shown as text, not markup.
     with Progress(
         TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),

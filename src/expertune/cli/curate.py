@@ -28,23 +28,28 @@ def check(
     as_json: bool = JsonOpt,
     html: Optional[Path] = typer.Option(None, "--html", help="Write a browsable HTML report with the offending text highlighted."),
     fail_on: str = typer.Option("error", "--fail-on", help="Exit 1 when findings at or above this severity exist: error|warning."),
-    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checks to run (default: all)."),
+    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated checks to run (default: all but the model-based confidence check)."),
+    with_model: bool = typer.Option(False, "--with-model", help="Also run the model-based checks (confidence: scores every response with the base model; minutes on a CPU). On by default with checks.confidence.enabled: true in expertune.yaml."),
     dataset_version: Optional[str] = typer.Option(None, "--dataset-version", help="Check the rows of a dataset version (id, name or hash prefix) instead of the store."),
     max_length: Optional[int] = typer.Option(None, "--max-length", min=1, help="Training max length in tokens (default: checks.length.max_length)."),
 ) -> None:
     """Run the quality checks over accepted responses; exit 1 when findings at/above --fail-on exist."""
     if fail_on not in ("error", "warning"):
         raise InputError(f"--fail-on {fail_on!r}: expected error or warning")
+    from expertune.curate.checks import MODEL_CHECKS
+    from expertune.curate.config import load_checks_config
     from expertune.curate.html_report import write_html
-    from expertune.curate.runner import run_checks
+    from expertune.curate.runner import checks_to_run, run_checks
 
     ws = workspace(ctx)
     if html:  # before the checks run: a bad path fails now, not after minutes of scoring
         prepare_output_file(html, "--html")
-    # Only the confidence check reports progress: it is the one that can take minutes.
-    with progress_bar("scoring responses with the base model", enabled=not as_json) as update:
-        report = run_checks(ws, only=only, dataset_version=dataset_version, max_length=max_length,
-                            progress=lambda what, done, total: update(done, total))
+    config = load_checks_config(ws)
+    scoring = any(n in MODEL_CHECKS for n in checks_to_run(config, only, with_model=with_model))
+    # Only the model-based check reports progress (on stderr): it is the one that can take minutes.
+    with progress_bar("scoring responses with the base model", enabled=scoring and not as_json) as update:
+        report = run_checks(ws, only=only, with_model=with_model, dataset_version=dataset_version,
+                            max_length=max_length, config=config, progress=lambda what, done, total: update(done, total))
     if html:
         with user_path_errors("--html", html):
             write_html(report, html)
@@ -75,6 +80,9 @@ def _print_report(report, html: Path | None) -> None:
     total = sum(r.seconds for r in report.results)
     src = report.source
     console.print(f"{src['responses']} responses in {src['groups']} groups checked in {total:.1f} s", style="dim")
+    if src.get("not_run"):
+        console.print(f"not run: {', '.join(src['not_run'])} (scores every response with the base model) — pass "
+                      f"--with-model, or set checks.{src['not_run'][0]}.enabled: true in expertune.yaml", style="dim")
     if html:
         console.print(Text.assemble("report: ", (str(html), "bold")))
 

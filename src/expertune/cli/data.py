@@ -10,13 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
-from expertune.data.export import export as export_dataset
-from expertune.data.ingest import import_files
-from expertune.data.splits import assign_splits
-from expertune.data.stats import dataset_stats
-from expertune.data.versions import list_versions, snapshot as snapshot_dataset
 from expertune.errors import InputError, prepare_output_file, user_path_errors
-from expertune.workspace import Workspace
 
 REJECTS_SHOWN = 20
 
@@ -40,6 +34,8 @@ def init(
     as_json: bool = JsonOpt,
 ) -> None:
     """Create a workspace: expertune.yaml, the store and runs/."""
+    from expertune.workspace import Workspace
+
     ws = Workspace.init(directory, name=name, store_url=store_url)
     emit({"workspace": str(ws.root), "store": ws.store_url}, as_json,
          lambda d: console.print(Text.assemble("workspace ready at ", (d["workspace"], "bold"))))
@@ -56,6 +52,8 @@ def import_(
     as_json: bool = JsonOpt,
 ) -> None:
     """Import chat data, instruction data, transcripts or exams into the store."""
+    from expertune.data.ingest import import_files
+
     ws = workspace(ctx)
     csv_map = parse_map(column_map)
     label = files[0].name if len(files) == 1 else f"{len(files)} files"
@@ -98,6 +96,8 @@ def split(
     as_json: bool = JsonOpt,
 ) -> None:
     """Assign whole prompt groups to train/val/test; existing assignments are kept."""
+    from expertune.data.splits import assign_splits
+
     report = assign_splits(workspace(ctx), val=val, test=test, seed=seed, stratify=stratify, reassign=reassign)
     emit(report.as_dict(), as_json, lambda d: console.print(
         f"assigned {d['assigned']} groups, kept {d['kept']}; now "
@@ -112,6 +112,8 @@ def export(
     as_json: bool = JsonOpt,
 ) -> None:
     """Export accepted responses (one row each, group id carried), DPO pairs or a HF DatasetDict."""
+    from expertune.data.export import export as export_dataset
+
     ws = workspace(ctx)
     if fmt != "hf":  # hf writes a folder
         prepare_output_file(out, "-o")
@@ -127,6 +129,8 @@ def snapshot(
     as_json: bool = JsonOpt,
 ) -> None:
     """Record an immutable dataset version (hash over the exported content)."""
+    from expertune.data.versions import snapshot as snapshot_dataset
+
     v = snapshot_dataset(workspace(ctx), name=name, note=note)
     emit(v, as_json, lambda d: console.print(Text.assemble(
         f"dataset version {d['id']} ", (d["hash"][:12], "bold"),
@@ -136,6 +140,8 @@ def snapshot(
 
 def versions(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """List dataset versions."""
+    from expertune.data.versions import list_versions
+
     rows = list_versions(workspace(ctx))
 
     def render(rows):
@@ -150,6 +156,8 @@ def versions(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 
 def stats(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Groups, responses, responses per prompt, topics, splits and lengths."""
+    from expertune.data.stats import dataset_stats
+
     emit(dataset_stats(workspace(ctx)), as_json, _print_stats)
 
 

@@ -9,10 +9,6 @@ from typing import List, Optional
 import typer
 
 from expertune.cli.common import JsonOpt, console, emit, err_console, workspace
-from expertune.store.backup import backup as backup_store, restore as restore_store
-from expertune.store.copy import copy_store
-from expertune.store.purge import erase_freed_bytes, purge_response
-from expertune.store.status import store_status, upgrade_store
 
 db_app = typer.Typer(help="The store: schema status and upgrade, copy to another database.", no_args_is_help=True)
 
@@ -24,6 +20,8 @@ def _out(text: str) -> None:
 @db_app.command("status")
 def status(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Which database the workspace uses, its schema revision and pending migrations (changes nothing)."""
+    from expertune.store.status import store_status
+
     data = store_status(workspace(ctx).store_url)
 
     def render(d):
@@ -39,6 +37,8 @@ def status(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 @db_app.command("upgrade")
 def upgrade(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """Apply pending schema migrations (the same Alembic migrations on SQLite and PostgreSQL)."""
+    from expertune.store.status import upgrade_store
+
     data = upgrade_store(workspace(ctx).store_url)
     emit(data, as_json, lambda d: _out(
         f"schema upgraded from {d['from']} to {d['to']} ({len(d['applied'])} migration(s))" if d["applied"]
@@ -52,6 +52,8 @@ def copy(
     as_json: bool = JsonOpt,
 ) -> None:
     """Copy the whole store to another (empty) database, verified by content hash."""
+    from expertune.store.copy import copy_store
+
     report = copy_store(workspace(ctx).store_url, to)
 
     def render(d):
@@ -63,6 +65,8 @@ def copy(
 
 def backup(ctx: typer.Context, file: Path = typer.Argument(..., help="Backup file to write."), as_json: bool = JsonOpt) -> None:
     """Back up the store while others keep working (SQLite online backup; PostgreSQL logical dump), verified."""
+    from expertune.store.backup import backup as backup_store
+
     report = backup_store(workspace(ctx).store_url, file)
     emit(report.as_dict(), as_json, lambda d: _out(
         f"backed up {d['total_rows']} rows to {d['file']} ({d['kind']}); verified, content hash {d['content_hash'][:16]}…"))
@@ -75,6 +79,8 @@ def restore(
     as_json: bool = JsonOpt,
 ) -> None:
     """Restore a backup into the workspace's store (either backend), verified by content hash."""
+    from expertune.store.backup import restore as restore_store
+
     report = restore_store(workspace(ctx).store_url, file, replace=replace)
     emit(report.as_dict(), as_json, lambda d: _out(
         f"restored {d['total_rows']} rows from {d['file']}; content hash {d['content_hash'][:16]}… matches the backup"))
@@ -89,6 +95,8 @@ def purge(
     as_json: bool = JsonOpt,
 ) -> None:
     """Erase responses' text for real: from the response, its revision history and the database files."""
+    from expertune.store.purge import erase_freed_bytes, purge_response
+
     ws = workspace(ctx)
     if vacuum:
         emit({"erased_on_disk": erase_freed_bytes(ws.engine)}, as_json, lambda d: _out(d["erased_on_disk"]))

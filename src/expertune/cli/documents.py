@@ -13,8 +13,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from expertune.author.documents import add_documents, list_documents, remove_documents, search_passages
-from expertune.author.templates import check_structure, get_template, load_templates
 from expertune.cli.common import JsonOpt, console, emit, err_console, workspace
 from expertune.errors import InputError
 
@@ -26,6 +24,8 @@ templates_app = typer.Typer(help="Answer-structure templates (IRAC, answer then 
 def docs_add(ctx: typer.Context, paths: List[Path] = typer.Argument(..., help="Files or folders (searched recursively)."),
              as_json: bool = JsonOpt) -> None:
     """Index documents. Unchanged files are skipped; exit 2 if a file could not be read (the rest is indexed)."""
+    from expertune.author.documents import add_documents
+
     report = add_documents(workspace(ctx), paths)
 
     def render(r):
@@ -45,6 +45,8 @@ def docs_add(ctx: typer.Context, paths: List[Path] = typer.Argument(..., help="F
 def docs_remove(ctx: typer.Context, paths: List[Path] = typer.Argument(..., help="Indexed files, or folders of them."),
                 as_json: bool = JsonOpt) -> None:
     """Take documents out of the index (the files are not touched). Exit 2 if a path was not indexed."""
+    from expertune.author.documents import remove_documents
+
     report = remove_documents(workspace(ctx), paths)
     emit(report.model_dump(), as_json, lambda r: console.print(Text(
         f"removed {len(r['removed'])}: {r['documents']} documents, {r['chunks']} passages in the index")))
@@ -57,6 +59,8 @@ def docs_remove(ctx: typer.Context, paths: List[Path] = typer.Argument(..., help
 @docs_app.command("list")
 def docs_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """List the indexed documents."""
+    from expertune.author.documents import list_documents
+
     docs = list_documents(workspace(ctx))
 
     def render(_):
@@ -74,6 +78,8 @@ def docs_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 def docs_search(ctx: typer.Context, query: str, k: int = typer.Option(5, "-k", min=1, help="How many passages."),
                 as_json: bool = JsonOpt) -> None:
     """The passages most relevant to QUERY (BM25), best first."""
+    from expertune.author.documents import search_passages
+
     passages = search_passages(workspace(ctx), query, k=k)
 
     def render(_):
@@ -92,6 +98,8 @@ def docs_search(ctx: typer.Context, query: str, k: int = typer.Option(5, "-k", m
 @templates_app.command("list")
 def templates_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """List structure templates: the builtins and the workspace's templates/*.yaml."""
+    from expertune.author.templates import load_templates
+
     templates = load_templates(_workspace_or_none(ctx))
 
     def render(_):
@@ -106,6 +114,8 @@ def templates_list(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 @templates_app.command("show")
 def templates_show(ctx: typer.Context, name: str, as_json: bool = JsonOpt) -> None:
     """Show a template and the guidance it gives the authoring model."""
+    from expertune.author.templates import get_template
+
     template = get_template(_workspace_or_none(ctx), name)
     emit({**template.model_dump(), "guidance": template.guidance()}, as_json,
          lambda d: console.print(Text(d["guidance"]), soft_wrap=True))
@@ -114,6 +124,8 @@ def templates_show(ctx: typer.Context, name: str, as_json: bool = JsonOpt) -> No
 @templates_app.command("check")
 def templates_check(ctx: typer.Context, name: str, file: Path, as_json: bool = JsonOpt) -> None:
     """Which parts of template NAME the text in FILE shows. Exit 1 if a part is missing."""
+    from expertune.author.templates import check_structure, get_template
+
     template = get_template(_workspace_or_none(ctx), name)
     try:
         text = file.read_text(encoding="utf-8")

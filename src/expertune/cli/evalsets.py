@@ -10,7 +10,6 @@ from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, workspace
-from expertune.data.evalsets import add_evalset, list_evalsets
 
 evalsets_app = typer.Typer(help="Register evaluation sets (prompt files, exams, labelled tasks).", no_args_is_help=True)
 
@@ -26,6 +25,8 @@ def add(
     as_json: bool = JsonOpt,
 ) -> None:
     """Register an eval set from a JSONL file."""
+    from expertune.data.evalsets import add_evalset
+
     result = add_evalset(workspace(ctx), file, name=name, kind=kind, in_domain=None if out_of_domain is None else not out_of_domain, replace=replace)
     emit(result, as_json, lambda d: console.print(Text.assemble(
         "eval set ", (d["name"], "bold"), f" ({d['kind']}, {'in' if d['in_domain'] else 'out of'} domain): "
@@ -35,6 +36,8 @@ def add(
 @evalsets_app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     """List registered eval sets."""
+    from expertune.data.evalsets import list_evalsets
+
     rows = list_evalsets(workspace(ctx))
 
     def render(rows):

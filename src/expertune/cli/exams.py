@@ -10,7 +10,14 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from expertune.cli.common import JsonOpt, console, emit, err_console, progress_bar, workspace
+from expertune.cli.common import (
+    JsonOpt,
+    console,
+    emit,
+    err_console,
+    progress_bar,
+    workspace,
+)
 from expertune.errors import WorkspaceNotFound, user_path_errors
 
 ModelOpt = typer.Option(None, "--model", "-m", help="Base model (default: the adapter's base, else the workspace's base_model).")
@@ -121,6 +128,7 @@ def classify_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Classification task: constrained label parsing, per-class metrics, confusion matrix."""
+
     from expertune.evaluate import classify
     from expertune.evaluate.standalone_tasks import run_classify
 

@@ -12,7 +12,6 @@ from rich.text import Text
 
 from expertune.cli.common import JsonOpt, console, emit, workspace
 from expertune.errors import InputError, read_user_text
-from expertune.store import repo
 
 response_app = typer.Typer(help="Show, edit and revert responses (every edit is a revision).", no_args_is_help=True)
 
@@ -41,6 +40,8 @@ def why(revision: dict) -> str:
 @response_app.command("show")
 def show(ctx: typer.Context, response_id: int, as_json: bool = JsonOpt) -> None:
     """Show a response with its prompt."""
+    from expertune.store import repo
+
     with workspace(ctx).session() as s:
         r = repo.get(s, "response", response_id)
         g = r.group
@@ -70,6 +71,8 @@ def edit(
     as_json: bool = JsonOpt,
 ) -> None:
     """Edit a response; refused if someone else changed it since the version you read."""
+    from expertune.store import repo
+
     if text_file is not None:
         text = read_user_text(text_file, "--text-file")
     changes = {k: v for k, v in {"text": text, "status": status, "rating": rating, "preferred": preferred}.items() if v is not None}
@@ -85,6 +88,8 @@ def edit(
 @response_app.command("history")
 def history(ctx: typer.Context, response_id: int, as_json: bool = JsonOpt) -> None:
     """List the revisions of a response."""
+    from expertune.store import repo
+
     with workspace(ctx).session() as s:
         repo.get(s, "response", response_id)
         data = [revision_dict(v) for v in repo.revisions(s, "response", response_id)]
@@ -101,6 +106,8 @@ def history(ctx: typer.Context, response_id: int, as_json: bool = JsonOpt) -> No
 @response_app.command("revert")
 def revert(ctx: typer.Context, revision_id: int, author: Optional[str] = None, as_json: bool = JsonOpt) -> None:
     """Undo a revision (writes a new revision that restores the earlier value)."""
+    from expertune.store import repo
+
     with workspace(ctx).session() as s:
         obj = repo.revert_revision(s, revision_id, author=author or getpass.getuser())
         data = {"entity_id": obj.id, "version": obj.version}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
-from expertune.curate.checks import CHECK_NAMES, MODULES
+from expertune.curate.checks import CHECK_NAMES, MODEL_CHECKS, MODULES
 from expertune.curate.config import ChecksConfig, load_checks_config
 from expertune.curate.dataset import CurationData, load_data
 from expertune.curate.findings import CheckReport
@@ -58,10 +58,19 @@ def parse_check_names(names: Iterable[str] | str | None, *, option: str = "--onl
     return [n for n in CHECK_NAMES if n in wanted]
 
 
+def checks_to_run(config: ChecksConfig, only: Iterable[str] | str | None = None, *, with_model: bool = False) -> list[str]:
+    """The checks a run does: the named ones (`--only`), else every check but the model-based ones,
+    which are added by `with_model` or by `enabled: true` in their settings."""
+    if only is not None:
+        return parse_check_names(only)
+    return [n for n in CHECK_NAMES if n not in MODEL_CHECKS or with_model or config.for_check(n).enabled]
+
+
 def run_checks(
     ws: Workspace,
     *,
     only: Iterable[str] | str | None = None,
+    with_model: bool = False,
     dataset_version: str | None = None,
     max_length: int | None = None,
     base_model: str | None = None,
@@ -69,11 +78,13 @@ def run_checks(
     data: CurationData | None = None,
     config: ChecksConfig | None = None,
 ) -> CheckReport:
-    """Run the named checks (all by default) over accepted responses or a dataset version."""
-    names = parse_check_names(only)
+    """Run the named checks (default: all but the model-based ones, see `checks_to_run`) over
+    accepted responses or a dataset version. The report's source lists the model-based checks
+    left out ("not_run")."""
+    config = config or load_checks_config(ws)
+    names = checks_to_run(config, only, with_model=with_model)
     if max_length is not None and max_length < 1:
         raise InputError(f"--max-length {max_length}: must be a positive number of tokens")
-    config = config or load_checks_config(ws)
     data = data or load_data(ws, dataset_version)
     ctx = CheckContext(ws, data, config, base_model or ws.settings.base_model, max_length, progress)
     results = []
@@ -82,5 +93,6 @@ def run_checks(
         result = MODULES[name].run(ctx, config.for_check(name))
         result.seconds = time.perf_counter() - start
         results.append(result)
-    source = {**data.source, "responses": len(data.items), "groups": len(data.groups), "base_model": ctx.base_model}
+    source = {**data.source, "responses": len(data.items), "groups": len(data.groups), "base_model": ctx.base_model,
+              "not_run": [n for n in MODEL_CHECKS if n not in names] if only is None else []}
     return CheckReport(results, source, data)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, select
 
 from expertune.store.tables import PromptGroup, Response, Topic
@@ -15,14 +15,16 @@ from expertune.workspace import Workspace
 def _percentiles(values: list[int]) -> dict[str, float]:
     if not values:
         return {}
-    arr = np.asarray(values)
+    # numpy's default (linear) percentiles, from the standard library: `expertune stats` starts
+    # without importing numpy (tests/cli/test_startup_imports.py).
+    cuts = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else [float(values[0])] * 99
     return {
-        "min": int(arr.min()),
-        "p50": float(np.percentile(arr, 50)),
-        "p90": float(np.percentile(arr, 90)),
-        "p99": float(np.percentile(arr, 99)),
-        "max": int(arr.max()),
-        "mean": round(float(arr.mean()), 1),
+        "min": int(min(values)),
+        "p50": float(cuts[49]),
+        "p90": float(cuts[89]),
+        "p99": float(cuts[98]),
+        "max": int(max(values)),
+        "mean": round(float(statistics.fmean(values)), 1),
     }
 
 

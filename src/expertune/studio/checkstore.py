@@ -13,14 +13,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from expertune.curate.checks import CHECK_NAMES
+from expertune.curate.checks import CHECK_NAMES, MODEL_CHECKS
 from expertune.curate.runner import run_checks
 from expertune.errors import InputError
 from expertune.workspace import Workspace
 
 # The confidence check scores every answer with the base model (minutes on a CPU); the worklist
-# runs the data checks, and confidence stays a CLI run (`expertune check --only confidence`).
-DEFAULT_CHECKS = [n for n in CHECK_NAMES if n != "confidence"]
+# runs the data checks, and confidence stays a CLI run (`expertune check --with-model`).
+DEFAULT_CHECKS = [n for n in CHECK_NAMES if n not in MODEL_CHECKS]
 
 
 def _folder(ws: Workspace) -> Path:

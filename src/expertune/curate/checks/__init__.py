@@ -1,5 +1,7 @@
 """The checks, one module each. Every module has NAME, a pydantic `Config` with its thresholds and
-`run(ctx, cfg) -> CheckResult`."""
+`run(ctx, cfg) -> CheckResult`. A module with `USES_MODEL = True` runs a model over every response
+(minutes on a CPU): it runs only when asked for (`--only`, `--with-model`, or `enabled: true` in its
+settings), never by default."""
 
 from expertune.curate.checks import (
     artefacts,
@@ -22,3 +24,4 @@ MODULES = {
               diversity, confidence)
 }
 CHECK_NAMES = tuple(MODULES)
+MODEL_CHECKS = tuple(name for name, m in MODULES.items() if getattr(m, "USES_MODEL", False))

@@ -19,16 +19,19 @@ from sqlalchemy import select
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding
 from expertune.llm.render import render_text
+from expertune.llm.scoring import native_bf16
 from expertune.store.tables import ScoreCache
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
 
 NAME = "confidence"
+USES_MODEL = True  # opt-in: `expertune check --with-model`, `--only confidence` or checks.confidence.enabled
 CHUNK = 64  # examples scored (and cached) per store transaction, so an interrupted run keeps its work
 
 
 class Config(StrictModel):
+    enabled: bool = False  # run with every default `expertune check`, not only with --with-model
     batch_size: int = Field(8, ge=1)
     review: int = Field(20, ge=0)  # how many of the least likely responses to list
     outlier_z: float = Field(3.5, gt=0)  # robust z-score below which a response is a warning
@@ -45,29 +48,35 @@ def scores(ctx: "CheckContext", cfg: Config) -> tuple[list[dict], dict]:
 
     data = ctx.data
     resolved = resolve(ctx.base_model)
-    model_id = resolved.sha256 or resolved.path
+    # bf16 scores differ from fp32 ones in the third decimal: each precision keeps its own entries.
+    precision = "bf16" if native_bf16("cpu") else "fp32"
+    model_id = (resolved.sha256 or resolved.path) + (":bf16" if precision == "bf16" else "")
     tok = ctx.tokenizer()
     examples = [(data.groups[it.group].messages(), it.text) for it in data.items]
     # The key is the text the one renderer scores (llm/scoring.py renders through it too).
-    keys = [cache_key(model_id, render_text([*m, {"role": "assistant", "content": c}], tok)) for m, c in examples]
+    texts = [render_text([*m, {"role": "assistant", "content": c}], tok) for m, c in examples]
+    keys = [cache_key(model_id, text) for text in texts]
     found: dict[str, dict] = {}
     with ctx.ws.session() as session:
         for s in range(0, len(keys), 500):
             found.update(session.execute(select(ScoreCache.key, ScoreCache.value).where(ScoreCache.key.in_(keys[s : s + 500]))).all())
-    todo = [i for i, k in enumerate(keys) if k not in found]
+    # Longest first across the whole run: chunks of similar lengths batch with little padding, and
+    # the progress bar's estimate (in responses) starts pessimistic and improves instead of slipping.
+    todo = sorted((i for i, k in enumerate(keys) if k not in found), key=lambda i: -len(texts[i]))
     if todo:
         from expertune.llm.scoring import completion_logprobs
 
         model = load_model(resolved)
+        ctx.report_progress(NAME, 0, len(todo))
         for s in range(0, len(todo), CHUNK):
             chunk = todo[s : s + CHUNK]
-            values = completion_logprobs(model, tok, [examples[i] for i in chunk], batch_size=cfg.batch_size)
+            values = completion_logprobs(model, tok, [examples[i] for i in chunk], batch_size=cfg.batch_size,
+                                         progress=lambda done, _, s=s: ctx.report_progress(NAME, s + done, len(todo)))
             with ctx.ws.session() as session:
                 for i, v in zip(chunk, values):
                     if keys[i] not in found:
                         session.merge(ScoreCache(key=keys[i], value=v))
                     found[keys[i]] = v
-            ctx.report_progress(NAME, min(s + CHUNK, len(todo)), len(todo))
     return [found[k] for k in keys], {"model": ctx.base_model, "model_sha256": resolved.sha256,
                                       "cached": len(keys) - len(todo), "computed": len(todo)}
 
