@@ -25,7 +25,6 @@ import json
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import Field
