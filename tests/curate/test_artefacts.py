@@ -122,6 +122,9 @@ PROMPT_RESIDUE = [
     ("You said:\nWhat is an offer?", "chat-prefix", 1),
     ("ChatGPT said: An offer is a promise.", "chat-prefix", 1),
     ("**User:** What is an offer?", "chat-prefix", 1),
+    ("human: what is an offer?", "chat-prefix", 1),
+    ("System: You are a contracts tutor.", "chat-prefix", 1),
+    ("SYSTEM\nYou are a contracts tutor.", "chat-prefix", 1),
     ("What is an offer?\nCopy code\nIs it binding?", "ui-text", 2),
     ("What is an offer?\n\nRegenerate", "ui-text", 3),
 ]
@@ -131,6 +134,8 @@ PROMPT_CLEAN = [
     "You said the offer lapsed. Why?",
     "Here is a chat log:\nUser: can I cancel?\nAssistant: yes.\nIs the assistant right?",
     "Users: who counts as one under the licence?",
+    "System requirements: does the licence name them?",
+    "you said the offer lapsed; why?",
     "Copy code from the template, then fill in the parties.",
 ]
 

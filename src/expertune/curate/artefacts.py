@@ -26,9 +26,10 @@ LABEL = re.compile(
     re.MULTILINE,
 )
 _HUMAN_NAMES = {"Human", "HUMAN", "User", "USER"}
-_ROLE = rf"{_ASSISTANT}|{_HUMAN}|You|YOU"
-# At the very start of a turn: "User:", "**Human:**", "You said:", "ChatGPT said:", or the role
-# word alone on the first line.
+# Any case ("human:", "SYSTEM:"): at the very start of a turn a role word is a label, not prose.
+_ROLE = rf"(?i:{_ASSISTANT}|{_HUMAN}|You|System)"
+# At the very start of a turn: "User:", "**Human:**", "You said:", "ChatGPT said:", "System:", or
+# the role word alone on the first line.
 TURN_LABEL = re.compile(
     rf"\A\s*(?:\*\*|__)?(?P<who>{_ROLE})(?:[ \t]+said)?(?:\*\*|__)?[ \t]*:(?:\*\*|__)?[ \t]*"
     rf"|\A\s*(?:\*\*|__)?(?P<bare>{_ROLE})(?:[ \t]+said)?(?:\*\*|__)?[ \t]*(?=\n|\Z)"
