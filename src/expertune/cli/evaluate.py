@@ -67,10 +67,11 @@ def _print_tasks(tasks: dict | None) -> None:
         for set_name, block in (result.get("sets") or {}).items():
             models = block["models"]
             for cand, diff in block.get("differences", {}).items():
-                ci = diff["bootstrap"]["ci"]
+                # The same t interval over groups as the evidence summary, so the two lines agree.
+                ci = diff["t"]["ci"]
                 console.print(f"  {name} {set_name}: perplexity {base} {models[base]['perplexity']:.2f} → {cand} "
-                              f"{models[cand]['perplexity']:.2f}; paired NLL difference {diff['bootstrap']['mean']:+.3f} "
-                              f"nats/token [{ci[0]:+.3f}, {ci[1]:+.3f}] over {diff['n_groups']} groups")
+                              f"{models[cand]['perplexity']:.2f}; paired NLL difference {diff['t']['mean']:+.3f} "
+                              f"nats/token, 95% t interval [{ci[0]:+.3f}, {ci[1]:+.3f}] over {diff['n_groups']} groups")
 
 
 @eval_app.command("generate")
