@@ -11,12 +11,14 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const link of document.querySelectorAll("[data-back]")) {
     link.addEventListener("click", (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } });
   }
-  // Keyboard shortcuts on a response page: a accept, r reject, 1-5 rate (not while typing).
+  // Keyboard shortcuts (not while typing): on a response page a accept, r reject, 1-5 rate; on any
+  // page, an element with data-key="x" is clicked by the key x (the blind review's A / B / T).
   const keys = { a: "#accept", r: "#reject" };
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
     let target = keys[e.key] && document.querySelector(keys[e.key]);
     if (!target && /^[1-5]$/.test(e.key)) target = document.querySelector(`button[name=rating][value="${e.key}"]`);
+    if (!target && /^[a-z0-9]$/i.test(e.key)) target = document.querySelector(`[data-key="${e.key.toLowerCase()}"]`);
     if (target) { e.preventDefault(); target.click(); }
   });
 });
