@@ -5,9 +5,9 @@ or run name; the verdicts are stored as the user's human judgments."""
 
 import pytest
 from adapter_helpers import BUILTIN, make_adapter
-
 from browser_helpers import LiveStudio, browser, new_user, shots  # noqa: F401 (fixtures)
 from conftest import tiny_records, write_jsonl
+
 from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
 from expertune.evaluate.human import start_human_session

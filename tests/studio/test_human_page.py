@@ -7,13 +7,13 @@ import json
 import re
 
 import pytest
+from studio_helpers import MARKUP, client, post
 
 from expertune.data.evalsets import add_evalset
 from expertune.evaluate.config import EvalConfig
 from expertune.evaluate.human import judge_name_for, progress, start_human_session
 from expertune.evaluate.pipeline import run_eval
 from expertune.llm.testing import FakeOpenAIServer
-from studio_helpers import MARKUP, client, post
 
 # Candidate and run names that appear nowhere else in the studio, so finding one on the page is a leak.
 NAMES = ("orchidbaseline", "marigoldtuned", "marigold-beats-orchid")

@@ -16,7 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from expertune.errors import InputError
 from expertune.evaluate.human import (
-    judge_name_for, next_comparison, progress, record_human_judgment, start_human_session,
+    judge_name_for,
+    next_comparison,
+    progress,
+    record_human_judgment,
+    start_human_session,
 )
 from expertune.studio.web import redirect, render, user, workspace
 
