@@ -90,3 +90,14 @@ def test_every_comparison_judged_shows_the_end_and_the_run_page_links_here(run_w
         post(c, f"/evaluate/runs/{run_id}/human/{cid}", {"verdict": verdict})
     page = c.get(f"/evaluate/runs/{run_id}/human").text
     assert "All 3 comparisons judged" in page and "3 of 3" in page
+
+
+def test_a_sample_limits_what_is_left_to_judge_and_is_kept(run_ws):
+    ws, run_id = run_ws
+    c = client(ws, user="bob")
+    assert post(c, f"/evaluate/runs/{run_id}/human/sample", {"sample": 0}).status_code == 400
+    assert post(c, f"/evaluate/runs/{run_id}/human/sample", {"sample": 2, "prefer": "best"}).status_code == 400
+    post(c, f"/evaluate/runs/{run_id}/human/sample", {"sample": 2, "prefer": "disagreement"})
+    assert "0 of 2" in c.get(f"/evaluate/runs/{run_id}/human").text
+    assert progress(start_human_session(ws, run_id, "bob"))["total"] == 2  # kept for the next visit
+    assert progress(start_human_session(ws, run_id, "alice"))["total"] == 3  # another person's session is whole

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from starlette.concurrency import run_in_threadpool
 
 from expertune.errors import InputError
@@ -35,6 +35,14 @@ def review_page(request: Request, run_id: int):
     shown = next_comparison(session)
     return render(request, "human.html", active="evaluate", run_id=run_id, shown=shown, progress=progress(session),
                   shown_at=f"{time.time():.3f}")
+
+
+@router.post("/evaluate/runs/{run_id}/human/sample")
+def choose_sample(request: Request, run_id: int, sample: int = Form(...), prefer: str = Form("random")):
+    """Judge only `sample` comparisons, at random or where the LLM judges disagree most; the
+    choice is kept for this person's later visits (as `eval human --sample`)."""
+    start_human_session(workspace(request), run_id, judge_name_for(user(request)), sample=sample, prefer=prefer)
+    return redirect(f"/evaluate/runs/{run_id}/human")
 
 
 @router.post("/evaluate/runs/{run_id}/human/{comparison}")
