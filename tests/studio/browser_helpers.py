@@ -7,6 +7,7 @@ would shadow tests/conftest.py, which the other test modules import by name."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -19,7 +20,8 @@ import uvicorn
 from expertune.studio import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).parent / "screenshots"  # git-ignored
+# git-ignored; EXPERTUNE_SCREENSHOTS puts them elsewhere (e.g. a temporary folder)
+SCREENSHOTS = Path(os.environ.get("EXPERTUNE_SCREENSHOTS") or Path(__file__).parent / "screenshots")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 SKIP_REASON = f"browser tests skipped: {CHROMIUM} not found (install it with `apt-get install -y chromium`)"
@@ -74,7 +76,7 @@ class Shots:
     """Screenshots of every page at 1280×800, for a person to look at (not compared)."""
 
     def __init__(self):
-        SCREENSHOTS.mkdir(exist_ok=True)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, page, name: str) -> None:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

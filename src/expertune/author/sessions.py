@@ -145,7 +145,12 @@ def set_head(ws: Workspace, session_id: int, turn_id: int | None) -> None:
 
 
 def set_template(ws: Workspace, session_id: int, name: str | None) -> None:
-    """The structure template guiding the session's next drafts (guidance only, never training text)."""
+    """The structure template guiding the session's next drafts (guidance only, never training text);
+    None clears it. An unknown name is refused with the known ones."""
+    if name is not None:
+        from expertune.author.templates import get_template
+
+        get_template(ws, name)
     with ws.session() as db:
         get_session(db, session_id).template = name
 

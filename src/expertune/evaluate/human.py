@@ -52,6 +52,13 @@ def human_judge(name: str) -> dict[str, Any]:
             "model_id": HUMAN_PREFIX + name, "settings": {"name": name, "type": "human"}}
 
 
+def judge_name_for(person: str) -> str:
+    """A valid human judge name for a display name ("Dr. Lee" -> "Dr._Lee"): the studio knows its
+    users by names that may hold spaces or apostrophes, which a judge name cannot."""
+    name = re.sub(r"[^\w.@-]+", "_", (person or "").strip()).strip("_")[:100]
+    return human_judge(name)["settings"]["name"]
+
+
 def comparison_id(c: Comparison) -> str:
     """A stable short id of a comparison within its run (what the studio puts in its URLs)."""
     return sha256_json([c.candidate, c.prompt["idx"], c.temperature, c.max_new_tokens, c.seed, c.sample])[:16]
@@ -215,9 +222,12 @@ def next_comparison(session: HumanSession) -> Shown | None:
 
 
 def record_human_judgment(session: HumanSession, comparison: str, verdict: str,
-                          scores: dict[str, dict[str, int]] | None = None, note: str | None = None) -> EvalJudgment:
+                          scores: dict[str, dict[str, int]] | None = None, note: str | None = None,
+                          seconds: float | None = None) -> EvalJudgment:
     """Store the human's verdict on a comparison: a neutral label or "tie", optional scores
-    (label -> criterion -> scale value) and a note. Judging a comparison again replaces it."""
+    (label -> criterion -> scale value) and a note. Judging a comparison again replaces it.
+    `seconds` is how long the comparison was shown, when the caller measured it (the studio:
+    from the page's render to the POST); by default the session's own clock."""
     c = session.find(comparison)
     labels = session.labels
     verdict = verdict.strip()
@@ -227,11 +237,13 @@ def record_human_judgment(session: HumanSession, comparison: str, verdict: str,
     scores = _valid_scores(scores or {}, session.rubric)
     request = session.request(c)
     started = session.shown_at.pop(comparison, None)
+    if seconds is None:
+        seconds = round(time.monotonic() - started, 3) if started else 0.0
     row = EvalJudgment(
         key=request.key, judge=session.judge["name"], judge_id=session.judge["judge_id"], status="ok", verdict=match,
         mapping=request.mapping, scores=scores or None, reason=(note or "").strip() or None,
         flags={**request.flags, "order": session.order_of(c), "run": session.run["id"]},
-        raw=None, attempts=1, error=None, seconds=round(time.monotonic() - started, 3) if started else 0.0)
+        raw=None, attempts=1, error=None, seconds=max(0.0, round(seconds, 3)))
     with session.ws.session() as db:
         # A reused judgment of the same comparison in the other order is replaced, not doubled.
         for order in (0, 1):

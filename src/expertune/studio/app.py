@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from expertune.errors import ExpertuneError, NotFound, StaleEditError
 from expertune.studio import security
-from expertune.studio.pages import author, checks, evaluate, overview, review, train
+from expertune.studio.pages import author, checks, evaluate, human, overview, review, train
 from expertune.studio.web import HERE, redirect, render
 from expertune.workspace import Workspace
 
@@ -73,6 +73,6 @@ def create_app(ws: Workspace, *, token: str | None = None, default_user: str | N
         return response
 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (overview, author, review, checks, train, evaluate):
+    for module in (overview, author, review, checks, train, evaluate, human):
         app.include_router(module.router)
     return app

@@ -1,6 +1,9 @@
 """Author page: authoring sessions in the browser. The conversation so far, the drafts answering the
-last question side by side (streamed as they are written), accept several takes, edit in place.
-Everything is `expertune.author` (sessions, drafting, dataset), as the terminal studio uses it."""
+last question side by side (streamed as they are written), regenerate, direct a draft (the
+instruction is kept in its provenance, never in the training text), accept several takes, edit in
+place; a structure template and passages from the expert's documents guide the drafts.
+Everything is `expertune.author` (sessions, drafting, dataset, documents, templates), as the
+terminal studio uses it."""
 
 from __future__ import annotations
 
@@ -11,11 +14,15 @@ from fastapi.responses import StreamingResponse
 
 from expertune.author import dataset, drafting, sessions
 from expertune.author.backends import backend_spec, open_backend
+from expertune.author.documents import list_documents, search_passages
+from expertune.author.templates import check_structure, load_templates
+from expertune.author.terminal import passage_dict
 from expertune.errors import InputError
 from expertune.studio.web import redirect, render, user, workspace
 
 router = APIRouter()
 MAX_TAKES = 4
+PASSAGES = 5  # shown in the documents panel, as the terminal's /docs
 
 
 @router.get("/author")
@@ -47,9 +54,32 @@ def _view(ws, session_id: int) -> dict:
                 "question": sessions.turn_dict(question) if question else None, "takes": takes}
 
 
+def _structure(templates, takes: list[dict]) -> dict[int, object]:
+    """take id -> which parts of its template it shows (for takes written under a template)."""
+    return {t["id"]: check_structure(templates[t["template"]], t["text"]) for t in takes
+            if t["template"] in templates}
+
+
+def _passages(ws, query: str) -> list[dict]:
+    return [passage_dict(p) for p in search_passages(ws, query, k=PASSAGES)] if query.strip() else []
+
+
 @router.get("/author/{session_id}")
-def session_page(request: Request, session_id: int):
-    return render(request, "author.html", active="author", max_takes=MAX_TAKES, **_view(workspace(request), session_id))
+def session_page(request: Request, session_id: int, q: str | None = None):
+    ws = workspace(request)
+    view = _view(ws, session_id)
+    templates = load_templates(ws)
+    # The documents panel searches the question being answered unless the expert typed a query.
+    query = q if q is not None else (view["question"]["text"] if view["question"] else "")
+    return render(request, "author.html", active="author", max_takes=MAX_TAKES, templates=templates,
+                  structure=_structure(templates, view["takes"]), query=query, passages=_passages(ws, query),
+                  documents=len(list_documents(ws)), **view)
+
+
+@router.post("/author/{session_id}/template")
+def choose_template(request: Request, session_id: int, template: str = Form("")):
+    sessions.set_template(workspace(request), session_id, template or None)
+    return redirect(f"/author/{session_id}")
 
 
 @router.post("/author/{session_id}/ask")
@@ -62,15 +92,44 @@ def ask(request: Request, session_id: int, text: str = Form(...), after: str = F
 
 @router.post("/author/{session_id}/takes")
 def takes(request: Request, session_id: int, n: int = Form(2)):
-    """Write n drafts for the current question. With `Accept: text/event-stream` (studio.js) the
-    text streams as it is written; without JavaScript the page reloads when they are stored."""
+    """n further answers for the current question that differ from the accepted ones."""
     if not 1 <= n <= MAX_TAKES:
         raise InputError(f"takes: choose 1 to {MAX_TAKES}")
     ws = workspace(request)
+    return _write(request, session_id, drafting.plan_takes(ws, _question_id(ws, session_id), n=n))
+
+
+@router.post("/author/{session_id}/regen")
+def regenerate(request: Request, session_id: int, q: str = Form(""), passage: list[int] = Form([])):
+    """Another draft for the current question (a fresh seed), grounded in the passages the expert
+    ticked in the documents panel (found again by the panel's query; recorded as its sources)."""
+    ws = workspace(request)
+    found = _passages(ws, q)
+    if any(not 0 <= i < len(found) for i in passage):
+        raise InputError("the ticked passages are no longer in the documents panel; search again and tick them")
+    plans = drafting.plan_drafts(ws, _question_id(ws, session_id), origin="regen", sources=[found[i] for i in passage])
+    return _write(request, session_id, plans)
+
+
+@router.post("/author/turns/{turn_id}/direct")
+def direct(request: Request, turn_id: int, instruction: str = Form("")):
+    """A revision of a draft following the expert's instruction ("shorter", "cite the leading
+    case"); the instruction goes to the model and the provenance, not into the training text."""
+    plan = drafting.plan_direct(workspace(request), turn_id, instruction)
+    return _write(request, plan.session_id, [plan])
+
+
+def _question_id(ws, session_id: int) -> int:
     question = _view(ws, session_id)["question"]
     if question is None:
         raise InputError("type a question first; drafts answer the last question")
-    plans = drafting.plan_takes(ws, question["id"], n=n)
+    return question["id"]
+
+
+def _write(request: Request, session_id: int, plans: list[drafting.DraftPlan]):
+    """Write the planned drafts. With `Accept: text/event-stream` (studio.js) the text streams as
+    it is written; without JavaScript the page reloads when they are stored."""
+    ws = workspace(request)
     with ws.session() as db:
         model = open_backend(sessions.get_session(db, session_id).backend)
     author = user(request)

@@ -1,6 +1,12 @@
 // expertune studio: small progressive enhancements. Every page works without this file.
 "use strict";
 
+// Keys typed into a text field are text, not shortcuts (a ticked checkbox keeps the shortcuts).
+function typing(el) {
+  if (el.isContentEditable || /^(TEXTAREA|SELECT)$/.test(el.tagName)) return true;
+  return el.tagName === "INPUT" && !/^(checkbox|radio|button|submit|reset)$/.test(el.type);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   // "select all" checkbox for the review queue
   for (const box of document.querySelectorAll("[data-select-all]")) {
@@ -11,13 +17,18 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const link of document.querySelectorAll("[data-back]")) {
     link.addEventListener("click", (e) => { if (history.length > 1) { e.preventDefault(); history.back(); } });
   }
-  // Keyboard shortcuts on a response page: a accept, r reject, 1-5 rate (not while typing).
+  // Keyboard shortcuts (not while typing): on a response page a accept, r reject, 1-5 rate; on any
+  // page, the key x clicks the element with data-key="x" (the blind review's A / B / T, the author
+  // page's buttons), or moves the cursor into it when it is a field.
   const keys = { a: "#accept", r: "#reject" };
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
     let target = keys[e.key] && document.querySelector(keys[e.key]);
     if (!target && /^[1-5]$/.test(e.key)) target = document.querySelector(`button[name=rating][value="${e.key}"]`);
-    if (target) { e.preventDefault(); target.click(); }
+    if (!target && /^[a-z0-9/]$/i.test(e.key)) target = document.querySelector(`[data-key="${e.key.toLowerCase()}"]`);
+    if (!target) return;
+    e.preventDefault();
+    if (/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) target.focus(); else target.click();
   });
 });
 
@@ -60,42 +71,39 @@ document.addEventListener("DOMContentLoaded", () => {
   source.addEventListener("done", () => { source.close(); window.location.reload(); });
 });
 
-// Author page: stream the takes as the model writes them (a POST read as Server-Sent Events, so
-// the CSRF header goes with it), side by side; reload when they are stored.
+// Author page: stream the drafts as the model writes them (a POST read as Server-Sent Events, so
+// the CSRF header goes with it), side by side; reload when they are stored. Every form marked
+// data-stream does this: write takes, regenerate, direct a draft.
+async function streamDrafts(form) {
+  const body = new URLSearchParams(new FormData(form));
+  const box = document.getElementById("takes");
+  const panes = {};
+  const pane = (i) => panes[i] || (panes[i] = box.appendChild(Object.assign(document.createElement("div"),
+    { className: "card take streaming" })).appendChild(document.createElement("div")));
+  for (const b of document.querySelectorAll("form[data-stream] button")) b.disabled = true;
+  const csrf = document.querySelector("meta[name=csrf-token]").content;
+  const response = await fetch(form.action, { method: "POST", body, headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf } });
+  if (!response.ok) { document.open(); document.write(await response.text()); document.close(); return; }
+  const reader = response.body.getReader(), decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+      const data = block.split("\n").find((l) => l.startsWith("data: "));
+      if (!data) continue;
+      const d = JSON.parse(data.slice(6));
+      if (d.text !== undefined) { const el = pane(d.take); el.className = "text"; el.textContent += d.text; }
+    }
+  }
+  window.location.reload();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
-  const form = document.querySelector("form[data-stream]");
-  if (!form) return;
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const body = new URLSearchParams(new FormData(form));
-    const box = document.getElementById("takes");
-    const panes = {};
-    const pane = (i) => panes[i] || (panes[i] = box.appendChild(Object.assign(document.createElement("div"),
-      { className: "card take streaming" })).appendChild(document.createElement("div")));
-    form.querySelector("button").disabled = true;
-    const csrf = document.querySelector("meta[name=csrf-token]").content;
-    const response = await fetch(form.action, { method: "POST", body, headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf } });
-    if (!response.ok) { document.open(); document.write(await response.text()); document.close(); return; }
-    const reader = response.body.getReader(), decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
-        const data = block.split("\n").find((l) => l.startsWith("data: "));
-        if (!data) continue;
-        const d = JSON.parse(data.slice(6));
-        if (d.text !== undefined) { const el = pane(d.take); el.className = "text"; el.textContent += d.text; }
-      }
-    }
-    window.location.reload();
-  });
-  document.addEventListener("keydown", (e) => {
-    if (e.key === "g" && !/^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName) && !e.ctrlKey && !e.metaKey) {
-      e.preventDefault(); form.requestSubmit();
-    }
-  });
+  for (const form of document.querySelectorAll("form[data-stream]")) {
+    form.addEventListener("submit", (e) => { e.preventDefault(); streamDrafts(form); });
+  }
 });
