@@ -16,7 +16,7 @@ from studio_helpers import MARKUP, client, post  # noqa: E402
 
 from expertune.author.documents import add_documents  # noqa: E402
 from expertune.store.author_models import AuthorSession, AuthorTurn  # noqa: E402
-from expertune.store.models import Response  # noqa: E402
+from expertune.store.tables import Response  # noqa: E402
 
 INSTRUCTION = "Shorter: one sentence, cite Re McArdle."
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from expertune.author.documents import add_documents
 from expertune.store.author_models import AuthorTurn
-from expertune.store.models import Response
+from expertune.store.tables import Response
 
 pytestmark = pytest.mark.integration
 

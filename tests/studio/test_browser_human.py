@@ -12,7 +12,7 @@ from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
 from expertune.evaluate.human import start_human_session
 from expertune.llm.adapters import read_adapter
-from expertune.store.models import Adapter
+from expertune.store.tables import Adapter
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ import pytest
 
 from browser_helpers import LiveStudio, browser, new_user, shots  # noqa: F401 (fixtures)
 from expertune.studio import jobs
-from expertune.train import registry
+from expertune.store import adapters as registry
 
 pytestmark = pytest.mark.integration
 

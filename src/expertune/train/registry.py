@@ -13,9 +13,6 @@ from typing import Any
 from expertune.llm.adapters import write_marker
 from expertune.llm.render import SystemPolicy
 from expertune.store.adapters import find_adapter, register_adapter
-# The studio imports these three from here; they live in store/adapters.py.
-from expertune.store.adapters import list_adapters, rollback  # noqa: F401
-from expertune.store.adapters import promote as promote  # noqa: F401
 from expertune.workspace import Workspace
 
 

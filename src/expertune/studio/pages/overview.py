@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from expertune.data.stats import dataset_stats
 from expertune.data.versions import list_versions
 from expertune.evaluate.runs import list_runs
-from expertune.train.registry import list_adapters
+from expertune.store.adapters import list_adapters
 from expertune.studio.web import render, workspace
 
 router = APIRouter()

@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from expertune.studio import jobs, recipes
 from expertune.studio.chart import loss_chart
 from expertune.studio.web import redirect, render, user, workspace
-from expertune.train import registry
+from expertune.store import adapters as registry
 from expertune.train.recipe import preset_names
 
 router = APIRouter()
