@@ -372,10 +372,6 @@ def _print_stats(s) -> None:
 def register(app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")
     app.command("report")(report)
-    try:
-        from expertune.cli import exams
-    except ModuleNotFoundError as err:
-        if err.name != "expertune.cli.exams":
-            raise
-    else:
-        exams.register(eval_app)
+    from expertune.cli import exams
+
+    exams.register(eval_app)

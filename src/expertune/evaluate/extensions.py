@@ -1,8 +1,8 @@
 """Extension points for other evaluations (exams, classification, perplexity, forgetting).
 
 A module registers a *task* (a config section under `tasks:` in the eval YAML and a function that
-runs it against the run's candidates) and/or *report sections* (see evaluate/report.py). Plugin
-modules are imported on demand by name, so a missing one is simply absent.
+runs it against the run's candidates) and/or *report sections* (see evaluate/report.py). The
+modules that do are imported on demand, the first time tasks or sections are needed.
 """
 
 from __future__ import annotations
@@ -48,18 +48,13 @@ def register_task(task: EvalTask) -> None:
 
 
 def load_plugins() -> None:
-    """Import the plugin modules that exist (once). Only their own absence is ignored: an import
-    error inside an existing plugin is a bug and surfaces."""
+    """Import the modules that register tasks and report sections (once); they always ship."""
     global _loaded
     if _loaded:
         return
     _loaded = True
     for name in PLUGIN_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
+        importlib.import_module(name)
 
 
 def validate_tasks(tasks: dict[str, Any]) -> dict[str, Any]:

@@ -69,13 +69,9 @@ def git_commit() -> str | None:
         return None
 
 
-def run_gate(ws: Workspace, recipe: Recipe, allow: Iterable[str]) -> dict[str, Any] | None:
-    try:
-        from expertune.curate.gate import run_gate as gate
-    except ModuleNotFoundError as err:  # curation not installed in this build
-        if err.name and err.name.startswith("expertune.curate"):
-            return None
-        raise
+def run_gate(ws: Workspace, recipe: Recipe, allow: Iterable[str]) -> dict[str, Any]:
+    from expertune.curate.gate import run_gate as gate
+
     return gate(ws, allow=list(allow), max_length=recipe.max_length, base_model=recipe.base_model).as_dict()
 
 
