@@ -96,3 +96,36 @@ def new_user(browser, studio: LiveStudio, name: str):
     page.click("button[type=submit]")
     page.wait_for_url(studio.url + "/")
     return page
+
+
+def tiny_eval_workspace(ws, tmp_path) -> None:
+    """Tiny data split half to test, and a random LoRA adapter registered as tiny@1 (current): what a
+    studio evaluation of base vs `adapter: tiny@current` needs."""
+    from adapter_helpers import BUILTIN, make_adapter
+    from conftest import tiny_records, write_jsonl
+
+    from expertune.data.ingest import import_file
+    from expertune.data.splits import assign_splits
+    from expertune.llm.adapters import read_adapter
+    from expertune.store.tables import Adapter
+
+    import_file(ws, write_jsonl(tmp_path / "tiny.jsonl", tiny_records()))
+    assign_splits(ws, val=0.0, test=0.5, seed=1)
+    folder = make_adapter(tmp_path / "adapter")
+    with ws.session() as s:
+        s.add(Adapter(name="tiny", version=1, path=str(folder), run_id="test-run", base_model=BUILTIN,
+                      base_sha256=read_adapter(folder).base_sha256, dataset_hash="0" * 64, recipe={"method": "lora"},
+                      is_current=True))
+
+
+def run_evaluation(page, config: str, shots=None) -> None:
+    """Paste an eval config on the Evaluate page, start it and wait until the job has completed."""
+    page.click("text=Evaluate")
+    page.fill("textarea[name=yaml_text]", config)
+    if shots:
+        shots(page, "evaluate")
+    page.click("#start-eval")
+    page.wait_for_selector("#job-status.completed, #job-status.failed", timeout=600_000)
+    if shots:
+        shots(page, "evaluate-job")
+    assert page.inner_text("#job-status") == "completed", page.inner_text("main")

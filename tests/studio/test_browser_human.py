@@ -4,15 +4,10 @@ adapter, a human judge only), then make 4 blind judgments on the review page wit
 or run name; the verdicts are stored as the user's human judgments."""
 
 import pytest
-from adapter_helpers import BUILTIN, make_adapter
-from browser_helpers import LiveStudio, browser, new_user, shots  # noqa: F401 (fixtures)
-from conftest import tiny_records, write_jsonl
+from adapter_helpers import BUILTIN
+from browser_helpers import LiveStudio, browser, new_user, run_evaluation, shots, tiny_eval_workspace  # noqa: F401
 
-from expertune.data.ingest import import_file
-from expertune.data.splits import assign_splits
 from expertune.evaluate.human import start_human_session
-from expertune.llm.adapters import read_adapter
-from expertune.store.tables import Adapter
 
 pytestmark = pytest.mark.integration
 
@@ -32,20 +27,10 @@ bootstrap: 100
 
 
 def test_four_blind_judgments_with_the_keyboard(ws, tmp_path, browser, shots):
-    import_file(ws, write_jsonl(tmp_path / "tiny.jsonl", tiny_records()))
-    assign_splits(ws, val=0.0, test=0.5, seed=1)
-    folder = make_adapter(tmp_path / "adapter")
-    with ws.session() as s:
-        s.add(Adapter(name="tiny", version=1, path=str(folder), run_id="test-run", base_model=BUILTIN,
-                      base_sha256=read_adapter(folder).base_sha256, dataset_hash="0" * 64, recipe={"method": "lora"},
-                      is_current=True))
+    tiny_eval_workspace(ws, tmp_path)
     with LiveStudio(ws) as studio:
         page = new_user(browser, studio, "Dr. Lee")
-        page.click("text=Evaluate")
-        page.fill("textarea[name=yaml_text]", CONFIG)
-        page.click("#start-eval")
-        page.wait_for_selector("#job-status.completed, #job-status.failed", timeout=600_000)
-        assert page.inner_text("#job-status") == "completed", page.inner_text("main")
+        run_evaluation(page, CONFIG)
         page.click("#blind-review")
         page.wait_for_selector("#judge-form")
         total = int(page.inner_text("#progress").split(" of ")[1].split()[0])
