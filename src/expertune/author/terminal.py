@@ -310,8 +310,14 @@ def edit_in_editor(text: str) -> str | None:
 
 def run_repl(studio: Studio) -> None:
     """Read lines with prompt_toolkit until /quit or Ctrl-D; errors are printed, not fatal."""
+    import signal
+
     from prompt_toolkit import PromptSession
 
+    # Ctrl-C must cancel a streaming draft even when this process was started with SIGINT ignored
+    # (a background job of a non-interactive shell, some IDE runners): Python then installs no
+    # KeyboardInterrupt handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     prompt = PromptSession()
     studio.say(f"authoring session {studio.session_id} · /help lists the commands")
     studio.cmd_show("")
