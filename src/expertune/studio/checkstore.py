@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from expertune.atomic import write_atomic
 from expertune.curate.checks import CHECK_NAMES, MODEL_CHECKS
 from expertune.curate.runner import run_checks
 from expertune.errors import InputError
@@ -33,9 +34,7 @@ def run(ws: Workspace, only: list[str] | None = None) -> dict[str, Any]:
     report = run_checks(ws, only=only or DEFAULT_CHECKS).as_dict()
     report["ran_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = _folder(ws) / "checks.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report, default=str), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(report, default=str))
     return report
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from expertune.atomic import write_atomic
 from expertune.errors import InputError, NotFound
 from expertune.store.job_models import Job
 from expertune.store.tables import utcnow
@@ -164,9 +165,7 @@ def _stage_file(ws: Workspace, job_id: int) -> Path:
 def write_stage(ws: Workspace, job_id: int, stage: str, done: int, total: int) -> None:
     """An evaluation's progress (stage, done of total), written by the worker for the page."""
     path = _stage_file(ws, job_id)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"stage": stage, "done": done, "total": total}))
-    tmp.replace(path)
+    write_atomic(path, json.dumps({"stage": stage, "done": done, "total": total}))
 
 
 def stage(ws: Workspace, job_id: int) -> dict[str, Any]:
