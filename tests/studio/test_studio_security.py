@@ -92,3 +92,21 @@ def test_serve_refuses_a_public_bind_before_starting(ws):
 
     with pytest.raises(ConfigError, match="--host 0.0.0.0"):
         serve(ws, host="0.0.0.0", port=1, open_browser=False)
+
+
+def test_pages_forbid_inline_scripts_and_the_report_keeps_its_own_policy(tmp_path):
+    from fastapi import Response
+
+    from expertune.studio import create_app
+    from expertune.workspace import Workspace
+    from fastapi.testclient import TestClient
+
+    app = create_app(Workspace.init(tmp_path / "ws"))
+
+    @app.get("/own-policy")
+    def own_policy():
+        return Response("x", headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+    c = TestClient(app)
+    assert "script-src 'self'" in c.get("/").headers["content-security-policy"]
+    assert c.get("/own-policy").headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"

@@ -38,9 +38,10 @@ def create_app(ws: Workspace, *, token: str | None = None, default_user: str | N
         new = getattr(request.state, "new_csrf", None)
         if new and not request.cookies.get(security.CSRF_COOKIE):
             response.set_cookie(security.CSRF_COOKIE, new, httponly=True, samesite="strict")
-        # Pages show user text; forbid inline scripts and framing so injected markup cannot run.
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+        # Pages show user text; forbid inline scripts and framing so injected markup cannot run. A page
+        # that sets its own, stricter policy (the standalone report: inline styles, no scripts) keeps it.
+        response.headers.setdefault("Content-Security-Policy", (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"))
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
