@@ -12,8 +12,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "1. create the workspace ($WS)"
 expertune init "$WS"
 
-step "2. import the bundled contract-law sample (30 prompts, 2-4 accepted answers each)"
-expertune -w "$WS" import examples/contracts.jsonl
+step "2. import the bundled contract-law sample (30 prompts, 2-4 accepted answers each, one rejected)"
+expertune -w "$WS" import examples/contracts.jsonl examples/preferences.jsonl
 
 step "3. register the evaluation sets (kept out of training; checked for contamination)"
 expertune -w "$WS" evalsets add examples/exam.jsonl

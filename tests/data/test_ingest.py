@@ -62,6 +62,35 @@ def test_meta_rating_and_preference_are_kept(ws, tmp_path):
     assert {r.status for r in rows.values()} == {"draft"}
 
 
+def test_a_records_own_status_wins_over_the_imports_and_a_bad_one_names_the_line(ws, tmp_path):
+    f = write_jsonl(tmp_path / "a.jsonl", [
+        chat_record("Q1", "A good answer.", status="accepted"),
+        chat_record("Q1", "A careless answer.", status="Rejected", meta={"rating": 1}),
+        chat_record("Q1", "An answer under review."),
+    ])
+    import_file(ws, f, status="draft")
+    with ws.session() as s:
+        assert dict(s.execute(select(Response.text, Response.status)).all()) == {
+            "A good answer.": "accepted", "A careless answer.": "rejected", "An answer under review.": "draft"}
+    bad = write_jsonl(tmp_path / "b.jsonl", [chat_record("Q2", "A2", status="approved")])
+    report = import_file(ws, bad)
+    assert not report.committed
+    assert [(r.line, r.reason) for r in report.rejects] == [
+        (1, "field 'status' must be one of accepted, draft, rejected, got 'approved'")]
+
+
+def test_csv_status_column(ws, tmp_path):
+    f = tmp_path / "a.csv"
+    f.write_text("prompt,response,Status\nQ1,A1,rejected\nQ1,A2,\n", encoding="utf-8")
+    import_file(ws, f)
+    with ws.session() as s:
+        assert dict(s.execute(select(Response.text, Response.status)).all()) == {"A1": "rejected", "A2": "accepted"}
+    bad = tmp_path / "b.csv"
+    bad.write_text("prompt,response,Status\nQ2,A2,maybe\n", encoding="utf-8")
+    assert [r.reason for r in import_file(ws, bad).rejects] == [
+        "status in column 'Status' must be one of accepted, draft, rejected, got 'maybe'"]
+
+
 def test_multi_turn_context_and_mcq_fields_are_stored(ws, tmp_path):
     ctx = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
     f = write_jsonl(tmp_path / "a.jsonl", [

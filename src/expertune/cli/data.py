@@ -46,7 +46,7 @@ def import_(
     files: List[Path] = typer.Argument(..., help="Files to import."),
     fmt: str = typer.Option("auto", "--format", "-f", help="auto|messages|sharegpt|alpaca|csv|transcript|mcq"),
     topic: Optional[str] = typer.Option(None, help="Topic for records that name none."),
-    status: str = typer.Option("accepted", help="Status of imported responses: accepted or draft."),
+    status: str = typer.Option("accepted", help="Status of imported responses (accepted, draft or rejected) where a record has no \"status\" of its own."),
     column_map: Optional[str] = typer.Option(None, "--map", help="CSV columns, e.g. prompt=Question,response=Answer"),
     allow_rejects: bool = typer.Option(False, "--allow-rejects", help="Import the good records even if some lines are rejected."),
     as_json: bool = JsonOpt,

@@ -20,10 +20,9 @@ from expertune.data.formats import detect_format, parse_file
 from expertune.data.records import Record, Reject
 from expertune.errors import InputError
 from expertune.hashing import file_sha256
-from expertune.store.tables import ImportBatch, ImportReject, PromptGroup, Provenance, Response, Topic
+from expertune.store.tables import STATUSES, ImportBatch, ImportReject, PromptGroup, Provenance, Response, Topic
 from expertune.workspace import Workspace
 
-STATUSES = ("accepted", "draft")
 # Writes go to the store in chunks inside the one transaction, so memory stays flat on large files.
 CHUNK = 5000
 
@@ -223,7 +222,7 @@ def _response_row(rec: Record, group_id: int, rkey: str, status: str) -> dict:
         "group_id": group_id,
         "key": rkey,
         "text": rec.response,
-        "status": status,
+        "status": rec.status or status,
         "rating": rec.rating,
         "preferred": rec.preferred,
         "author_kind": rec.author_kind,

@@ -65,6 +65,9 @@ class Record:
     gen_params: dict[str, Any] | None = None
     meta: dict[str, Any] | None = None
     mcq: Mcq | None = None
+    # The record's own review status (an export of reviewed data says which answers were rejected);
+    # None means the import's --status applies.
+    status: Literal["accepted", "draft", "rejected"] | None = None
 
     def group_key(self) -> str:
         """Stable id of the prompt group: hash of (system, context, prompt) after whitespace

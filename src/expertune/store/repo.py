@@ -12,9 +12,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from expertune.errors import InputError, NotFound, StaleEditError
-from expertune.store.tables import PromptGroup, Response, Revision, utcnow
+from expertune.store.tables import STATUSES, PromptGroup, Response, Revision, utcnow
 
-STATUSES = {"draft", "accepted", "rejected"}
 # entity name -> (table, editable fields)
 EDITABLE = {
     "response": (Response, {"text", "status", "rating", "preferred"}),
@@ -33,7 +32,7 @@ def get(session: Session, entity: str, entity_id: int) -> Response | PromptGroup
 
 def _check_value(field: str, value: Any) -> None:
     if field == "status" and value not in STATUSES:
-        raise InputError(f"status {value!r}: expected one of {', '.join(sorted(STATUSES))}")
+        raise InputError(f"status {value!r}: expected one of {', '.join(STATUSES)}")
     if field == "rating" and value is not None and (not isinstance(value, int) or not 1 <= value <= 5):
         raise InputError(f"rating {value!r}: expected a whole number from 1 to 5")
     if field in ("text", "prompt") and (not isinstance(value, str) or not value.strip()):

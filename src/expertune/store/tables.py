@@ -79,6 +79,11 @@ class PromptGroup(Base):
     responses: Mapped[list["Response"]] = relationship(back_populates="group")
 
 
+# A response's review status: only accepted answers are trained on; rejected ones still teach
+# preference training (accepted over rejected in their group).
+STATUSES = ("accepted", "draft", "rejected")
+
+
 class Response(Base):
     __tablename__ = "responses"
     __table_args__ = (UniqueConstraint("group_id", "key"),)
@@ -87,7 +92,7 @@ class Response(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("prompt_groups.id"), index=True)
     key: Mapped[str] = mapped_column(String(64))  # content hash within the group
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="accepted", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="accepted", index=True)  # one of STATUSES
     rating: Mapped[int | None] = mapped_column(Integer)
     preferred: Mapped[bool] = mapped_column(Boolean, default=False)
     author_kind: Mapped[str] = mapped_column(String(8), default="human")  # human | model

@@ -12,11 +12,11 @@ import csv
 import re
 from collections.abc import Iterator
 
-from expertune.data.formats.fields import Invalid
+from expertune.data.formats.fields import Invalid, record_status
 from expertune.data.records import Outcome, Record, Reject
 from expertune.errors import InputError
 
-FIELDS = ("prompt", "response", "system", "topic", "rating", "preferred", "tags", "author")
+FIELDS = ("prompt", "response", "system", "topic", "rating", "preferred", "tags", "author", "status")
 
 # Header names people actually use, most specific first; matched case-insensitively.
 _ALIASES = {
@@ -28,6 +28,7 @@ _ALIASES = {
     "preferred": ("preferred", "is_preferred", "rated_better"),
     "tags": ("tags",),
     "author": ("author",),
+    "status": ("status",),
 }
 _TRUE = frozenset({"true", "yes", "1", "x"})
 _FALSE = frozenset({"false", "no", "0", ""})
@@ -199,6 +200,7 @@ def _record(
         preferred=_preferred(cell("preferred"), column("preferred")),
         author=cell("author") or None,
         meta={"extra": extra} if extra else None,
+        status=record_status(cell("status"), f"status in column {column('status')!r}") if cell("status") else None,
     )
 
 

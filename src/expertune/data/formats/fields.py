@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from expertune.data.records import Mcq, Record, Turn
+from expertune.store.tables import STATUSES
 
 _COMMON_KEYS = frozenset(
-    {"topic", "tags", "rating", "preferred", "author", "model", "meta", "gen_params", "generation"}
+    {"topic", "tags", "rating", "preferred", "author", "model", "meta", "gen_params", "generation", "status"}
 )
 
 
@@ -92,6 +93,15 @@ def _rating(obj: dict[str, Any], meta: dict[str, Any] | None) -> int | None:
     return value
 
 
+def record_status(value: Any, name: str) -> str | None:
+    """A review status: accepted, draft or rejected; absent or blank means the import's --status."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().lower() in STATUSES:
+        return value.strip().lower()
+    raise Invalid(f"{name} must be one of {', '.join(STATUSES)}, got {describe(value)}")
+
+
 def _tags(obj: dict[str, Any]) -> list[str]:
     value = obj.get("tags")
     if value is None:
@@ -166,4 +176,5 @@ def build_record(
         gen_params=gen_params,
         meta=_meta_with_extra(meta, extra),
         mcq=mcq,
+        status=record_status(obj.get("status"), "field 'status'"),
     )
