@@ -103,3 +103,28 @@ def test_seeded_sampling_does_not_depend_on_the_batch(base):
         while len(decoder):
             decoder.step()
     assert [_text(base, r) for r in rows] == expected
+
+
+def test_rows_admitted_together_prefill_in_length_groups_and_match_the_harness(base):
+    """A server admits the requests that arrived during a step together: one long prompt and short
+    ones are prefilled in separate passes (no padding of the short ones to its length), merged into
+    the running batch with one cache copy, and each row still gets the tokens it gets alone."""
+    import torch
+
+    from expertune.llm.decoding import PREFILL_ROWS, PREFILL_TOKENS, StepDecoder, partition
+
+    long = [{"role": "user", "content": "Read this and answer in one word. " + "The offer was made by post. " * 40
+             + "Was there a contract?"}]
+    convs = [CONVS[0], long, CONVS[2], CONVS[3]]
+    expected = [g.text for g in base.generate(convs, GenParams(temperature=0, max_new_tokens=12))]
+    rows = [_row(base, c, 12) for c in convs]
+    groups = partition([len(r.prompt) for r in rows], 0, max_rows=PREFILL_ROWS, token_budget=PREFILL_TOKENS)
+    assert groups[0] == [1] and sorted(i for g in groups[1:] for i in g) == [0, 2, 3]
+    decoder = StepDecoder(base.model, pad_id=base.tokenizer.pad_token_id)
+    with torch.inference_mode():
+        decoder.add(rows[:1])
+        decoder.step()
+        decoder.add(rows[1:])
+        while len(decoder):
+            decoder.step()
+    assert [_text(base, r) for r in rows] == expected

@@ -18,16 +18,12 @@ from typing import Any, Callable, Sequence
 from expertune.errors import ConfigError
 from expertune.llm.adapters import AdapterInfo, read_adapter
 from expertune.llm.base import Conversation, GenParams, Generation
+from expertune.llm.decoding import partition
 from expertune.llm.render import AS_DATA, Rendered, SystemPolicy, render
 
 DEFAULT_BATCH_SIZE = 32
 # Upper bound on padded tokens per batch (prompt + new tokens), so long prompts get smaller batches.
 DEFAULT_TOKEN_BUDGET = 32 * 1536
-# Grouping costs, in units of one row's share of a decode step (measured on a 2-core CPU with
-# SmolLM2-135M: a forward step costs ~30 ms fixed (reading every weight, Python) + ~4 ms per row;
-# a prompt token in a prefill ~1.4 ms, padding included).
-STEP_COST = 7.0
-PREFILL_TOKEN_COST = 0.35
 
 
 def default_threads() -> int:
@@ -220,26 +216,7 @@ class LocalChatModel:
         return self._partition(lengths, 0)
 
     def _partition(self, lengths: list[int], new_tokens: int) -> list[list[int]]:
-        """Indices sorted longest first, cut into contiguous groups by a small dynamic program
-        minimising an estimated cost: padded prompt tokens, a fixed cost per forward pass, and
-        per decode step a fixed cost plus one unit per row (costs measured, see STEP_COST)."""
-        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-        n = len(order)
-        best = [0.0] + [float("inf")] * n
-        cut = [0] * (n + 1)
-        for end in range(1, n + 1):
-            for start in range(max(0, end - self.batch_size), end):
-                rows, longest = end - start, lengths[order[start]]  # sorted: the first is the longest
-                if rows > 1 and rows * (longest + new_tokens) > self.token_budget:
-                    continue
-                cost = best[start] + PREFILL_TOKEN_COST * rows * longest + STEP_COST + new_tokens * (STEP_COST + rows)
-                if cost < best[end]:
-                    best[end], cut[end] = cost, start
-        groups, end = [], n
-        while end > 0:
-            groups.append(order[cut[end]:end])
-            end = cut[end]
-        return groups[::-1]
+        return partition(lengths, new_tokens, max_rows=self.batch_size, token_budget=self.token_budget)
 
     def _pad(self, rows: list[list[int]]):
         import torch

@@ -36,6 +36,14 @@ class _Waiting:
     rows: list[DecodeRow]
 
 
+def _by_variant(admitted: list[_Waiting]) -> list[tuple[object, list[_Waiting]]]:
+    """The admitted requests grouped by model variant, in order of first arrival."""
+    groups: dict[int, tuple[object, list[_Waiting]]] = {}
+    for waiting in admitted:
+        groups.setdefault(id(waiting.variant), (waiting.variant, []))[1].append(waiting)
+    return list(groups.values())
+
+
 class Engine:
     def __init__(self, *, max_batch: int = 32, max_queue: int = 64, on_tokens=None):
         self.max_batch = max_batch
@@ -93,8 +101,8 @@ class Engine:
                     if self._stopped:
                         break
                     admitted = self._admit()
-                for waiting in admitted:
-                    self._add(waiting)
+                for variant, requests in _by_variant(admitted):
+                    self._add(variant, requests)
                 self._step_all()
         for _, decoder in self._decoders.values():
             decoder.fail("the server is shutting down")
@@ -116,16 +124,25 @@ class Engine:
             room -= len(head.rows)
         return admitted
 
-    def _add(self, waiting: _Waiting) -> None:
-        key = id(waiting.variant)
+    def _add(self, variant, requests: list[_Waiting]) -> None:
+        """Prefill the rows of requests admitted together in one go (one cache copy, prompts of
+        similar length in one pass); if that fails, each request alone, so only a request that
+        cannot be served (e.g. too long for memory) fails."""
+        key = id(variant)
         if key not in self._decoders:
-            self._decoders[key] = (waiting.variant, StepDecoder(waiting.variant.model, pad_id=waiting.variant.pad_id))
+            self._decoders[key] = (variant, StepDecoder(variant.model, pad_id=variant.pad_id))
+        decoder = self._decoders[key][1]
         try:
-            self._decoders[key][1].add(waiting.rows)
-        except Exception as err:  # e.g. a cache that cannot be batched, out of memory: these rows fail
-            log.exception("prefill failed")
-            for r in waiting.rows:
-                r.finish("error", f"{type(err).__name__}: {err}")
+            decoder.add([r for w in requests for r in w.rows])
+            return
+        except Exception as err:
+            if len(requests) == 1:
+                log.exception("prefill failed")
+                for r in requests[0].rows:
+                    r.finish("error", f"{type(err).__name__}: {err}")
+                return
+        for waiting in requests:
+            self._add(variant, [waiting])
 
     def _step_all(self) -> None:
         for key, (variant, decoder) in list(self._decoders.items()):
