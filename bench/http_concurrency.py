@@ -78,7 +78,7 @@ def serve(port: int, latency: float, full: int) -> None:
         level(0)
         return JSONResponse({"requests": state["requests"], "peak": state["peak"],
                              "mean_in_flight": state["area"] / max(1e-9, time.perf_counter() - state["since"]),
-                             "full_s": state["full_s"], "repeated": sum(n - 1 for n in seen.values() if n > 1)})
+                             "full_s": state["full_s"], "cpu_s": time.process_time(), "repeated": sum(n - 1 for n in seen.values() if n > 1)})
 
     async def reset(request):
         level(0)
@@ -149,15 +149,16 @@ def eval_config(base_url: str, concurrency: int) -> dict:
 def measure(port: int, name: str, fn, latency: float, concurrency: int) -> dict:
     server_call(port, "/reset", "POST")
     before = server_call(port, "/stats")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     after = server_call(port, "/stats")
     n = after["requests"] - before["requests"]
     row = {"phase": name, "requests": n, "max_in_flight": after["peak"] if n else 0, "wall_s": round(wall, 2),
            "req_per_s": round(n / wall, 1),
            "mean_in_flight": round(after["mean_in_flight"], 1), "full_pct": round(100 * after["full_s"] / wall), "ideal_s": round(n * latency / concurrency, 2),
-           "repeated": after["repeated"] - before["repeated"]}
+           "repeated": after["repeated"] - before["repeated"], "cpu_ms": round(1000 * cpu / max(n, 1), 1),
+           "cpu_pct": round(100 * cpu / wall), "server_cpu_pct": round(100 * (after["cpu_s"] - before["cpu_s"]) / wall)}
     return row, result
 
 
@@ -199,10 +200,10 @@ def main() -> None:
 
     print(f"{args.prompts} prompts, 2 HTTP candidates + 1 HTTP judge, latency {args.latency} s, concurrency {args.concurrency}")
     print(f"{'phase':<17}{'requests':>9}{'max in flight':>14}{'mean in flight':>15}{'time at max':>12}"
-          f"{'wall s':>8}{'req/s':>7}{'ideal s':>8}{'repeated':>9}")
+          f"{'wall s':>8}{'req/s':>7}{'ideal s':>8}{'repeated':>9}{'client CPU':>11}{'ms/req':>7}{'server CPU':>11}")
     for r in rows:
         print(f"{r['phase']:<17}{r['requests']:>9}{r['max_in_flight']:>14}{r['mean_in_flight']:>15}{r['full_pct']:>11}%"
-              f"{r['wall_s']:>8}{r['req_per_s']:>7}{r['ideal_s']:>8}{r['repeated']:>9}")
+              f"{r['wall_s']:>8}{r['req_per_s']:>7}{r['ideal_s']:>8}{r['repeated']:>9}{r['cpu_pct']:>10}%{r['cpu_ms']:>7}{r['server_cpu_pct']:>10}%")
     j = judged["judges"]["judge"]
     print(f"generated {gen['generated']} (errors {gen['errors']}); judged {j['judged']} (failed {j['failed']}); "
           f"rerun: generation cached {rerun['generation']['cached']}/{rerun['generation']['unique']}, "
