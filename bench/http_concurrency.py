@@ -13,8 +13,11 @@ prompts and two HTTP candidates, every endpoint at --concurrency:
 3. rerun: `run_eval` (what `expertune eval run` calls) on a new run with the same config, which
    must be served entirely from the store (0 requests).
 
-Prints requests, the peak in flight, wall time, requests/s and the ideal wall time
-(requests x latency / concurrency) per phase, and the repeated calls (target 0).
+Prints per phase: requests; the peak in flight; the mean in flight over the phase (time-weighted,
+what a stage sustains) and the share of time at the full --concurrency; wall time, requests/s and
+the ideal wall time (requests x latency / concurrency); the repeated calls (target 0); the client's
+(this process's) CPU time as % of wall and per request, and the server's CPU as % of wall (shows
+the scripted server is not the bottleneck).
 
     .venv/bin/python bench/http_concurrency.py                      # 256 prompts, 0.5 s, 32 in flight
     .venv/bin/python bench/http_concurrency.py --prompts 64 --latency 0.2 --concurrency 64
@@ -157,7 +160,7 @@ def measure(port: int, name: str, fn, latency: float, concurrency: int) -> dict:
     row = {"phase": name, "requests": n, "max_in_flight": after["peak"] if n else 0, "wall_s": round(wall, 2),
            "req_per_s": round(n / wall, 1),
            "mean_in_flight": round(after["mean_in_flight"], 1), "full_pct": round(100 * after["full_s"] / wall), "ideal_s": round(n * latency / concurrency, 2),
-           "repeated": after["repeated"] - before["repeated"], "cpu_ms": round(1000 * cpu / max(n, 1), 1),
+           "repeated": after["repeated"] - before["repeated"], "cpu_ms": round(1000 * cpu / n, 1) if n else "-",
            "cpu_pct": round(100 * cpu / wall), "server_cpu_pct": round(100 * (after["cpu_s"] - before["cpu_s"]) / wall)}
     return row, result
 
