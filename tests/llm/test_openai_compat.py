@@ -150,3 +150,32 @@ def test_the_endpoint_identity_covers_every_field_that_changes_answers():
     # transport settings do not change what the model answers, so they keep the cache
     assert Endpoint("http://127.0.0.1:9/v1", "m", timeout=5, concurrency=32, max_attempts=1, price_input_per_1m=3).id == plain.id
     assert Endpoint("http://127.0.0.1:9/v1", "m", extra_body={"reasoning_effort": "high"}).id == high.id
+
+
+def test_64_requests_are_in_flight_at_once_against_a_real_server_and_none_is_sent_twice():
+    """No hidden limit below the endpoint's concurrency (connection pool, listen backlog): the
+    first 64 requests are held by the server until all 64 have arrived."""
+    state = {"now": 0, "peak": 0, "seen": 0}
+    lock = threading.Lock()
+    all_in = threading.Barrier(64, timeout=30)
+    bodies = []
+
+    def handler(body):
+        with lock:
+            state["now"] += 1
+            state["seen"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+            bodies.append(json.dumps(body, sort_keys=True))
+            wait = state["seen"] <= 64
+        if wait:
+            all_in.wait()
+        with lock:
+            state["now"] -= 1
+        return f"echo {body['messages'][-1]['content']}"
+
+    convs = [[{"role": "user", "content": f"q{i}"}] for i in range(80)]
+    with FakeOpenAIServer(handler) as srv:
+        gens = OpenAIChatModel(Endpoint(srv.base_url, "m", concurrency=64, max_attempts=1)).generate(convs, GenParams())
+    assert state["peak"] == 64  # the barrier let them through only once 64 were in flight, never more
+    assert [g.text for g in gens] == [f"echo q{i}" for i in range(80)]
+    assert len(bodies) == len(set(bodies)) == 80

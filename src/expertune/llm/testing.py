@@ -28,6 +28,12 @@ def completion(content: str, *, model: str = "fake", finish_reason: str = "stop"
     }
 
 
+class _Server(ThreadingHTTPServer):
+    # http.server's listen backlog of 5 drops connections when dozens of requests open at once,
+    # which is what concurrent clients (and the concurrency tests) do.
+    request_queue_size = 1024
+
+
 class FakeOpenAIServer:
     def __init__(self, handler: Handler):
         self.handler = handler
@@ -69,7 +75,7 @@ class FakeOpenAIServer:
                 self.end_headers()
                 self.wfile.write(raw)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = _Server(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
