@@ -18,9 +18,6 @@ PACKAGE = Path(expertune.__file__).parent
 # Cycles inside evaluate/ that its split into pairwise/, tasks/ and report/ (issue 16 item 2)
 # removes; that change deletes these entries. Any other cycle fails the test.
 KNOWN_CYCLES = {
-    frozenset({"expertune.evaluate.analysis", "expertune.evaluate.generate", "expertune.evaluate.human",
-               "expertune.evaluate.human_stats", "expertune.evaluate.judge_stage", "expertune.evaluate.judges",
-               "expertune.evaluate.runs"}),
     frozenset({"expertune.evaluate.classify", "expertune.evaluate.evidence", "expertune.evaluate.forgetting",
                "expertune.evaluate.mcq", "expertune.evaluate.metrics", "expertune.evaluate.perplexity",
                "expertune.evaluate.report"}),

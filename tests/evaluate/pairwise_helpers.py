@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from expertune.data.evalsets import add_evalset
-from expertune.evaluate.judges import ScriptCall, register_script
+from expertune.evaluate.pairwise.judges import ScriptCall, register_script
 from expertune.llm.testing import FakeOpenAIServer
 
 MARKER = "[[EXPERT-MARK]]"

@@ -18,8 +18,8 @@ from pairwise_helpers import (
 
 from expertune.errors import ConfigError
 from expertune.evaluate.config import EvalConfig
-from expertune.evaluate.generate import run_generation
-from expertune.evaluate.judge_stage import run_judging
+from expertune.evaluate.pairwise.generation import run_generation
+from expertune.evaluate.pairwise.judging import run_judging
 from expertune.evaluate.pipeline import run_eval, start_run
 from expertune.llm.testing import FakeOpenAIServer, completion
 from expertune.store.eval_models import EvalCost
@@ -200,8 +200,8 @@ def _comparison_ids(ws, run_id, keys):
     """The server-side comparison ids (hash of the judge prompt) of stored judgment keys."""
     from pairwise_helpers import comparison_id
 
-    from expertune.evaluate.judge_stage import build_comparisons, build_request
-    from expertune.evaluate.judging import judge_messages
+    from expertune.evaluate.pairwise.judging import build_comparisons, build_request
+    from expertune.evaluate.pairwise.verdicts import judge_messages
     from expertune.evaluate.runs import get_run, run_config
 
     run = get_run(ws, run_id)

@@ -20,11 +20,11 @@ from pairwise_helpers import MARKER, MARKS, SAME, make_workspace, prefers_marker
 
 from expertune.errors import InputError
 from expertune.evaluate.config import EvalConfig
-from expertune.evaluate.human import (
+from expertune.evaluate.pairwise.human import (
     comparison_id, next_comparison, progress, record_human_judgment, start_human_session,
 )
-from expertune.evaluate.human_stats import human_summary
-from expertune.evaluate.judges import ScriptCall, register_script
+from expertune.evaluate.pairwise.human_stats import human_summary
+from expertune.evaluate.pairwise.judges import ScriptCall, register_script
 from expertune.evaluate.pipeline import run_eval
 from expertune.llm.testing import FakeOpenAIServer
 
@@ -158,7 +158,7 @@ def test_sample_prefers_the_comparisons_where_llm_judges_disagree(run_ws):
 
 def test_human_judges_are_not_asked_by_the_llm_judging_stage(run_ws):
     ws, run_id = run_ws
-    from expertune.evaluate.analysis import run_summary
+    from expertune.evaluate.summary import run_summary
 
     summary = run_summary(ws, run_id)
     assert set(summary["pairs"][0]["judges"]) == {"marker", "contrarian"}

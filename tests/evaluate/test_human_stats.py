@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from expertune.evaluate import stats as st
-from expertune.evaluate.human_stats import validity
+from expertune.evaluate.pairwise.human_stats import validity
 
 JUDGE = ["win", "win", "loss", "win", "tie", "win", "win", "loss", "win", "tie", "loss", "win"]
 HUMAN = ["win", "win", "loss", "win", "tie", "win", "loss", "loss", "tie", "tie", "loss", "tie"]

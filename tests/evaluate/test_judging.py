@@ -5,9 +5,9 @@ import json
 import pytest
 
 from expertune.evaluate import stats as st
-from expertune.evaluate.analysis import resolve_outcome
+from expertune.evaluate.pairwise.analysis import resolve_outcome
 from expertune.evaluate.config import Rubric
-from expertune.evaluate.judging import (
+from expertune.evaluate.pairwise.verdicts import (
     ParseError, choice_messages, judge_messages, parse_verdict, planted_verdicts, response_format,
 )
 

@@ -11,9 +11,10 @@ from pairwise_helpers import (
     CALLS, MARKER, TRUTH, candidate_answer, candidate_server, eval_config, make_workspace, register_scripts,
 )
 
-from expertune.evaluate.analysis import load_run_data, run_summary
+from expertune.evaluate.pairwise.analysis import load_run_data
+from expertune.evaluate.summary import run_summary
 from expertune.evaluate.config import EvalConfig
-from expertune.evaluate.judge_stage import run_judging
+from expertune.evaluate.pairwise.judging import run_judging
 from expertune.evaluate.pipeline import run_eval
 from expertune.llm.testing import FakeOpenAIServer, completion
 from expertune.store.eval_models import EvalJudgment
@@ -177,7 +178,7 @@ def test_judge_stage_alone_resumes_and_respects_judge_filter(ws, tmp_path):
     register_scripts()
     with candidate_server() as srv:
         config = EvalConfig.model_validate(eval_config(srv.base_url, JUDGES[:2], out_domain=False))
-        from expertune.evaluate.generate import run_generation
+        from expertune.evaluate.pairwise.generation import run_generation
         from expertune.evaluate.pipeline import start_run
 
         run = start_run(ws, config)

@@ -82,7 +82,7 @@ def generate(
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate the candidates' answers (only what the store lacks)."""
-    from expertune.evaluate.generate import run_generation
+    from expertune.evaluate.pairwise.generation import run_generation
     from expertune.evaluate.pipeline import start_run
 
     ws = workspace(ctx)
@@ -103,7 +103,7 @@ def judge(
     as_json: bool = JsonOpt,
 ) -> None:
     """Judge the run's comparisons in both orders (only what is not judged yet)."""
-    from expertune.evaluate.judge_stage import run_judging
+    from expertune.evaluate.pairwise.judging import run_judging
 
     with progress_bar("judging", enabled=not as_json and not estimate) as update:
         result = run_judging(workspace(ctx), run_ref, budget_usd=budget, judges=judges, estimate_only=estimate, progress=update,

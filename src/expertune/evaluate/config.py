@@ -176,7 +176,7 @@ class OpenAIJudge(EndpointFields):
 
 
 class ScriptedJudge(StrictModel):
-    """A Python function registered in expertune.evaluate.judges.SCRIPTS (tests, experiments)."""
+    """A Python function registered in expertune.evaluate.pairwise.judges.SCRIPTS (tests, experiments)."""
 
     type: Literal["scripted"]
     name: str = Field(min_length=1, max_length=100)

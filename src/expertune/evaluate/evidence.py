@@ -2,7 +2,7 @@
 
 expertune exists to say whether tuning helped. The tables of `eval stats` and the report are
 honest, but a reader still has to work out which numbers carry weight. `evidence_summary` does
-that from the stored run summary (analysis.run_summary) and its tasks' results, for every
+that from the stored run summary (summary.run_summary) and its tasks' results, for every
 candidate against the baseline and every metric the run measured:
 
   - the estimate (the difference from the baseline, or the win rate against 0.5) and its 95%
@@ -208,7 +208,7 @@ def task_metrics(name: str, result: dict[str, Any], candidate: str, *, n_boot: i
 
 # -- the summary ----------------------------------------------------------------------------------
 def evidence_summary(summary: dict[str, Any]) -> EvidenceSummary:
-    """The evidence of a run from its summary (analysis.run_summary / pipeline.write_summary)."""
+    """The evidence of a run from its summary (summary.run_summary / pipeline.write_summary)."""
     lineage = summary.get("lineage") or {}
     baseline = lineage.get("baseline", "base")
     boot = summary.get("bootstrap") or {}
@@ -298,6 +298,6 @@ def plan_prompts(effect: float, *, power: float = 0.8, confidence: float = 0.95)
 
 
 def run_evidence(ws, run_ref: int | str) -> EvidenceSummary:
-    from expertune.evaluate.analysis import run_summary
+    from expertune.evaluate.summary import run_summary
 
     return evidence_summary(run_summary(ws, run_ref))

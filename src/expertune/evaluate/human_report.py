@@ -6,7 +6,7 @@ can stand in for them on this domain, and how much (kappa with its interval; hum
 
 from __future__ import annotations
 
-from expertune.evaluate.human_stats import MIN_SHARED, human_summary
+from expertune.evaluate.pairwise.human_stats import MIN_SHARED, human_summary
 from expertune.evaluate.report import ReportContext, esc, interval, num, pct, register_section, table
 
 

@@ -1,7 +1,7 @@
 """`eval run`: create a run from a config, then generate, judge, run extension tasks, summarise.
 
-Each stage can also run alone (evaluate.generate.run_generation, evaluate.judge_stage.run_judging,
-run_tasks, evaluate.analysis.run_summary); all of them resume from what the store already holds.
+Each stage can also run alone (evaluate.pairwise.generation.run_generation,
+evaluate.pairwise.judging.run_judging, run_tasks, evaluate.summary.run_summary); all of them resume from what the store already holds.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
-from expertune.evaluate.analysis import run_summary
 from expertune.evaluate.config import EvalConfig, load_eval_config
-from expertune.evaluate.generate import run_generation
-from expertune.evaluate.judge_stage import run_judging
+from expertune.evaluate.pairwise.generation import run_generation
+from expertune.evaluate.pairwise.judging import run_judging
 from expertune.evaluate.runs import TaskContext, create_run, get_run, run_config, set_status
+from expertune.evaluate.summary import run_summary
 from expertune.workspace import Workspace
 
 # stage name -> a context manager yielding an update(done, total) callback (the CLI's progress bar)

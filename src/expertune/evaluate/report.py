@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from expertune.atomic import write_atomic
 from expertune.evaluate import plots
-from expertune.evaluate.analysis import RunData, load_run_data, run_summary, shown_names, summarize
+from expertune.evaluate.pairwise.analysis import RunData, load_run_data, shown_names, summarize
+from expertune.evaluate.summary import run_summary
 from expertune.evaluate.metrics import esc
 from expertune.workspace import Workspace
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.concurrency import run_in_threadpool
 
 from expertune.errors import InputError
-from expertune.evaluate.human import (
+from expertune.evaluate.pairwise.human import (
     judge_name_for,
     next_comparison,
     progress,

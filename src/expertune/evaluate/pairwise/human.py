@@ -3,7 +3,7 @@
 The methods expertune follows validate LLM judges against experts, so a human sees exactly what a
 judge sees — the conversation and two answers under the rubric's neutral labels, never a
 candidate's name — and the judgment is stored like a judge's: an EvalJudgment of the judge
-`human:NAME`, keyed by `judge_stage.judgment_key` (what was shown), with its label -> answer-hash
+`human:NAME`, keyed by `judging.judgment_key` (what was shown), with its label -> answer-hash
 mapping, so the winner is resolved through the answers (`analysis.resolve_outcome`) and can never
 be read inverted.
 
@@ -34,22 +34,13 @@ from typing import Any, Literal
 from expertune.errors import ConfigError, InputError, NotFound
 from expertune.evaluate import stats as st
 from expertune.evaluate.config import Rubric
-from expertune.evaluate.judge_stage import Comparison, build_comparisons, build_request, load_judgments
-from expertune.evaluate.runs import get_run, run_config, sha256_json
+from expertune.evaluate.pairwise.analysis import load_run_data
+from expertune.evaluate.pairwise.judging import Comparison, build_comparisons, build_request, load_judgments
+from expertune.evaluate.runs import HUMAN_PREFIX, get_run, human_judge, run_config, sha256_json
 from expertune.store.eval_models import EvalJudgment
 from expertune.workspace import Workspace
 
-HUMAN_PREFIX = "human:"
-NAME_PATTERN = re.compile(r"^[\w.@-]{1,100}$")
 PREFER = ("random", "disagreement")
-
-
-def human_judge(name: str) -> dict[str, Any]:
-    """The frozen judge entry of a human, in the shape of the run lineage's judges."""
-    if not NAME_PATTERN.match(name or ""):
-        raise ConfigError(f"human judge name {name!r}: use 1-100 letters, digits, '.', '_', '@' or '-' (e.g. --name alice)")
-    return {"name": HUMAN_PREFIX + name, "type": "human", "judge_id": sha256_json({"type": "human", "name": name}),
-            "model_id": HUMAN_PREFIX + name, "settings": {"name": name, "type": "human"}}
 
 
 def judge_name_for(person: str) -> str:
@@ -182,8 +173,6 @@ def disagreement(ws: Workspace, run: dict[str, Any]) -> dict[str, float]:
     """comparison id -> how unsettled the LLM verdicts are: the standard deviation of the scores
     (win 1, tie 0.5, loss 0) over every judge and order that gave one; 0.5 (the most) when none
     did, since an unjudged comparison is the least certain of all."""
-    from expertune.evaluate.analysis import load_run_data
-
     out = {}
     for item in load_run_data(ws, run["id"]).items:
         scores = [st.SCORE[o] for v in item.judges.values() for o in v.orders if o is not None]

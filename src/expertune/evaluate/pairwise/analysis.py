@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from expertune.evaluate import stats as st
 from expertune.evaluate.config import CHECKPOINT_SELECTION, JudgeReliability
-from expertune.evaluate.generate import load_generations, plan_generations
-from expertune.evaluate.judge_stage import (
+from expertune.evaluate.pairwise.generation import load_generations, plan_generations
+from expertune.evaluate.pairwise.judging import (
     Comparison, build_comparisons, build_request, llm_judges, load_judgments, text_sha,
 )
 from expertune.evaluate.runs import get_run, run_config
@@ -107,7 +107,7 @@ def load_run_data(ws: Workspace, run_ref: int | str) -> RunData:
     gens_all = load_generations(ws, [t.key for t in plan_generations(run)], ok_only=False)
     gens_ok = {k: g for k, g in gens_all.items() if g.finish_reason != "error"}
     comparisons = build_comparisons(run, gens_ok)
-    judges = llm_judges(run)  # human judgments have their own statistics (evaluate/human_stats.py)
+    judges = llm_judges(run)  # human judgments have their own statistics (evaluate/pairwise/human_stats.py)
     requests = {}
     for c in comparisons:
         if c.complete and not c.identical:
@@ -367,22 +367,3 @@ def cost_summary(costs: list[dict[str, Any]]) -> dict[str, Any]:
         entry["output_tokens"] += c["output_tokens"]
         entry["calls"] += 1
     return {"total_usd": round(sum(c["usd"] for c in costs), 6), "by_actor": dict(by_actor)}
-
-
-def run_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
-    """The statistics of a run (as `expertune eval stats` prints them), with extension tasks'
-    summaries when present."""
-    import json
-    from pathlib import Path
-
-    data = load_run_data(ws, run_ref)
-    summary = summarize(data)
-    from expertune.evaluate.human_stats import human_summary
-
-    human = human_summary(ws, run_ref)
-    if human["humans"]:
-        summary["human"] = human
-    tasks_dir = Path(data.run["folder"]) / "tasks"
-    if tasks_dir.is_dir():
-        summary["tasks"] = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(tasks_dir.glob("*.json"))}
-    return summary

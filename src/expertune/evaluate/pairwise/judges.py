@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from expertune.errors import ConfigError
 from expertune.evaluate.config import Rubric
-from expertune.evaluate.judging import (
+from expertune.evaluate.pairwise.verdicts import (
     ParseError, choice_messages, judge_messages, parse_verdict, reprompt, response_format, score_messages,
 )
 from expertune.llm.base import Message
@@ -116,7 +116,7 @@ class ChatJudge:
             script = self.settings["script"]
             if script not in SCRIPTS:
                 raise ConfigError(f"judge {frozen['name']!r}: no scripted judge named {script!r} is registered "
-                                  "(scripted judges exist for tests, via expertune.evaluate.judges.register_script)")
+                                  "(scripted judges exist for tests, via expertune.evaluate.pairwise.judges.register_script)")
             self.script = SCRIPTS[script]
             self.endpoint = None
         else:

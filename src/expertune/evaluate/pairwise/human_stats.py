@@ -20,9 +20,9 @@ from collections import defaultdict
 from typing import Any
 
 from expertune.evaluate import stats as st
-from expertune.evaluate.analysis import Item, load_run_data, resolve_outcome
-from expertune.evaluate.human import comparison_id, human_judgments, human_names, judgeable
-from expertune.evaluate.judge_stage import text_sha
+from expertune.evaluate.pairwise.analysis import Item, load_run_data, resolve_outcome
+from expertune.evaluate.pairwise.human import comparison_id, human_judgments, human_names, judgeable
+from expertune.evaluate.pairwise.judging import text_sha
 from expertune.evaluate.runs import get_run, run_config
 from expertune.workspace import Workspace
 

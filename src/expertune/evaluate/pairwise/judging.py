@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select
 
-from expertune.evaluate.generate import GenTask, load_generations, plan_generations
-from expertune.evaluate.judges import Budget, JudgeOutcome, JudgeRequest, make_judge
-from expertune.evaluate.judging import planted_verdicts
+from expertune.evaluate.pairwise.generation import GenTask, load_generations, plan_generations
+from expertune.evaluate.pairwise.judges import Budget, JudgeOutcome, JudgeRequest, make_judge
+from expertune.evaluate.pairwise.verdicts import planted_verdicts
 from expertune.evaluate.runs import get_run, rows_by_key, run_config, set_status, sha256_json
 from expertune.store.eval_models import EvalCost, EvalJudgment
 from expertune.workspace import Workspace
@@ -75,7 +75,7 @@ def build_comparisons(run: dict[str, Any], gens: dict[str, Any] | None = None, w
 
 
 def llm_judges(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The run's frozen judges that this stage asks; human judges answer in evaluate/human.py."""
+    """The run's frozen judges that this stage asks; human judges answer in evaluate/pairwise/human.py."""
     return [j for j in run["lineage"]["judges"] if j["type"] != "human"]
 
 
