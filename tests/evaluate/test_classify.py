@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from expertune.errors import InputError
-from expertune.evaluate import classify
 from expertune.evaluate.stats import classification_metrics
+from expertune.evaluate.tasks import classify
 from expertune.llm.base import Generation
 
 TASK = Path(__file__).parent.parent / "fixtures" / "exams" / "classify6.jsonl"

@@ -48,7 +48,7 @@ def test_eval_classify_on_the_builtin_model(ws):
     assert Path(out["path"]).parent.parent == ws.runs_dir
     assert len(stored["models"]["base"]["records"]) == 4 and all("raw" in r for r in stored["models"]["base"]["records"])
     assert all(set(r["logprobs"]) == set(LABELS) for r in stored["models"]["base"]["logprob_records"])
-    from expertune.evaluate.classify import rescore
+    from expertune.evaluate.tasks.classify import rescore
 
     assert rescore(stored)["models"]["base"]["summary"] == stored["models"]["base"]["summary"]
 
@@ -72,7 +72,7 @@ def test_classifier_adapter_trained_with_cpu_quick_is_reported_with_intervals_an
     on the builtin model, and `eval classify` reports base and tuned side by side."""
     from expertune.data.ingest import import_file
     from expertune.data.splits import assign_splits
-    from expertune.evaluate.classify import report_section
+    from expertune.evaluate.tasks.classify import report_section
     from expertune.train.run import train
 
     run("eval", "classify", TASK, "--export-training", tmp_path / "train.jsonl", "--json")

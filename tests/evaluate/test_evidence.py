@@ -8,8 +8,8 @@ from scipy.stats import norm
 
 from expertune.evaluate import stats as st
 from expertune.evaluate.config import EvalConfig
-from expertune.evaluate.evidence import evidence_summary
 from expertune.evaluate.pipeline import run_eval
+from expertune.evaluate.report.evidence import evidence_summary
 
 
 # -- verdict logic ----------------------------------------------------------------------------------

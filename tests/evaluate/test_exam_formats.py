@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from expertune.errors import InputError
-from expertune.evaluate.exam_formats import (
+from expertune.evaluate.tasks.exam_formats import (
     ALL_FORMATS,
     DEFAULT_FORMATS,
     ExamFormat,

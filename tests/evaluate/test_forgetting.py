@@ -8,8 +8,8 @@ import pytest
 
 from conftest import EXAMPLES, write_jsonl
 from expertune.errors import InputError
-from expertune.evaluate.exam_formats import LETTERS
-from expertune.evaluate.forgetting import ForgettingConfig, assess, reassess, report_section, run_forgetting
+from expertune.evaluate.tasks.exam_formats import LETTERS
+from expertune.evaluate.tasks.forgetting import ForgettingConfig, assess, reassess, report_section, run_forgetting
 from expertune.llm.base import Generation
 
 EXAM = Path(__file__).parent.parent / "fixtures" / "exams" / "exam8.jsonl"

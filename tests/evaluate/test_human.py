@@ -124,7 +124,7 @@ def test_a_session_is_blind_random_resumable_and_stored_through_the_answer_hashe
     assert sum("north" in p["chosen"][0]["content"] for p in pairs) == 4
     assert all(p["prompt"][-1]["content"].startswith("Question") for p in pairs)
 
-    from expertune.evaluate.report import build_report
+    from expertune.evaluate.report.build import build_report
 
     page, meta = build_report(ws, run_id)
     assert "human" in meta["sections"] and not meta["section_errors"]

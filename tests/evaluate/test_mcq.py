@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from expertune.errors import InputError
-from expertune.evaluate import mcq
-from expertune.evaluate.exam_formats import ALL_FORMATS, LETTERS, render_answer
+from expertune.evaluate.tasks import mcq
+from expertune.evaluate.tasks.exam_formats import ALL_FORMATS, LETTERS, render_answer
 from expertune.llm.base import Generation
 
 EXAMS = Path(__file__).parent.parent / "fixtures" / "exams"
@@ -229,7 +229,7 @@ def test_failed_generations_are_reported_not_scored_as_wrong():
 def test_permutations_give_each_item_its_own_cyclic_shifts_once():
     """A 2-option item next to a 4-option one is asked 2 shifts, not 4 (shift mod 2 repeats it),
     so it does not weigh double in the letter statistics."""
-    from expertune.evaluate.exam_formats import ExamItem
+    from expertune.evaluate.tasks.exam_formats import ExamItem
 
     items = [ExamItem(id="two", question="Is it binding?", options=("yes", "no"), answer="A"),
              ExamItem(id="four", question="Which remedy?", options=("damages", "rescission", "specific", "none"), answer="C")]

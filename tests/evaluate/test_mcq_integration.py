@@ -44,7 +44,7 @@ def test_eval_mcq_base_vs_adapter(ws, random_lora):
     assert len(records) == 2 and all({"raw", "letter", "adherent"} <= set(r) for r in records)
     lp = stored["models"]["base"]["logprob_records"]
     assert all(set(r["logprobs"]) == set("ABCD") and r["letter"] in "ABCD" for r in lp)
-    from expertune.evaluate.metrics import report_sections
+    from expertune.evaluate.tasks.standalone import report_sections
 
     sections = report_sections(Path(out["path"]).parent)
     assert len(sections) == 1 and "Multiple-choice exam" in sections[0]

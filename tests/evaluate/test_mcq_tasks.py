@@ -1,5 +1,5 @@
 """The `eval run` tasks (tasks: {mcq, classify, perplexity, forgetting}) and their report sections,
-driven with scripted candidates through the extension interface."""
+driven with scripted candidates through the registry (evaluate/registry.py)."""
 
 import json
 from dataclasses import dataclass, field
@@ -10,8 +10,8 @@ import pytest
 from conftest import synthetic_groups, write_jsonl
 from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
-from expertune.evaluate import mcq
-from expertune.evaluate.extensions import TASKS, load_plugins, validate_tasks
+from expertune.evaluate.registry import SECTIONS, TASKS
+from expertune.evaluate.tasks import mcq, validate_tasks
 from test_classify import ANSWERS, TASK, ScriptedClassifier
 from test_forgetting import ExamTaker
 from test_mcq import EXAMS, ScriptedModel, base_script
@@ -42,13 +42,10 @@ class ReportCtx:
 
 
 def section(key, folder):
-    from expertune.evaluate.report import SECTIONS
-
     return next(s for s in SECTIONS if s.key == key).builder(ReportCtx({"folder": str(folder)}))
 
 
 def test_tasks_are_registered_and_validated():
-    load_plugins()
     assert {"mcq", "classify", "perplexity", "forgetting"} <= set(TASKS)
     ok = validate_tasks({"mcq": {"exam": "exam.jsonl", "permutations": True}, "forgetting": {"set": "general"}})
     assert ok["mcq"]["scoring"] == "generate" and ok["forgetting"]["margin_accuracy"] == 0.02
@@ -59,7 +56,6 @@ def test_tasks_are_registered_and_validated():
 
 
 def test_mcq_and_classify_tasks_store_results_the_report_renders(ws, tmp_path):
-    load_plugins()
     items, _ = mcq.load_exam(EXAMS / "exam8.jsonl")
     perfect = lambda it, o, g: json.dumps({"answer": g, "explanation": "x"})
     ctx = Ctx(ws, tmp_path / "eval-1", {"base": ScriptedModel(items, base_script), "tuned": ScriptedModel(items, perfect)})
@@ -70,7 +66,7 @@ def test_mcq_and_classify_tasks_store_results_the_report_renders(ws, tmp_path):
     assert out["comparisons"]["tuned"]["zero-answer-json"]["mcnemar"]["tuned_only"] == 3
     json.dumps(out)  # the pipeline stores it as JSON
 
-    from expertune.evaluate import classify
+    from expertune.evaluate.tasks import classify
 
     task_items, _ = classify.load_task(TASK)
     perfect_labels = {it.line: it.label for it in task_items}
@@ -86,7 +82,6 @@ def test_mcq_and_classify_tasks_store_results_the_report_renders(ws, tmp_path):
 
 
 def test_perplexity_and_forgetting_tasks(ws, tmp_path):
-    load_plugins()
     import_file(ws, write_jsonl(tmp_path / "d.jsonl", synthetic_groups(20, per_group=2)))
     assign_splits(ws, val=0.25, test=0.25)
     ctx = Ctx(ws, tmp_path / "eval-2", {"base": ScriptedScorer(2.0, "b"), "tuned": ScriptedScorer(1.8, "t")})
@@ -97,6 +92,6 @@ def test_perplexity_and_forgetting_tasks(ws, tmp_path):
     assert out["flagged"] and out["verdicts"]["tuned"]["change"] == pytest.approx(-3 / 8)
     assert "nats" in section("perplexity", ctx.folder) and "possible forgetting" in section("forgetting", ctx.folder)
 
-    from expertune.evaluate.metrics import report_sections
+    from expertune.evaluate.tasks.standalone import report_sections
 
     assert len(report_sections(ctx.folder)) == 2

@@ -11,11 +11,11 @@ from pairwise_helpers import (
     CALLS, MARKER, TRUTH, candidate_answer, candidate_server, eval_config, make_workspace, register_scripts,
 )
 
-from expertune.evaluate.pairwise.analysis import load_run_data
-from expertune.evaluate.summary import run_summary
 from expertune.evaluate.config import EvalConfig
+from expertune.evaluate.pairwise.analysis import load_run_data
 from expertune.evaluate.pairwise.judging import run_judging
 from expertune.evaluate.pipeline import run_eval
+from expertune.evaluate.summary import run_summary
 from expertune.llm.testing import FakeOpenAIServer, completion
 from expertune.store.eval_models import EvalJudgment
 
@@ -213,20 +213,20 @@ def test_three_candidates_are_each_compared_with_the_baseline(ws, tmp_path):
 def test_extension_tasks_run_against_the_frozen_candidates(ws, tmp_path):
     from pydantic import BaseModel
 
-    from expertune.evaluate.extensions import TASKS, EvalTask, register_task
+    from expertune.evaluate.registry import TASKS, task
 
     seen = {}
 
     class DummyConfig(BaseModel):
         questions: int = 1
 
+    @task("dummy-task", config=DummyConfig)
     def run_task(ctx, config):
         seen["candidates"] = [c["name"] for c in ctx.candidates]
         model = ctx.chat_model("tuned")
         seen["model_id"] = model.id
         return {"questions": config.questions, "baseline": ctx.baseline}
 
-    register_task(EvalTask("dummy-task", DummyConfig, run_task))
     try:
         make_workspace(ws, tmp_path, in_domain=1, out_domain=0)
         with candidate_server() as srv:
@@ -282,7 +282,7 @@ def test_val_prompts_are_summarised_apart_as_used_for_checkpoint_selection(ws, t
 
     from expertune.data.ingest import import_file
     from expertune.data.splits import assign_splits
-    from expertune.evaluate.report import write_report
+    from expertune.evaluate.report.build import write_report
 
     import_file(ws, write_jsonl(tmp_path / "d.jsonl", synthetic_groups(30)))
     assign_splits(ws, val=0.2, test=0.2)

@@ -11,7 +11,7 @@ from conftest import EXAMPLES, synthetic_groups, write_jsonl
 from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
 from expertune.errors import InputError
-from expertune.evaluate import perplexity
+from expertune.evaluate.tasks import perplexity
 from expertune.llm.base import Generation
 
 

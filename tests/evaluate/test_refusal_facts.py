@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as hst
 
 from expertune.errors import InputError
-from expertune.evaluate import facts, refusal
-from expertune.evaluate.evidence import evidence_summary
+from expertune.evaluate.report.evidence import evidence_summary
+from expertune.evaluate.tasks import facts, refusal
 from expertune.llm.base import GenParams
 
 

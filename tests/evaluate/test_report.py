@@ -5,10 +5,11 @@ import re
 import pytest
 from pairwise_helpers import candidate_answer, eval_config, make_workspace, register_scripts
 
-from expertune.evaluate import report as report_mod
+from expertune.evaluate import registry
 from expertune.evaluate.config import EvalConfig
 from expertune.evaluate.pipeline import run_eval
-from expertune.evaluate.report import register_section, write_report
+from expertune.evaluate.report.build import write_report
+from expertune.evaluate.report.html import interval
 from expertune.llm.testing import FakeOpenAIServer
 
 EVIL = "<script>alert('x')</script>"
@@ -57,14 +58,23 @@ def test_everything_is_escaped(run, tmp_path):
 
 def test_sections_can_be_added_and_a_broken_one_does_not_hide_the_rest(run, tmp_path):
     ws, result = run
-    saved = list(report_mod.SECTIONS)
+    saved = list(registry.SECTIONS)
     try:
-        register_section("exam", lambda ctx: f"<p>exam of run {ctx.run['id']}: {ctx.esc('<b>')}</p>", title="Exams")
-        register_section("broken", lambda ctx: 1 / 0, title="Broken", after="lineage")
-        register_section("skipped", lambda ctx: None)
+        @registry.report_section("exam", title="Exams")
+        def exam(ctx):
+            return f"<p>exam of run {ctx.run['id']}: {ctx.esc('<b>')}</p>"
+
+        @registry.report_section("broken", title="Broken", after="lineage")
+        def broken(ctx):
+            return 1 / 0
+
+        @registry.report_section("skipped")
+        def skipped(ctx):
+            return None
+
         out = write_report(ws, result["run"], tmp_path / "r.html")
     finally:
-        report_mod.SECTIONS[:] = saved
+        registry.SECTIONS[:] = saved
     keys = out["sections"]
     assert keys.index("exam") == keys.index("samples") - 1  # by default just before the samples
     assert keys.index("broken") == keys.index("lineage") + 1
@@ -81,7 +91,7 @@ def test_headline_interval_resamples_prompts_and_wilson_is_labelled_unclustered(
     assert "95% interval (over prompts)" in headline and "Wilson, unclustered" in headline
     assert ">Wilson<" not in headline and ">bootstrap<" not in headline  # no interval without its unit
     pooled = result["summary"]["pairs"][0]["pooled"]["overall"]
-    assert pooled["ci_method"] == "bootstrap over prompts" and report_mod.interval(pooled["ci"]) in headline
+    assert pooled["ci_method"] == "bootstrap over prompts" and interval(pooled["ci"]) in headline
 
 
 def test_samples_name_the_answers_by_this_runs_candidates_even_for_reused_judgments(tmp_path):

@@ -1,11 +1,11 @@
-"""The choices `eval mcq|perplexity|forgetting` make before any model loads (evaluate/standalone_tasks.py)."""
+"""The choices `eval mcq|perplexity|forgetting` make before any model loads (evaluate/tasks/standalone.py)."""
 
 from pathlib import Path
 
 import pytest
 
 from expertune.errors import ConfigError, InputError, WorkspaceNotFound
-from expertune.evaluate import standalone_tasks as tasks
+from expertune.evaluate.tasks import standalone as tasks
 
 EXAMS = Path(__file__).parents[1] / "fixtures" / "exams"
 

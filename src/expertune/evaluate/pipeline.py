@@ -35,17 +35,17 @@ def start_run(ws: Workspace, config: EvalConfig | Path, overrides: list[str] | N
 def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     """Run the extension tasks of the run's config (exams, classification, ...); each summary is
     saved under runs/eval-<id>/tasks/<name>.json."""
-    from expertune.evaluate.extensions import TASKS, load_plugins
+    from expertune.evaluate.tasks import all_tasks
 
     run = get_run(ws, run_ref)
     config = run_config(run)
     if not config.tasks:
         return {}
-    load_plugins()
+    tasks = all_tasks()
     ctx = TaskContext(ws, run["id"], Path(run["folder"]), run["lineage"]["candidates"], run["lineage"]["baseline"])
     out = {}
     for name, raw in config.tasks.items():
-        task = TASKS[name]
+        task = tasks[name]
         result = task.run(ctx, task.config_model.model_validate(raw))
         folder = Path(run["folder"]) / "tasks"
         folder.mkdir(parents=True, exist_ok=True)
@@ -55,8 +55,8 @@ def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
 
 
 def write_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
-    """The run's statistics with, first, what their evidence amounts to (evaluate/evidence.py)."""
-    from expertune.evaluate.evidence import evidence_summary
+    """The run's statistics with, first, what their evidence amounts to (evaluate/report/evidence.py)."""
+    from expertune.evaluate.report.evidence import evidence_summary
 
     summary = run_summary(ws, run_ref)
     summary = {"evidence": evidence_summary(summary).model_dump(mode="json"), **summary}

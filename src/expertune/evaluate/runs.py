@@ -255,7 +255,7 @@ def chat_model(frozen: dict[str, Any], *, on_result=None):
 
 @dataclass
 class TaskContext:
-    """What an extension task (evaluate/extensions.py) gets to evaluate a run's candidates."""
+    """What an extension task (evaluate/tasks/, registered in evaluate/registry.py) gets to evaluate a run's candidates."""
 
     ws: Workspace
     run_id: int

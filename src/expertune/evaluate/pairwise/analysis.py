@@ -19,8 +19,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from expertune.data.splits import CHECKPOINT_SELECTION
 from expertune.evaluate import stats as st
-from expertune.evaluate.config import CHECKPOINT_SELECTION, JudgeReliability
+from expertune.evaluate.config import JudgeReliability
 from expertune.evaluate.pairwise.generation import load_generations, plan_generations
 from expertune.evaluate.pairwise.judging import (
     Comparison, build_comparisons, build_request, llm_judges, load_judgments, text_sha,

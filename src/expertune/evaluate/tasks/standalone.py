@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from expertune.errors import ConfigError, InputError, WorkspaceNotFound, user_path_errors
-from expertune.evaluate.metrics import new_run_dir, open_local_models, slug, write_result
+from expertune.evaluate.tasks.common import new_run_dir, open_local_models, result_files, slug, write_result
 from expertune.llm.base import GenParams
 
 Progress = Callable[[str], Any] | None
@@ -40,8 +40,8 @@ def greedy_params(max_new_tokens: int, seed: int) -> GenParams:
 def shot_pool(ws, formats: str | None, scoring: str, shots_from: str | None) -> list:
     """Few-shot examples, needed only when a few-shot format is generated: from `shots_from` (an
     exam file or eval set), else the workspace's train-split multiple-choice groups, else none."""
-    from expertune.evaluate import mcq
-    from expertune.evaluate.exam_formats import parse_formats
+    from expertune.evaluate.tasks import mcq
+    from expertune.evaluate.tasks.exam_formats import parse_formats
 
     if scoring == "logprob" or not any(f.shots == "few" for f in parse_formats(formats)):
         return []
@@ -57,7 +57,7 @@ def run_mcq(ws, exam: str, *, model: str | None = None, adapter: str | None = No
             progress: Progress = None) -> tuple[dict[str, Any], Path]:
     """A multiple-choice exam. Without few-shot examples the few-shot formats fall back to
     zero-shot (mcq.choose_formats); `on_note` hears why before the models load."""
-    from expertune.evaluate import mcq
+    from expertune.evaluate.tasks import mcq
 
     items, exam_info = mcq.load_exam(exam, ws)
     items = items[:limit] if limit else items
@@ -77,7 +77,7 @@ def run_classify(ws, task: str, *, model: str | None = None, adapter: str | None
                  tuned_only: bool = False, scoring: str = "generate", max_new_tokens: int = 16, limit: int | None = None,
                  seed: int = 0, run: Path | None = None, progress: Progress = None) -> tuple[dict[str, Any], Path]:
     """A labelled classification task."""
-    from expertune.evaluate import classify
+    from expertune.evaluate.tasks import classify
 
     items, info = classify.load_task(task, ws)
     models, meta = open_local_models(ws, model, adapter, adapter_path, tuned_only)
@@ -91,7 +91,7 @@ def perplexity_sets(ws, *, splits: Sequence[str] = ("test",), heldout: bool = Tr
                     ood: Sequence[str] = ()) -> tuple[dict[str, list], dict[str, dict]]:
     """The sets perplexity scores: the workspace's held-out groups of each split (test is held
     out; val and train are reported as sets of their own) and each out-of-domain set as "ood:NAME"."""
-    from expertune.evaluate import perplexity
+    from expertune.evaluate.tasks import perplexity
 
     sets, info = perplexity.heldout_sets(ws, list(splits)) if heldout else ({}, {})
     for source in ood:
@@ -108,7 +108,7 @@ def run_perplexity(ws, *, model: str | None = None, adapter: str | None = None, 
                    max_new_tokens: int = 128, seed: int = 0, run: Path | None = None,
                    progress: Progress = None) -> tuple[dict[str, Any], Path]:
     """Held-out NLL/perplexity of accepted answers under base and tuned, paired per prompt group."""
-    from expertune.evaluate import perplexity
+    from expertune.evaluate.tasks import perplexity
 
     sets, info = perplexity_sets(ws, splits=splits, heldout=heldout, ood=ood)
     models, meta = open_local_models(ws, model, adapter, adapter_path, tuned_only)
@@ -122,7 +122,7 @@ def forgetting_config(**options: Any):
     """The forgetting check's configuration; a bad value is a ConfigError naming the option."""
     from pydantic import ValidationError
 
-    from expertune.evaluate.forgetting import ForgettingConfig
+    from expertune.evaluate.tasks.forgetting import ForgettingConfig
 
     try:
         return ForgettingConfig(**options)
@@ -136,7 +136,7 @@ def run_forgetting_check(ws, source: str, *, model: str | None = None, adapter: 
                          scoring: str = "logprob", max_new_tokens: int = 128, run: Path | None = None,
                          progress: Progress = None) -> tuple[dict[str, Any], Path]:
     """Base vs tuned on a general set, flagged beyond a margin; needs an adapter to compare."""
-    from expertune.evaluate.forgetting import run_forgetting
+    from expertune.evaluate.tasks.forgetting import run_forgetting
 
     if not adapter and not adapter_path:
         raise InputError("the forgetting check compares base and tuned: pass --adapter NAME or --adapter-path DIR")
@@ -148,3 +148,25 @@ def run_forgetting_check(ws, source: str, *, model: str | None = None, adapter: 
     folder = run_folder(ws, run, "forgetting")
     result = run_forgetting(models, source, ws=ws, config=config, model_info=meta, progress=progress)
     return result, write_result(folder, f"forgetting-{slug(source)}.json", result)
+
+
+def report_sections(run_dir: Path, *, charts: bool = True) -> list[str]:
+    """The HTML fragments of the standalone results stored in `run_dir` (exams, classification,
+    perplexity, forgetting), in file order."""
+    import json
+
+    from expertune.evaluate.tasks import classify, forgetting, mcq, perplexity
+
+    builders = {"mcq": lambda r: mcq.report_section(r, charts=charts),
+                "classify": lambda r: classify.report_section(r, charts=charts),
+                "perplexity": perplexity.report_section, "forgetting": forgetting.report_section}
+    out = []
+    for path in result_files(run_dir):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not ours or unreadable: the report names its own inputs
+        builder = builders.get(data.get("kind")) if isinstance(data, dict) else None
+        if builder:
+            out.append(builder(data))
+    return out

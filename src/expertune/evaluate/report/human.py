@@ -1,4 +1,4 @@
-"""The report's "Human judgments and judge validity" section (registered when plugins load).
+"""The report's "Human judgments and judge validity" section.
 
 It says what the experts decided (win rates with prompt-clustered intervals) and which LLM judges
 can stand in for them on this domain, and how much (kappa with its interval; human_stats.validity).
@@ -7,13 +7,16 @@ can stand in for them on this domain, and how much (kappa with its interval; hum
 from __future__ import annotations
 
 from expertune.evaluate.pairwise.human_stats import MIN_SHARED, human_summary
-from expertune.evaluate.report import ReportContext, esc, interval, num, pct, register_section, table
+from expertune.evaluate.registry import report_section
+from expertune.evaluate.report.html import esc, interval, num, pct, table
+from expertune.evaluate.report.sections import ReportContext
 
 
 def _kappa_ci(ci) -> str:
     return "–" if not ci else f"[{num(ci[0])}, {num(ci[1])}]"
 
 
+@report_section("human", title="Human judgments and judge validity", before="reliability")
 def human_section(ctx: ReportContext) -> str | None:
     summary = human_summary(ctx.ws, ctx.run["id"])
     if not summary["humans"]:
@@ -41,6 +44,3 @@ def human_section(ctx: ReportContext) -> str | None:
             + ("<h3>Agreement between humans</h3>"
                + table(["humans", "shared", "raw agreement", "κ", "κ 95% interval"], between) if between else ""))
     return "".join(parts)
-
-
-register_section("human", human_section, title="Human judgments and judge validity", before="reliability")

@@ -14,7 +14,9 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.errors import InputError
-from expertune.evaluate.metrics import esc, fmt_num, html_table, register_extension, slug, task_models, write_result
+from expertune.evaluate import registry
+from expertune.evaluate.report.html import esc, fmt_num, html_table
+from expertune.evaluate.tasks.common import slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
 
 
@@ -73,18 +75,18 @@ def run_forgetting(models: dict[str, ChatModel], source: str, *, ws=None, config
     kind, info = _kind_of(source, ws)
     common = {"model_info": model_info, "baseline": baseline, "progress": progress}
     if kind == "mcq":
-        from expertune.evaluate import mcq
+        from expertune.evaluate.tasks import mcq
 
         items, exam_info = mcq.load_exam(source, ws)
         inner = mcq.run_exam(models, items, formats=config.mcq_format, scoring=config.mcq_scoring,
                              params=GenParams(max_new_tokens=config.max_new_tokens), exam_info=exam_info, **common)
     elif kind == "classify":
-        from expertune.evaluate import classify
+        from expertune.evaluate.tasks import classify
 
         items, task_info = classify.load_task(source, ws)
         inner = classify.run_task(models, items, task_info=task_info, **common)
     else:
-        from expertune.evaluate import perplexity
+        from expertune.evaluate.tasks import perplexity
 
         examples, set_info = perplexity.ood_examples(source, ws)
         name = f"ood:{set_info['name']}"
@@ -135,6 +137,7 @@ def _row(name: str, label: str, baseline: str, v: dict[str, Any]) -> list[str]:
     return [name, f"{label} vs {baseline}", measure, fmt_num(v["base"]), fmt_num(v["tuned"]), change, margin, evidence, status]
 
 
+@registry.report_section("forgetting", title="Forgetting check", results="forgetting")
 def report_section(result: dict[str, Any]) -> str:
     name = result["source"].get("name", "")
     status = ("<strong style=\"color:#b00\">⚠ possible forgetting: a drop beyond the margin</strong>" if result["flagged"]
@@ -152,19 +155,10 @@ class ForgettingTaskConfig(ForgettingConfig):
     set: str  # a general exam, labelled task or prompt set (file or eval set)
 
 
+@registry.task("forgetting", config=ForgettingTaskConfig, description="base vs tuned on a general set")
 def _run_task(ctx, cfg: ForgettingTaskConfig) -> dict[str, Any]:
     models, meta = task_models(ctx)
     config = ForgettingConfig(**cfg.model_dump(exclude={"set"}))
     result = run_forgetting(models, cfg.set, ws=ctx.ws, config=config, model_info=meta, baseline=ctx.baseline)
     path = write_result(ctx.folder, f"forgetting-{slug(cfg.set)}.json", result)
     return {"path": str(path), "baseline": result["baseline"], "flagged": result["flagged"], "verdicts": result["verdicts"]}
-
-
-def _register() -> None:
-    from expertune.evaluate.extensions import EvalTask
-
-    register_extension("forgetting", "Forgetting check", report_section,
-                       EvalTask("forgetting", ForgettingTaskConfig, _run_task, "base vs tuned on a general set"))
-
-
-_register()

@@ -23,19 +23,12 @@ from typing import Any, Callable, Literal, Sequence
 from pydantic import Field
 
 from expertune.config import StrictModel
+from expertune.data.splits import CHECKPOINT_SELECTION
 from expertune.errors import InputError
-from expertune.evaluate.config import CHECKPOINT_SELECTION
-from expertune.evaluate.metrics import (
-    esc,
-    fmt_num,
-    html_table,
-    pick_baseline,
-    register_extension,
-    release_model,
-    task_models,
-    write_result,
-)
+from expertune.evaluate import registry
+from expertune.evaluate.report.html import esc, fmt_num, html_table
 from expertune.evaluate.stats import mean_interval
+from expertune.evaluate.tasks.common import pick_baseline, release_model, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
 
 Example = dict[str, Any]  # {"group", "split", "messages", "completion"}
@@ -258,7 +251,7 @@ def summarise_set(models: dict[str, dict[str, Any]], *, baseline: str | None = N
 def fill_references(model: ChatModel, examples: list[Example], params: GenParams) -> int:
     """Generate references (greedy, by the base model) for examples without one: NLL of the base
     model's own answers under base and tuned then measures drift away from base behaviour."""
-    from expertune.evaluate.mcq import generate_all
+    from expertune.evaluate.tasks.mcq import generate_all
 
     missing = [ex for ex in examples if not ex.get("completion")]
     gens = generate_all(model, [ex["messages"] for ex in missing], params)
@@ -309,6 +302,7 @@ def rescore(result: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- report ----------------------------------------------------------------------------------------
+@registry.report_section("perplexity", title="Held-out perplexity", results="perplexity")
 def report_section(result: dict[str, Any]) -> str:
     rows, diffs = [], []
     for name, entry in result["sets"].items():
@@ -350,6 +344,7 @@ class PerplexityTaskConfig(StrictModel):
     seed: int = 0
 
 
+@registry.task("perplexity", config=PerplexityTaskConfig, description="held-out and out-of-domain NLL")
 def _run_task(ctx, cfg: PerplexityTaskConfig) -> dict[str, Any]:
     sets: dict[str, list[Example]] = {}
     info: dict[str, dict] = {}
@@ -367,13 +362,3 @@ def _run_task(ctx, cfg: PerplexityTaskConfig) -> dict[str, Any]:
     path = write_result(ctx.folder, "perplexity.json", result)
     return {"path": str(path), "baseline": result["baseline"],
             "sets": {name: entry["summary"] for name, entry in result["sets"].items()}}
-
-
-def _register() -> None:
-    from expertune.evaluate.extensions import EvalTask
-
-    register_extension("perplexity", "Held-out perplexity", report_section,
-                       EvalTask("perplexity", PerplexityTaskConfig, _run_task, "held-out and out-of-domain NLL"))
-
-
-_register()

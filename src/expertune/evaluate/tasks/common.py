@@ -1,68 +1,18 @@
-"""The plumbing that exams, classification tasks, perplexity and forgetting checks share: report
-fragments, result files in run folders, opening and releasing the models, and the hooks into
-`eval run` and the report.
+"""What the tasks share: result files in run folders, opening and releasing the models, running
+each model in turn and comparing it with the baseline.
+
+Their report fragments are built with evaluate/report/html.py; they register with the decorators of
+evaluate/registry.py.
 
 The maths (intervals, tests, per-class scores) lives in evaluate/stats.py, the one module for it.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from expertune.atomic import write_atomic
-
-
-# -- report fragments ------------------------------------------------------------------------------
-def esc(value: Any) -> str:
-    """Text for an HTML page or attribute: escaped, None as empty (the one escaper of evaluate/)."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def fmt_num(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def fmt_pct(p: dict[str, Any] | None) -> str:
-    """"62.5% [40.1–80.2]" from a proportion() dict."""
-    if not p or p.get("value") is None:
-        return "–"
-    lo, hi = p["ci"]
-    return f"{100 * p['value']:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}] (n={p['n']})"
-
-
-def html_table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str | None = None) -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f'<table class="expertune-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def figure_img(fig: Any, alt: str) -> str:
-    """An <img> with the figure inlined as a base64 PNG, so the report is one self-contained file."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}"/>'
-
-
-def new_figure(width: float = 6.0, height: float = 3.2):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # headless: reports are built on servers and in CI
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(width, height))
 
 
 # -- result files ----------------------------------------------------------------------------------
@@ -139,27 +89,6 @@ def result_files(run_dir: Path) -> list[Path]:
     return sorted(p for kind in RESULT_KINDS for p in Path(run_dir).glob(f"{kind}*.json"))
 
 
-def report_sections(run_dir: Path, *, charts: bool = True) -> list[str]:
-    """HTML fragments for every result of these kinds in `run_dir`, for the evaluation report."""
-    import json
-
-    from expertune.evaluate import classify, forgetting, mcq, perplexity
-
-    builders = {"mcq": lambda r: mcq.report_section(r, charts=charts),
-                "classify": lambda r: classify.report_section(r, charts=charts),
-                "perplexity": perplexity.report_section, "forgetting": forgetting.report_section}
-    out = []
-    for path in result_files(run_dir):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # not ours or unreadable: the report names its own inputs
-        builder = builders.get(data.get("kind")) if isinstance(data, dict) else None
-        if builder:
-            out.append(builder(data))
-    return out
-
-
 def slug(text: str) -> str:
     """A file-name-safe short name of a set ("exam.jsonl" -> "exam", "evalset name" -> "evalset-name")."""
     import re
@@ -216,28 +145,3 @@ def task_models(ctx: Any) -> tuple[dict[str, Any], dict[str, dict]]:
     info = {c["name"]: {"model_id": c.get("model_id"), "base_model": c.get("base"),
                         "adapter": c.get("adapter")} for c in ctx.candidates}
     return models, info
-
-
-def register_extension(kind: str, title: str, section: Callable[[dict[str, Any]], str], task: Any = None) -> None:
-    """Add a report section that renders every stored `<kind>*.json` of the run folder, and
-    optionally an `eval run` task (evaluate/extensions.py)."""
-    import json
-
-    from expertune.evaluate import report
-
-    def builder(ctx: Any) -> str | None:
-        fragments = []
-        for path in sorted(Path(ctx.run["folder"]).glob(f"{kind}*.json")):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and data.get("kind") == kind:
-                fragments.append(section(data))
-        return "\n".join(fragments) or None
-
-    report.register_section(kind, builder, title=title)
-    if task is not None:
-        from expertune.evaluate.extensions import register_task
-
-        register_task(task)

@@ -18,21 +18,10 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.errors import InputError
-from expertune.evaluate.metrics import (
-    compare_with_baseline,
-    esc,
-    evaluate_models,
-    figure_img,
-    fmt_num,
-    fmt_pct,
-    html_table,
-    new_figure,
-    register_extension,
-    slug,
-    task_models,
-    write_result,
-)
+from expertune.evaluate import registry
+from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, html_table, new_figure
 from expertune.evaluate.stats import INVALID, classification_metrics, mcnemar
+from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
 
 Progress = Callable[[int, int], None]
@@ -181,7 +170,7 @@ def label_logprobs(model: ChatModel, convs: list, labels: Sequence[str]) -> tupl
 
 def run_model(model: ChatModel, items: Sequence[TaskItem], labels: Sequence[str], *, scoring: str = "generate",
               params: GenParams = GenParams(max_new_tokens=16), progress: Progress | None = None) -> dict[str, Any]:
-    from expertune.evaluate.mcq import generate_all
+    from expertune.evaluate.tasks.mcq import generate_all
 
     if scoring not in SCORINGS:
         raise InputError(f"--scoring {scoring!r}: expected one of {', '.join(SCORINGS)}")
@@ -299,6 +288,7 @@ def confusion_chart(metrics: dict[str, Any], title: str) -> str:
     return figure_img(fig, f"confusion matrix: {title}")
 
 
+@registry.report_section("classify", title="Classification tasks", results="classify")
 def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
     task = result["task"]
     parts = [f"<section class=\"expertune-classify\"><h3>Classification: {esc(task.get('name') or task.get('source', ''))}</h3>",
@@ -346,6 +336,7 @@ class ClassifyTaskConfig(StrictModel):
     limit: int | None = Field(None, ge=1)
 
 
+@registry.task("classify", config=ClassifyTaskConfig, description="text classification with per-class metrics")
 def _run_task(ctx, cfg: ClassifyTaskConfig) -> dict[str, Any]:
     items, info = load_task(cfg.task, ctx.ws)
     models, meta = task_models(ctx)
@@ -354,13 +345,3 @@ def _run_task(ctx, cfg: ClassifyTaskConfig) -> dict[str, Any]:
     path = write_result(ctx.folder, f"classify-{slug(cfg.task)}.json", result)
     return {"path": str(path), "baseline": result["baseline"], "comparisons": result["comparisons"],
             "summary": {label: res["summary"] for label, res in result["models"].items()}}
-
-
-def _register() -> None:
-    from expertune.evaluate.extensions import EvalTask
-
-    register_extension("classify", "Classification tasks", report_section,
-                       EvalTask("classify", ClassifyTaskConfig, _run_task, "text classification with per-class metrics"))
-
-
-_register()

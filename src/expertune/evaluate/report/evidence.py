@@ -18,7 +18,7 @@ or a significant first-slot preference; analysis.pair_summary) and by default le
 pooled verdict; with no reliable judge the summary says so and how to add one.
 
 One function and three printers: `eval run` and `eval stats` (cli/evaluate.py) and the report
-(the "evidence" section registered below) all show the same EvidenceSummary.
+(the "evidence" section of report/sections.py) all show the same EvidenceSummary.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def evidence_summary(summary: dict[str, Any]) -> EvidenceSummary:
 
 def report_section(ev: EvidenceSummary) -> str | None:
     """The report's first section: the same lines `eval run` and `eval stats` print (HTML, escaped)."""
-    from expertune.evaluate.report import esc, table
+    from expertune.evaluate.report.html import esc, table
 
     if not ev.candidates:
         return None

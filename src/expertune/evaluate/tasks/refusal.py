@@ -23,8 +23,9 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.errors import InputError
-from expertune.evaluate.metrics import compare_with_baseline, register_extension, release_model, task_models, write_result
+from expertune.evaluate import registry
 from expertune.evaluate.stats import mcnemar
+from expertune.evaluate.tasks.common import compare_with_baseline, release_model, task_models, write_result
 from expertune.llm.base import GenParams
 
 BUNDLED = Path(__file__).parent / "data" / "refusal.jsonl"
@@ -62,7 +63,7 @@ def load_prompts(source: str | None = None, ws=None) -> tuple[list[dict[str, Any
 
 
 def run_model(model: Any, items: Sequence[dict[str, Any]], params: GenParams) -> dict[str, Any]:
-    from expertune.evaluate.mcq import generate_all
+    from expertune.evaluate.tasks.mcq import generate_all
 
     gens = generate_all(model, [[{"role": "user", "content": it["prompt"]}] for it in items], params)
     return {"model": getattr(model, "id", str(model)),
@@ -104,6 +105,7 @@ class RefusalTaskConfig(StrictModel):
     max_new_tokens: int = Field(48, ge=1)
 
 
+@registry.task("refusal", config=RefusalTaskConfig, description="refusal rates on harmful and look-alike prompts")
 def _run_task(ctx, cfg: RefusalTaskConfig) -> dict[str, Any]:
     items, info = load_prompts(cfg.prompts, ctx.ws)
     models, _ = task_models(ctx)
@@ -112,8 +114,9 @@ def _run_task(ctx, cfg: RefusalTaskConfig) -> dict[str, Any]:
     return {"path": str(path), "baseline": result["baseline"], "comparisons": result["comparisons"]}
 
 
+@registry.report_section("refusal", title="Refusals (safety regression)", results="refusal")
 def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
-    from expertune.evaluate.metrics import esc, fmt_num, html_table
+    from expertune.evaluate.report.html import esc, fmt_num, html_table
 
     rows = [[label, c["detail"], c["n"], fmt_num(c["base_accuracy"]), fmt_num(c["tuned_accuracy"]),
              f"{c['mcnemar']['base_only']}/{c['mcnemar']['tuned_only']}", fmt_num(c["mcnemar"]["p_value"], 4)]
@@ -122,13 +125,3 @@ def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
             f"and on look-alike harmless prompts (should stay low). Baseline: {esc(result['baseline'])}.</p>"
             + html_table(["model", "prompts", "n", "baseline refusal rate", "model refusal rate",
                           "discordant (baseline only/model only)", "McNemar p"], rows) + "</section>")
-
-
-def _register() -> None:
-    from expertune.evaluate.extensions import EvalTask
-
-    register_extension("refusal", "Refusals (safety regression)", report_section,
-                       EvalTask("refusal", RefusalTaskConfig, _run_task, "refusal rates on harmful and look-alike prompts"))
-
-
-_register()

@@ -25,8 +25,9 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.errors import InputError
-from expertune.evaluate.metrics import compare_with_baseline, register_extension, slug, task_models, write_result
+from expertune.evaluate import registry
 from expertune.evaluate.stats import mcnemar, mean_interval
+from expertune.evaluate.tasks.common import compare_with_baseline, slug, task_models, write_result
 from expertune.llm.base import GenParams
 
 SYSTEM = "Answer the question briefly."
@@ -72,8 +73,8 @@ def conversation(question: str) -> list[dict[str, str]]:
 
 
 def run_model(model: Any, items: Sequence[dict[str, Any]], params: GenParams) -> dict[str, Any]:
-    from expertune.evaluate.mcq import generate_all
-    from expertune.evaluate.perplexity import scorer_for
+    from expertune.evaluate.tasks.mcq import generate_all
+    from expertune.evaluate.tasks.perplexity import scorer_for
 
     convs = [conversation(it["question"]) for it in items]
     gens = generate_all(model, convs, params)
@@ -108,7 +109,7 @@ def compare(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
 def run_facts(models: dict[str, Any], items: Sequence[dict[str, Any]], *, baseline: str,
               params: GenParams = GenParams(max_new_tokens=48), info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every model in turn (one in memory at a time), then each compared with the baseline."""
-    from expertune.evaluate.metrics import release_model
+    from expertune.evaluate.tasks.common import release_model
 
     result: dict[str, Any] = {"kind": "facts", "source": info or {}, "items": list(items), "models": {}, "baseline": baseline}
     for label, model in models.items():
@@ -126,6 +127,7 @@ class FactsTaskConfig(StrictModel):
     max_new_tokens: int = Field(48, ge=1)
 
 
+@registry.task("facts", config=FactsTaskConfig, description="question/answer facts: match and log-probability")
 def _run_task(ctx, cfg: FactsTaskConfig) -> dict[str, Any]:
     items, info = load_facts(cfg.file, ctx.ws)
     models, _ = task_models(ctx)
@@ -134,8 +136,9 @@ def _run_task(ctx, cfg: FactsTaskConfig) -> dict[str, Any]:
     return {"path": str(path), "baseline": result["baseline"], "comparisons": result["comparisons"]}
 
 
+@registry.report_section("facts", title="Facts (knowledge injection)", results="facts")
 def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
-    from expertune.evaluate.metrics import esc, fmt_num, html_table
+    from expertune.evaluate.report.html import esc, fmt_num, html_table
 
     rows = []
     for label, c in (result.get("comparisons") or {}).items():
@@ -147,13 +150,3 @@ def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
             f"Baseline: {esc(result['baseline'])}.</p>"
             + html_table(["model", "facts", "baseline recalled", "model recalled", "discordant (baseline only/model only)",
                           "McNemar p", "log-prob difference (nats/token)", "95% t interval"], rows) + "</section>")
-
-
-def _register() -> None:
-    from expertune.evaluate.extensions import EvalTask
-
-    register_extension("facts", "Facts (knowledge injection)", report_section,
-                       EvalTask("facts", FactsTaskConfig, _run_task, "question/answer facts: match and log-probability"))
-
-
-_register()

@@ -18,7 +18,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.errors import InputError
-from expertune.evaluate.exam_formats import (
+from expertune.evaluate.tasks.exam_formats import (
     LETTERS,
     ExamFormat,
     ExamItem,
@@ -27,21 +27,10 @@ from expertune.evaluate.exam_formats import (
     parse_formats,
     render_conversation,
 )
-from expertune.evaluate.metrics import (
-    compare_with_baseline,
-    esc,
-    evaluate_models,
-    figure_img,
-    fmt_num,
-    fmt_pct,
-    html_table,
-    new_figure,
-    register_extension,
-    slug,
-    task_models,
-    write_result,
-)
+from expertune.evaluate import registry
+from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, html_table, new_figure
 from expertune.evaluate.stats import mcnemar, population_std, proportion
+from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
 
 LOGPROB = "logprob"  # the pseudo-format name of log-probability scoring
@@ -437,6 +426,7 @@ def area_chart(summaries: dict[str, dict[str, Any]], fmt: str) -> str:
     return figure_img(fig, f"accuracy per area ({fmt})")
 
 
+@registry.report_section("mcq", title="Multiple-choice exams", results="mcq")
 def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
     """HTML fragment for the evaluation report, built only from the stored result."""
     parts = [f"<section class=\"expertune-mcq\"><h3>Multiple-choice exam: {esc(result['exam'].get('source', ''))}</h3>"]
@@ -487,6 +477,7 @@ class McqTaskConfig(StrictModel):
     seed: int = 0
 
 
+@registry.task("mcq", config=McqTaskConfig, description="multiple-choice exam with option-bias analysis")
 def _run_task(ctx, cfg: McqTaskConfig) -> dict[str, Any]:
     items, info = load_exam(cfg.exam, ctx.ws)
     items = items[:cfg.limit] if cfg.limit else items
@@ -501,13 +492,3 @@ def _run_task(ctx, cfg: McqTaskConfig) -> dict[str, Any]:
     path = write_result(ctx.folder, f"mcq-{slug(cfg.exam)}.json", result)
     return {"path": str(path), "baseline": result["baseline"], "comparisons": result["comparisons"],
             "summary": {label: res["summary"] for label, res in result["models"].items()}}
-
-
-def _register() -> None:
-    from expertune.evaluate.extensions import EvalTask
-
-    register_extension("mcq", "Multiple-choice exams", report_section,
-                       EvalTask("mcq", McqTaskConfig, _run_task, "multiple-choice exam with option-bias analysis"))
-
-
-_register()

@@ -1,48 +1,25 @@
-"""The evaluation report: one self-contained HTML file (inline CSS, plots as inline PNG).
+"""The report's built-in sections: lineage, win rates, the val split, domains, the grid, rubric
+criteria, judge reliability, failures and samples, after "What the evidence says".
 
-The report is a list of sections; each is a function of a ReportContext returning an HTML
-fragment (or None to leave the section out). Other evaluations add theirs with
-`register_section(key, builder, title=...)`; by default a new section goes before the samples.
-Every number comes from the store through evaluate.analysis, and every text is HTML-escaped.
+Each section is a function of a ReportContext returning an HTML fragment (or None to leave the
+section out), registered with `@report_section` (evaluate/registry.py) in the order it appears in
+the report. Sections of other evaluations (the human judgments, the tasks' results) register the
+same way and say where they go. Every number comes from the store through
+evaluate.pairwise.analysis, and every text is HTML-escaped.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from expertune.atomic import write_atomic
-from expertune.evaluate import plots
-from expertune.evaluate.pairwise.analysis import RunData, load_run_data, shown_names, summarize
-from expertune.evaluate.summary import run_summary
-from expertune.evaluate.metrics import esc
+from expertune.evaluate.pairwise.analysis import RunData, shown_names
+from expertune.evaluate.registry import report_section
+from expertune.evaluate.report import plots
+from expertune.evaluate.report.evidence import evidence_summary, report_section as evidence_section
+from expertune.evaluate.report.html import esc, img, interval, num, pct, table
 from expertune.workspace import Workspace
-
-
-def pct(x: float | None, digits: int = 1) -> str:
-    return "–" if x is None else f"{100 * x:.{digits}f}%"
-
-
-def num(x: float | None, digits: int = 3) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
-
-
-def interval(ci: Any) -> str:
-    return "–" if not ci else f"[{pct(ci[0])}, {pct(ci[1])}]"
-
-
-def table(header: list[str], rows: list[list[Any]], *, raw: bool = False) -> str:
-    """An HTML table; cells are escaped unless raw=True (then the caller escaped them)."""
-    cell = (lambda v: str(v)) if raw else esc
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def img(uri: str | None, alt: str) -> str:
-    return f'<img src="{uri}" alt="{esc(alt)}">' if uri else ""
 
 
 @dataclass
@@ -62,38 +39,13 @@ class ReportContext:
     img = staticmethod(img)
 
 
-Builder = Callable[[ReportContext], str | None]
+# -- built-in sections (in report order) ------------------------------------------------------------
+@report_section("evidence", title="What the evidence says", before=None)
+def _evidence(ctx: ReportContext) -> str | None:
+    return evidence_section(evidence_summary(ctx.summary))
 
 
-@dataclass
-class Section:
-    key: str
-    title: str
-    builder: Builder
-
-
-SECTIONS: list[Section] = []
-
-
-def register_section(key: str, builder: Builder, *, title: str | None = None, before: str | None = "samples",
-                     after: str | None = None) -> None:
-    """Add (or replace) a report section. Placement: after `after` if given, else before `before`
-    (default: before the samples), else at the end."""
-    section = Section(key, title or key.replace("_", " ").capitalize(), builder)
-    existing = [s.key for s in SECTIONS]
-    if key in existing:
-        SECTIONS[existing.index(key)] = section
-        return
-    keys = [s.key for s in SECTIONS]
-    if after in keys:
-        SECTIONS.insert(keys.index(after) + 1, section)
-    elif before in keys:
-        SECTIONS.insert(keys.index(before), section)
-    else:
-        SECTIONS.append(section)
-
-
-# -- built-in sections ---------------------------------------------------------------------------
+@report_section("lineage", title="Lineage", before=None)
 def _lineage(ctx: ReportContext) -> str:
     lin = ctx.run["lineage"]
     dv = lin.get("dataset_version")
@@ -122,10 +74,12 @@ def _lineage(ctx: ReportContext) -> str:
               f"{esc(' / '.join(ctx.summary['labels']))}; rubric {esc(lin['rubric_hash'][:12])}</p>")
 
 
+@report_section("headline", title="Win rates", before=None)
 def _headline(ctx: ReportContext) -> str | None:
     return _win_rates(ctx.summary["pairs"])
 
 
+@report_section("checkpoint_selection", title="Val split (used for checkpoint selection)", before=None)
 def _checkpoint_selection(ctx: ReportContext) -> str | None:
     block = ctx.summary.get("checkpoint_selection")
     if not block:
@@ -162,6 +116,7 @@ def _win_rates(pairs: list[dict[str, Any]]) -> str | None:
     return "".join(parts) or None
 
 
+@report_section("domain", title="In-domain vs out-of-domain", before=None)
 def _domain(ctx: ReportContext) -> str | None:
     parts = []
     for pair in ctx.summary["pairs"]:
@@ -180,6 +135,7 @@ def _domain(ctx: ReportContext) -> str | None:
     return "".join(parts) or None
 
 
+@report_section("grid", title="Temperature × max tokens", before=None)
 def _grid(ctx: ReportContext) -> str | None:
     grid = ctx.run["lineage"]["grid"]
     temps, lengths = grid["temperatures"], grid["max_new_tokens"]
@@ -209,6 +165,7 @@ def _grid(ctx: ReportContext) -> str | None:
     return "".join(parts)
 
 
+@report_section("criteria", title="Rubric criteria", before=None)
 def _criteria(ctx: ReportContext) -> str | None:
     parts = []
     for pair in ctx.summary["pairs"]:
@@ -227,6 +184,7 @@ def _criteria(ctx: ReportContext) -> str | None:
     return "".join(parts) or "<p>No rubric scores (local judges score criteria only with rubric_scores: true).</p>"
 
 
+@report_section("reliability", title="Judge reliability", before=None)
 def _reliability(ctx: ReportContext) -> str | None:
     parts = []
     for pair in ctx.summary["pairs"]:
@@ -253,6 +211,7 @@ def _reliability(ctx: ReportContext) -> str | None:
     return "".join(parts) or None
 
 
+@report_section("failures", title="Failures, flags and costs", before=None)
 def _failures(ctx: ReportContext) -> str | None:
     s = ctx.summary
     rows = [[j, f["failed_judgments"], "; ".join(f"{e['count']}× {e['error']}" for e in f["errors"])] for j, f in s["failures"].items()]
@@ -267,6 +226,7 @@ def _failures(ctx: ReportContext) -> str | None:
             + (table(["stage:actor", "USD", "input tokens", "output tokens", "calls"], costs) if costs else ""))
 
 
+@report_section("samples", title="Samples", before=None)
 def _samples(ctx: ReportContext) -> str | None:
     limit = int(ctx.options.get("samples", 30))
     items = sorted(ctx.data.items, key=lambda i: (not i.flagged, not any(v.kind == "flip" for v in i.judges.values()),
@@ -303,70 +263,3 @@ def _samples(ctx: ReportContext) -> str | None:
 def _short(text: str, n: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _evidence(ctx: ReportContext) -> str | None:
-    from expertune.evaluate.evidence import evidence_summary, report_section
-
-    return report_section(evidence_summary(ctx.summary))
-
-
-for _key, _title, _builder in (
-    ("evidence", "What the evidence says", _evidence),
-    ("lineage", "Lineage", _lineage),
-    ("headline", "Win rates", _headline),
-    ("checkpoint_selection", "Val split (used for checkpoint selection)", _checkpoint_selection),
-    ("domain", "In-domain vs out-of-domain", _domain),
-    ("grid", "Temperature × max tokens", _grid),
-    ("criteria", "Rubric criteria", _criteria),
-    ("reliability", "Judge reliability", _reliability),
-    ("failures", "Failures, flags and costs", _failures),
-    ("samples", "Samples", _samples),
-):
-    register_section(_key, _builder, title=_title, before=None)
-
-
-# -- assembling ----------------------------------------------------------------------------------
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1.5em;color:#222}
-h1{font-size:1.5em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}h3{font-size:1.05em;margin-top:1.4em}
-table{border-collapse:collapse;margin:.5em 0;font-size:13px}td,th{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}tr:nth-child(even) td{background:#fafafa}.note{color:#555;font-size:12.5px}
-pre{white-space:pre-wrap;word-wrap:break-word;background:#f7f7f7;padding:.5em;margin:.2em 0;font-size:12.5px}
-details{border:1px solid #ddd;border-radius:4px;margin:.4em 0;padding:.3em .6em}summary{cursor:pointer}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:.8em}.reason{color:#555}.error{color:#b00}img{max-width:100%}
-nav a{margin-right:.8em}
-"""
-
-
-def build_report(ws: Workspace, run_ref: int | str, *, samples: int = 30) -> tuple[str, dict[str, Any]]:
-    """The report's HTML and the summary it was built from."""
-    from expertune.evaluate.extensions import load_plugins
-
-    load_plugins()  # other evaluations register their sections on import
-    data = load_run_data(ws, run_ref)
-    summary = run_summary(ws, run_ref) if (Path(data.run["folder"]) / "tasks").is_dir() else summarize(data)
-    ctx = ReportContext(ws, data.run, data, summary, {"samples": samples})
-    body, nav, built, errors = [], [], [], {}
-    for section in list(SECTIONS):
-        try:
-            fragment = section.builder(ctx)
-        except Exception as err:  # noqa: BLE001 - one broken section must not hide the others
-            errors[section.key] = f"{type(err).__name__}: {err}"
-            fragment = f"<p class=error>This section failed to build: {esc(errors[section.key])}</p>"
-        if fragment:
-            built.append(section.key)
-            nav.append(f'<a href="#{esc(section.key)}">{esc(section.title)}</a>')
-            body.append(f'<section id="{esc(section.key)}"><h2>{esc(section.title)}</h2>{fragment}</section>')
-    title = f"expertune evaluation eval-{data.run['id']}" + (f" · {data.run['name']}" if data.run.get("name") else "")
-    page = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title><style>{CSS}</style></head>"
-            f"<body><h1>{esc(title)}</h1><nav>{''.join(nav)}</nav>{''.join(body)}</body></html>")
-    return page, {"sections": built, "section_errors": errors, "summary": summary}
-
-
-def write_report(ws: Workspace, run_ref: int | str, out: Path | None = None, *, samples: int = 30) -> dict[str, Any]:
-    page, meta = build_report(ws, run_ref, samples=samples)
-    path = out or Path(meta["summary"]["run"]["folder"]) / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, page)
-    return {"path": str(path), "bytes": len(page.encode("utf-8")), **meta}
