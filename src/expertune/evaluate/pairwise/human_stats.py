@@ -10,7 +10,7 @@ For each candidate against the baseline:
   - a validity verdict per LLM judge from its kappa with the humans (Landis & Koch's bands),
     read at the interval's lower bound so that a few lucky agreements do not earn trust.
 
-Every figure is recomputed from the store (evaluate.analysis for the LLM judges, the `human:NAME`
+Every figure is recomputed from the store (pairwise/analysis.py for the LLM judges, the `human:NAME`
 judgments for the people) and resolved through answer hashes (analysis.resolve_outcome).
 """
 
