@@ -10,7 +10,7 @@ The maths (intervals, tests, per-class scores) lives in evaluate/stats.py, the o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from expertune.atomic import write_atomic
 
