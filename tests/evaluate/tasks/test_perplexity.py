@@ -126,7 +126,7 @@ def test_ood_file_with_texts_and_messages(tmp_path):
     with pytest.raises(InputError, match="bad.jsonl:2: bad JSON"):
         perplexity.ood_examples(bad)
     with pytest.raises(InputError, match="exam8.jsonl:1: an exam question"):
-        perplexity.ood_examples(Path(__file__).parent.parent / "fixtures" / "exams" / "exam8.jsonl")
+        perplexity.ood_examples(Path(__file__).parents[2] / "fixtures" / "exams" / "exam8.jsonl")
 
 
 def test_models_without_weights_are_refused():

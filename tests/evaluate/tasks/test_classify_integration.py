@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from expertune.cli import exams
 
-TASK = Path(__file__).parent.parent / "fixtures" / "exams" / "classify6.jsonl"
+TASK = Path(__file__).parents[2] / "fixtures" / "exams" / "classify6.jsonl"
 LABELS = ["formation", "remedies", "terms"]
 
 

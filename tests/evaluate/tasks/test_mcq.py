@@ -11,7 +11,7 @@ from expertune.evaluate.tasks import mcq
 from expertune.evaluate.tasks.exam_formats import ALL_FORMATS, LETTERS, render_answer
 from expertune.llm.base import Generation
 
-EXAMS = Path(__file__).parent.parent / "fixtures" / "exams"
+EXAMS = Path(__file__).parents[2] / "fixtures" / "exams"
 
 
 def presented(conv):

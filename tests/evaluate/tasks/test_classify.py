@@ -12,7 +12,7 @@ from expertune.evaluate.stats import classification_metrics
 from expertune.evaluate.tasks import classify
 from expertune.llm.base import Generation
 
-TASK = Path(__file__).parent.parent / "fixtures" / "exams" / "classify6.jsonl"
+TASK = Path(__file__).parents[2] / "fixtures" / "exams" / "classify6.jsonl"
 LABELS = ["formation", "remedies", "terms"]
 
 # Test items by line: 7, 8 formation; 9, 10 remedies; 11, 12 terms.

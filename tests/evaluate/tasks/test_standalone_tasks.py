@@ -7,7 +7,7 @@ import pytest
 from expertune.errors import ConfigError, InputError, WorkspaceNotFound
 from expertune.evaluate.tasks import standalone as tasks
 
-EXAMS = Path(__file__).parents[1] / "fixtures" / "exams"
+EXAMS = Path(__file__).parents[2] / "fixtures" / "exams"
 
 
 def test_a_shot_pool_only_when_a_few_shot_format_is_generated(ws):

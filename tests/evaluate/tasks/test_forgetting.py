@@ -12,7 +12,7 @@ from expertune.evaluate.tasks.exam_formats import LETTERS
 from expertune.evaluate.tasks.forgetting import ForgettingConfig, assess, reassess, report_section, run_forgetting
 from expertune.llm.base import Generation
 
-EXAM = Path(__file__).parent.parent / "fixtures" / "exams" / "exam8.jsonl"
+EXAM = Path(__file__).parents[2] / "fixtures" / "exams" / "exam8.jsonl"
 GOLD = {json.loads(x)["question"]: json.loads(x) for x in EXAM.read_text().splitlines()}
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from test_classify_integration import run  # the eval sub-app runner
 
-EXAM = Path(__file__).parent.parent / "fixtures" / "exams" / "exam8.jsonl"
+EXAM = Path(__file__).parents[2] / "fixtures" / "exams" / "exam8.jsonl"
 
 
 @pytest.fixture(scope="module")
