@@ -18,6 +18,10 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.errors import InputError
+from expertune.evaluate import registry
+from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, html_table, new_figure
+from expertune.evaluate.stats import mcnemar, population_std, proportion
+from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.evaluate.tasks.exam_formats import (
     LETTERS,
     ExamFormat,
@@ -27,10 +31,6 @@ from expertune.evaluate.tasks.exam_formats import (
     parse_formats,
     render_conversation,
 )
-from expertune.evaluate import registry
-from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, html_table, new_figure
-from expertune.evaluate.stats import mcnemar, population_std, proportion
-from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
 
 LOGPROB = "logprob"  # the pseudo-format name of log-probability scoring
