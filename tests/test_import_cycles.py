@@ -15,18 +15,6 @@ import expertune
 
 PACKAGE = Path(expertune.__file__).parent
 
-# Cycles inside evaluate/ that its split into pairwise/, tasks/ and report/ (issue 16 item 2)
-# removes; that change deletes these entries. Any other cycle fails the test.
-KNOWN_CYCLES = {
-    frozenset({"expertune.evaluate.analysis", "expertune.evaluate.generate", "expertune.evaluate.human",
-               "expertune.evaluate.human_stats", "expertune.evaluate.judge_stage", "expertune.evaluate.judges",
-               "expertune.evaluate.runs"}),
-    frozenset({"expertune.evaluate.classify", "expertune.evaluate.evidence", "expertune.evaluate.forgetting",
-               "expertune.evaluate.mcq", "expertune.evaluate.metrics", "expertune.evaluate.perplexity",
-               "expertune.evaluate.report"}),
-}
-
-
 def module_files(root: Path) -> dict[str, Path]:
     files = {}
     for path in root.rglob("*.py"):
@@ -126,8 +114,6 @@ def test_the_walk_finds_a_cycle_through_a_function_level_import_and_ignores_type
     assert cycles(graph) == [frozenset({"pkg.a", "pkg.sub.b", "pkg.c"})]
 
 
-def test_no_import_cycles_outside_the_known_ones():
-    found = set(cycles(import_graph(PACKAGE)))
-    assert found - KNOWN_CYCLES == set(), "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in found - KNOWN_CYCLES)
-    # A known cycle that is gone (or changed) is taken off the list, so the list only shrinks.
-    assert KNOWN_CYCLES - found == set()
+def test_no_import_cycles():
+    found = cycles(import_graph(PACKAGE))
+    assert found == [], "import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in found)

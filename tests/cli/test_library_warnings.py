@@ -26,7 +26,7 @@ SCRIPT = textwrap.dedent("""
     library_function()
     warnings.warn_explicit("torch: TypedStorage is deprecated", UserWarning, "torch/storage.py", 1, module="torch.storage")
     warnings.warn_explicit("expertune: 3 answers were cut at max_new_tokens", UserWarning, "x.py", 1,
-                           module="expertune.evaluate.generate")
+                           module="expertune.evaluate.pairwise.generation")
 """)
 
 

@@ -7,7 +7,7 @@ from pairwise_helpers import make_workspace
 
 from expertune.evaluate.config import EvalConfig
 from expertune.evaluate.pipeline import run_eval
-from expertune.evaluate.report import write_report
+from expertune.evaluate.report.build import write_report
 from expertune.llm.adapters import read_adapter
 from expertune.store.tables import Adapter
 

@@ -7,7 +7,7 @@ import pytest
 from adapter_helpers import BUILTIN
 from browser_helpers import LiveStudio, browser, new_user, run_evaluation, shots, tiny_eval_workspace  # noqa: F401
 
-from expertune.evaluate.human import start_human_session
+from expertune.evaluate.pairwise.human import start_human_session
 
 pytestmark = pytest.mark.integration
 

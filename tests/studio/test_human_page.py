@@ -11,7 +11,7 @@ from studio_helpers import MARKUP, client, post
 
 from expertune.data.evalsets import add_evalset
 from expertune.evaluate.config import EvalConfig
-from expertune.evaluate.human import judge_name_for, progress, start_human_session
+from expertune.evaluate.pairwise.human import judge_name_for, progress, start_human_session
 from expertune.evaluate.pipeline import run_eval
 from expertune.llm.testing import FakeOpenAIServer
 

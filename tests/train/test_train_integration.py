@@ -193,7 +193,7 @@ def test_evaluation_renders_for_an_adapter_as_its_training_did(tiny_ws, policy):
     """Raw conversations from the store, rendered for the tuned model by evaluation (generation
     prompts, perplexity), equal the training rows token for token: the adapter's recorded
     system-prompt policy is applied inside the model, whatever the caller passes."""
-    from expertune.evaluate.perplexity import heldout_examples, scorer_for
+    from expertune.evaluate.tasks.perplexity import heldout_examples, scorer_for
     from expertune.llm.render import SystemPolicy
     from expertune.llm.scoring import completion_logprobs
     from expertune.train.sft import tokenise
@@ -227,8 +227,8 @@ def test_evaluation_renders_for_an_adapter_as_its_training_did(tiny_ws, policy):
 
 
 def _tuned(ws, ref: str):
-    from expertune.store.adapters import resolve_adapter
     from expertune.llm.local import LocalChatModel
+    from expertune.store.adapters import resolve_adapter
 
     return LocalChatModel("builtin:smollm2-135m-instruct", adapter_info=resolve_adapter(ws, ref))
 

@@ -82,7 +82,7 @@ def generate(
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate the candidates' answers (only what the store lacks)."""
-    from expertune.evaluate.generate import run_generation
+    from expertune.evaluate.pairwise.generation import run_generation
     from expertune.evaluate.pipeline import start_run
 
     ws = workspace(ctx)
@@ -103,7 +103,7 @@ def judge(
     as_json: bool = JsonOpt,
 ) -> None:
     """Judge the run's comparisons in both orders (only what is not judged yet)."""
-    from expertune.evaluate.judge_stage import run_judging
+    from expertune.evaluate.pairwise.judging import run_judging
 
     with progress_bar("judging", enabled=not as_json and not estimate) as update:
         result = run_judging(workspace(ctx), run_ref, budget_usd=budget, judges=judges, estimate_only=estimate, progress=update,
@@ -137,7 +137,7 @@ def plan(
     as_json: bool = JsonOpt,
 ) -> None:
     """Before a run: how many prompts a pairwise win-rate difference of --effect needs."""
-    from expertune.evaluate.evidence import plan_prompts
+    from expertune.evaluate.report.evidence import plan_prompts
 
     emit(plan_prompts(effect, power=power, confidence=confidence), as_json, lambda r: console.print(
         f"{r['prompts']} prompts detect a win rate of {r['win_rate']:.0%} against 50% (difference {r['effect']:g}) "
@@ -145,8 +145,8 @@ def plan(
 
 
 def _print_paired(result: dict) -> None:
-    """The evidence lines of a standalone facts/refusal comparison (evaluate/evidence.py)."""
-    from expertune.evaluate.evidence import CandidateEvidence, EvidenceSummary, task_metrics
+    """The evidence lines of a standalone facts/refusal comparison (evaluate/report/evidence.py)."""
+    from expertune.evaluate.report.evidence import CandidateEvidence, EvidenceSummary, task_metrics
 
     ev = EvidenceSummary(run=0, baseline=result["baseline"], candidates=[
         CandidateEvidence(candidate=c, baseline=result["baseline"],
@@ -176,8 +176,8 @@ def facts(
     as_json: bool = JsonOpt,
 ) -> None:
     """Did the facts stick? Normalised match (McNemar) and reference log-probability, base vs tuned."""
-    from expertune.evaluate.facts import load_facts, run_facts
-    from expertune.evaluate.metrics import open_local_models
+    from expertune.evaluate.tasks.common import open_local_models
+    from expertune.evaluate.tasks.facts import load_facts, run_facts
     from expertune.llm.base import GenParams
 
     ws = workspace(ctx)
@@ -198,8 +198,8 @@ def refusal(
     as_json: bool = JsonOpt,
 ) -> None:
     """Safety regression: refusal rates on harmful and look-alike harmless prompts, base vs tuned."""
-    from expertune.evaluate.metrics import open_local_models
-    from expertune.evaluate.refusal import load_prompts, run_refusal
+    from expertune.evaluate.tasks.common import open_local_models
+    from expertune.evaluate.tasks.refusal import load_prompts, run_refusal
     from expertune.llm.base import GenParams
 
     ws = workspace(ctx)
@@ -233,7 +233,7 @@ def report(
     as_json: bool = JsonOpt,
 ) -> None:
     """Write the self-contained HTML report of an evaluation run."""
-    from expertune.evaluate.report import write_report
+    from expertune.evaluate.report.build import write_report
 
     result = write_report(workspace(ctx), run_ref, out, samples=samples)
     for key, error in result["section_errors"].items():
@@ -300,7 +300,7 @@ def _signed(x) -> str:
 
 
 def _print_evidence(ev) -> None:
-    """The evidence summary (evaluate/evidence.py): one line per metric per candidate."""
+    """The evidence summary (evaluate/report/evidence.py): one line per metric per candidate."""
     from rich.text import Text
 
     if not ev:

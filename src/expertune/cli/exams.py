@@ -1,5 +1,5 @@
 """`expertune eval mcq|classify|perplexity|forgetting`: exams, labelled tasks, held-out NLL and the
-forgetting check. Handlers parse options, call evaluate/standalone_tasks.py and print."""
+forgetting check. Handlers parse options, call evaluate/tasks/standalone.py and print."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def mcq_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Multiple-choice exam: formats, answer extraction, option bias, log-prob scoring, base vs tuned."""
-    from expertune.evaluate.standalone_tasks import run_mcq
+    from expertune.evaluate.tasks.standalone import run_mcq
 
     def note(text: str) -> None:
         if not as_json:
@@ -129,8 +129,8 @@ def classify_cmd(
 ) -> None:
     """Classification task: constrained label parsing, per-class metrics, confusion matrix."""
 
-    from expertune.evaluate import classify
-    from expertune.evaluate.standalone_tasks import run_classify
+    from expertune.evaluate.tasks import classify
+    from expertune.evaluate.tasks.standalone import run_classify
 
     if export_training is not None:
         ws = _workspace(ctx, required=False)
@@ -148,7 +148,7 @@ def classify_cmd(
 
 
 def _print_classify(d: dict[str, Any]) -> None:
-    from expertune.evaluate.metrics import fmt_num
+    from expertune.evaluate.report.html import fmt_num
 
     for label, m in d["models"].items():
         for mode, s in m["summary"].items():
@@ -183,7 +183,7 @@ def perplexity_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Held-out NLL/perplexity of accepted answers under base and tuned, paired per prompt group."""
-    from expertune.evaluate.standalone_tasks import run_perplexity
+    from expertune.evaluate.tasks.standalone import run_perplexity
 
     ws = _workspace(ctx, required=heldout or run is None)
     with progress_bar("scoring", enabled=not as_json) as update:
@@ -196,7 +196,7 @@ def perplexity_cmd(
 
 
 def _print_perplexity(d: dict[str, Any]) -> None:
-    from expertune.evaluate.metrics import fmt_num
+    from expertune.evaluate.report.html import fmt_num
 
     t = Table("set", "model", "groups", "tokens", "NLL/token", "perplexity")
     for name, s in d["sets"].items():
@@ -228,7 +228,7 @@ def forgetting_cmd(
     as_json: bool = JsonOpt,
 ) -> None:
     """Forgetting check: base vs tuned on a general set, flagged beyond a margin."""
-    from expertune.evaluate.standalone_tasks import run_forgetting_check
+    from expertune.evaluate.tasks.standalone import run_forgetting_check
 
     ws = _workspace(ctx, required=False)  # the check says what it misses, the adapter before the workspace
     with progress_bar("checking", enabled=not as_json) as update:

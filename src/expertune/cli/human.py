@@ -2,7 +2,7 @@
 
 One key per decision: A or B (the better answer), T (tie), S (score the criteria), N (a note),
 Q (stop; starting again resumes). The logic — which comparisons, in which order, under which
-labels, and storing the verdict — is evaluate/human.py's, shared with the studio; this module
+labels, and storing the verdict — is evaluate/pairwise/human.py's, shared with the studio; this module
 only shows and reads. Answers are printed as plain text, never as markup.
 """
 
@@ -31,7 +31,7 @@ def human(
 ) -> None:
     """Judge a run's comparisons blind: two answers under neutral labels, the better one or a tie."""
     from expertune.errors import ConfigError
-    from expertune.evaluate.human import next_comparison, progress, record_human_judgment, start_human_session
+    from expertune.evaluate.pairwise.human import next_comparison, progress, record_human_judgment, start_human_session
 
     if not sys.stdin.isatty():
         raise ConfigError("eval human reads single keys from a terminal; run it in one (or use the studio's review page)")
@@ -129,7 +129,7 @@ def human_stats(
     as_json: bool = JsonOpt,
 ) -> None:
     """Human win rates, LLM judges' agreement with the humans (κ with intervals), judge validity."""
-    from expertune.evaluate.human_stats import human_summary
+    from expertune.evaluate.pairwise.human_stats import human_summary
 
     emit(human_summary(workspace(ctx), run_ref), as_json, print_human_stats)
 

@@ -23,6 +23,10 @@ from expertune.workspace import Workspace
 
 SPLITS = ("train", "val", "test")
 
+# Training chose its checkpoint on the val split, so numbers measured there are optimistic: they are
+# reported apart under this label, never as held-out results.
+CHECKPOINT_SELECTION = "used for checkpoint selection"
+
 
 def unit_hash(key: str, seed: int) -> float:
     """A uniform number in [0, 1) fixed by the group key and the seed."""

@@ -1,4 +1,15 @@
-"""Evaluation: generation harness, pairwise judges, statistics, exams, classification, report.
+"""Evaluation: does the tuned model beat the base, and how sure can we be?
+
+    config.py    the eval config (candidates, prompts, grid, judges, rubric, tasks)
+    runs.py      runs: the frozen plan (prompts, candidate and judge identities), lookup, folders
+    pipeline.py  `eval run`: create a run, generate, judge, run the tasks, summarise
+    summary.py   a run's summary: pairwise statistics, human judgments, the tasks' results
+    stats.py     the maths: intervals, bootstraps, paired tests, classification metrics, kappa
+    registry.py  the decorators tasks and report sections register with; entry-point plugins
+    prompts.py   collecting the prompts of a run
+    pairwise/    generation, judging, judges, verdicts, analysis, human judging
+    tasks/       exams, classification, perplexity, forgetting, facts, refusal
+    report/      the HTML report, its sections and the evidence summary
 
 The heavy parts (torch, matplotlib) are imported only when a stage runs.
 """

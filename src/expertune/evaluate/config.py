@@ -29,11 +29,6 @@ DEFAULT_CRITERIA = [
 ]
 
 
-# Training chose its checkpoint on the val split, so numbers measured there are optimistic: they are
-# reported apart under this label, never as held-out results.
-CHECKPOINT_SELECTION = "used for checkpoint selection"
-
-
 def _with_default_type(data: Any, default: str) -> Any:
     if isinstance(data, dict) and "type" not in data:
         return {**data, "type": default}
@@ -105,6 +100,8 @@ class PromptSet(StrictModel):
         if self.name:
             return self.name
         if self.split == "val":
+            from expertune.data.splits import CHECKPOINT_SELECTION
+
             return f"split:val ({CHECKPOINT_SELECTION})"
         return f"split:{self.split}" if self.split else str(self.evalset)
 
@@ -176,7 +173,7 @@ class OpenAIJudge(EndpointFields):
 
 
 class ScriptedJudge(StrictModel):
-    """A Python function registered in expertune.evaluate.judges.SCRIPTS (tests, experiments)."""
+    """A Python function registered in expertune.evaluate.pairwise.judges.SCRIPTS (tests, experiments)."""
 
     type: Literal["scripted"]
     name: str = Field(min_length=1, max_length=100)
@@ -218,7 +215,7 @@ class EvalConfig(StrictModel):
     bootstrap: int = Field(2000, ge=100, le=100000)  # bootstrap replicates for intervals
     stats_seed: int = 0
     budget_usd: float | None = Field(None, ge=0)  # stop paid calls before exceeding this (run total)
-    tasks: dict[str, Any] = Field(default_factory=dict)  # registered extensions: exams, classification, ...
+    tasks: dict[str, Any] = Field(default_factory=dict)  # registered tasks (evaluate/tasks/): exams, classification, ...
 
     @model_validator(mode="before")
     @classmethod
@@ -249,7 +246,7 @@ class EvalConfig(StrictModel):
     @field_validator("tasks")
     @classmethod
     def _known_tasks(cls, tasks: dict[str, Any]) -> dict[str, Any]:
-        from expertune.evaluate.extensions import validate_tasks
+        from expertune.evaluate.tasks import validate_tasks
 
         return validate_tasks(tasks)
 

@@ -1,7 +1,7 @@
 """`eval run`: create a run from a config, then generate, judge, run extension tasks, summarise.
 
-Each stage can also run alone (evaluate.generate.run_generation, evaluate.judge_stage.run_judging,
-run_tasks, evaluate.analysis.run_summary); all of them resume from what the store already holds.
+Each stage can also run alone (evaluate.pairwise.generation.run_generation,
+evaluate.pairwise.judging.run_judging, run_tasks, evaluate.summary.run_summary); all of them resume from what the store already holds.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
-from expertune.evaluate.analysis import run_summary
 from expertune.evaluate.config import EvalConfig, load_eval_config
-from expertune.evaluate.generate import run_generation
-from expertune.evaluate.judge_stage import run_judging
+from expertune.evaluate.pairwise.generation import run_generation
+from expertune.evaluate.pairwise.judging import run_judging
 from expertune.evaluate.runs import TaskContext, create_run, get_run, run_config, set_status
+from expertune.evaluate.summary import run_summary
 from expertune.workspace import Workspace
 
 # stage name -> a context manager yielding an update(done, total) callback (the CLI's progress bar)
@@ -35,17 +35,17 @@ def start_run(ws: Workspace, config: EvalConfig | Path, overrides: list[str] | N
 def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     """Run the extension tasks of the run's config (exams, classification, ...); each summary is
     saved under runs/eval-<id>/tasks/<name>.json."""
-    from expertune.evaluate.extensions import TASKS, load_plugins
+    from expertune.evaluate.tasks import all_tasks
 
     run = get_run(ws, run_ref)
     config = run_config(run)
     if not config.tasks:
         return {}
-    load_plugins()
+    tasks = all_tasks()
     ctx = TaskContext(ws, run["id"], Path(run["folder"]), run["lineage"]["candidates"], run["lineage"]["baseline"])
     out = {}
     for name, raw in config.tasks.items():
-        task = TASKS[name]
+        task = tasks[name]
         result = task.run(ctx, task.config_model.model_validate(raw))
         folder = Path(run["folder"]) / "tasks"
         folder.mkdir(parents=True, exist_ok=True)
@@ -55,8 +55,8 @@ def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
 
 
 def write_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
-    """The run's statistics with, first, what their evidence amounts to (evaluate/evidence.py)."""
-    from expertune.evaluate.evidence import evidence_summary
+    """The run's statistics with, first, what their evidence amounts to (evaluate/report/evidence.py)."""
+    from expertune.evaluate.report.evidence import evidence_summary
 
     summary = run_summary(ws, run_ref)
     summary = {"evidence": evidence_summary(summary).model_dump(mode="json"), **summary}

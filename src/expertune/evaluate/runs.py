@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -83,7 +84,7 @@ def resolve_candidates(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]
 
 
 def resolve_judges(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]]:
-    from expertune.evaluate.judging import TEMPLATE_VERSION
+    from expertune.evaluate.pairwise.verdicts import TEMPLATE_VERSION
 
     out = []
     for i, j in enumerate(config.judges):
@@ -99,8 +100,6 @@ def resolve_judges(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]]:
                         "max_tokens": j.max_tokens, "response_format": j.response_format, "template": TEMPLATE_VERSION,
                         "extra_body": j.extra_body}
         elif j.type == "human":
-            from expertune.evaluate.human import human_judge
-
             out.append(human_judge(j.name))
             continue
         else:
@@ -108,6 +107,18 @@ def resolve_judges(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]]:
             identity = {"type": "scripted", "script": j.script, "template": TEMPLATE_VERSION}
         out.append({"name": j.name, "type": j.type, "judge_id": sha256_json(identity), "settings": settings, **frozen})
     return out
+
+
+HUMAN_PREFIX = "human:"  # a human judge is stored as the judge `human:NAME`
+HUMAN_NAME = re.compile(r"^[\w.@-]{1,100}$")
+
+
+def human_judge(name: str) -> dict[str, Any]:
+    """The frozen judge entry of a human, in the shape of the run lineage's judges."""
+    if not HUMAN_NAME.match(name or ""):
+        raise ConfigError(f"human judge name {name!r}: use 1-100 letters, digits, '.', '_', '@' or '-' (e.g. --name alice)")
+    return {"name": HUMAN_PREFIX + name, "type": "human", "judge_id": sha256_json({"type": "human", "name": name}),
+            "model_id": HUMAN_PREFIX + name, "settings": {"name": name, "type": "human"}}
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -244,7 +255,7 @@ def chat_model(frozen: dict[str, Any], *, on_result=None):
 
 @dataclass
 class TaskContext:
-    """What an extension task (evaluate/extensions.py) gets to evaluate a run's candidates."""
+    """What an extension task (evaluate/tasks/, registered in evaluate/registry.py) gets to evaluate a run's candidates."""
 
     ws: Workspace
     run_id: int

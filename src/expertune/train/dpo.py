@@ -2,7 +2,7 @@
 
 Preference pairs come from two places: inside a prompt group (the review's preferred response
 over the others, accepted over rejected, higher rating over lower: data.export.dpo_pairs), and
-from human blind judgments (evaluate/human.py: the answer a person chose over the other; ties
+from human blind judgments (evaluate/pairwise/human.py: the answer a person chose over the other; ties
 give no pair). The run starts from an SFT adapter (`expertune train dpo --from demo@current`) and
 keeps training *that* LoRA with TRL's DPOTrainer; TRL copies the starting adapter as the frozen
 reference, so DPO moves the model away from the SFT model it started from, not from the base.

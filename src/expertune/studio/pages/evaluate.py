@@ -57,7 +57,7 @@ def job_page(request: Request, job_id: int):
 @router.get("/evaluate/runs/{run_id}/report")
 def report(request: Request, run_id: int):
     """The run's self-contained HTML report, written fresh from the store."""
-    from expertune.evaluate.report import write_report
+    from expertune.evaluate.report.build import write_report
 
     ws = workspace(request)
     get_run(ws, run_id)  # an unknown run is a NotFound (404) before anything is written

@@ -2,7 +2,7 @@
 at random, the better one (keys A / B) or a tie (T), optional criterion scores and a note.
 
 Which comparisons, in which order, under which labels, and how a verdict is stored are all
-`evaluate.human`'s (the same session the terminal's `expertune eval human` drives); this page only
+`evaluate.pairwise.human`'s (the same session the terminal's `expertune eval human` drives); this page only
 shows and reads. Nothing on it names a candidate or the run (a run's name may say which side is
 tuned): the context passed to the template is the run id, the progress and the `Shown` comparison.
 """
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.concurrency import run_in_threadpool
 
 from expertune.errors import InputError
-from expertune.evaluate.human import (
+from expertune.evaluate.pairwise.human import (
     judge_name_for,
     next_comparison,
     progress,

@@ -1,0 +1,281 @@
+"""Judge backends: local models (label log-probabilities), OpenAI-compatible endpoints, and
+scripted Python functions (tests and experiments, Python API only).
+
+Every backend turns JudgeRequests into JudgeOutcomes and hands each outcome to a callback as soon
+as it exists, so the stage can store it at once: a run killed mid-way loses only the requests in
+flight. A request that cannot be judged (HTTP errors, unreadable replies after the re-prompts)
+becomes a failed outcome, which is reported but never counted and never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from expertune.errors import ConfigError
+from expertune.evaluate.config import Rubric
+from expertune.evaluate.pairwise.verdicts import (
+    ParseError, choice_messages, judge_messages, parse_verdict, reprompt, response_format, score_messages,
+)
+from expertune.llm.base import Message
+from expertune.llm.openai_compat import ChatResult, EndpointError
+
+
+@dataclass
+class JudgeRequest:
+    key: str
+    conversation: list[Message]
+    answers: dict[str, str]  # label -> answer text, in slot order
+    mapping: dict[str, dict[str, Any]]  # label -> {"answer": sha256, "candidate": name, "generation": key}
+    flags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JudgeOutcome:
+    key: str
+    status: str  # ok | failed | skipped (budget reached: not stored, judged next time)
+    verdict: str | None = None
+    scores: dict[str, Any] | None = None
+    reason: str | None = None
+    raw: str | None = None
+    attempts: int = 0
+    error: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+class Budget:
+    """Spending limit for paid calls: a call starts only if what is spent, what is reserved by
+    calls in flight and this call's estimate stay within the limit."""
+
+    def __init__(self, limit_usd: float | None, spent_usd: float = 0.0):
+        self.limit = limit_usd
+        self.spent = spent_usd
+        self.reserved = 0.0
+        self.stopped = False
+
+    def reserve(self, estimate: float) -> bool:
+        if self.limit is not None and self.spent + self.reserved + estimate > self.limit + 1e-12:
+            self.stopped = True
+            return False
+        self.reserved += estimate
+        return True
+
+    def settle(self, estimate: float, actual: float) -> None:
+        self.reserved = max(0.0, self.reserved - estimate)
+        self.spent += actual
+
+
+def estimate_tokens(messages: list[Message]) -> int:
+    """Rough prompt size (about 3.5 characters per token for English text) for the estimate."""
+    return int(sum(len(m["content"]) for m in messages) / 3.5) + 8 * len(messages)
+
+
+# -- scripted judges ------------------------------------------------------------------------------
+@dataclass
+class ScriptCall:
+    conversation: list[Message]
+    answers: dict[str, str]  # label -> answer, in slot order
+    labels: list[str]
+    attempt: int  # 1 for the first ask, 2+ for re-prompts after an unreadable reply
+    messages: list[Message]  # the full prompt an API judge would receive
+
+
+# name -> function(ScriptCall) -> reply text (may raise llm.openai_compat.EndpointError)
+SCRIPTS: dict[str, Callable[[ScriptCall], str]] = {}
+
+
+def register_script(name: str, fn: Callable[[ScriptCall], str]) -> None:
+    SCRIPTS[name] = fn
+
+
+# -- chat judges (OpenAI-compatible endpoints and scripts) ---------------------------------------
+FORMAT_STEPS = ("json_schema", "json_object", "none")
+
+
+class ChatJudge:
+    """Asks for the rubric JSON, re-prompts on unreadable replies, runs `concurrency` at once."""
+
+    def __init__(self, frozen: dict[str, Any], rubric: Rubric):
+        self.frozen = frozen
+        self.settings = frozen["settings"]
+        self.rubric = rubric
+        self.kind = frozen["type"]
+        self.concurrency = int(self.settings.get("concurrency", 1))
+        self.max_parse_attempts = int(self.settings.get("max_parse_attempts", 3))
+        wanted = self.settings.get("response_format", "none" if self.kind == "scripted" else "auto")
+        self.format_kind = "json_schema" if wanted == "auto" else wanted
+        self.format_fallback = wanted == "auto"
+        if self.kind == "scripted":
+            script = self.settings["script"]
+            if script not in SCRIPTS:
+                raise ConfigError(f"judge {frozen['name']!r}: no scripted judge named {script!r} is registered "
+                                  "(scripted judges exist for tests, via expertune.evaluate.pairwise.judges.register_script)")
+            self.script = SCRIPTS[script]
+            self.endpoint = None
+        else:
+            from expertune.evaluate.config import EndpointFields
+
+            fields = {k: v for k, v in self.settings.items() if k in EndpointFields.model_fields}
+            self.endpoint = EndpointFields.model_validate(fields).endpoint()
+
+    def estimate(self, request: JudgeRequest) -> float:
+        if self.endpoint is None:
+            return 0.0
+        messages = judge_messages(request.conversation, request.answers, self.rubric)
+        return self.endpoint.cost(estimate_tokens(messages), int(self.settings.get("max_tokens", 512)))
+
+    def run(self, requests: list[JudgeRequest], on_outcome: Callable[[JudgeOutcome], None], budget: Budget) -> None:
+        if requests:
+            asyncio.run(self._run(requests, on_outcome, budget))
+
+    async def _run(self, requests, on_outcome, budget) -> None:
+        from expertune.llm.openai_compat import OpenAIEndpointClient
+
+        slots = asyncio.Semaphore(self.concurrency)
+        client = OpenAIEndpointClient(self.endpoint) if self.endpoint is not None else None
+
+        async def one(request: JudgeRequest) -> JudgeOutcome:
+            async with slots:
+                estimate = self.estimate(request)
+                if not budget.reserve(estimate):
+                    return JudgeOutcome(request.key, "skipped", error="budget reached")
+                outcome = await self._judge(client, request)
+                budget.settle(estimate, outcome.cost_usd)
+                return outcome
+
+        tasks = [asyncio.create_task(one(r)) for r in requests]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                on_outcome(await finished)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if client is not None:
+                await client.__aexit__(None, None, None)
+
+    async def _judge(self, client, request: JudgeRequest) -> JudgeOutcome:
+        messages = judge_messages(request.conversation, request.answers, self.rubric)
+        out = JudgeOutcome(request.key, "failed")
+        started = time.perf_counter()
+        problem = None
+        for attempt in range(1, self.max_parse_attempts + 1):
+            try:
+                result = await self._complete(client, request, messages, attempt)
+            except EndpointError as err:
+                out.attempts += err.attempts
+                out.error = str(err)
+                break  # the endpoint client already retried transient errors
+            out.attempts += result.attempts
+            out.input_tokens += result.input_tokens
+            out.output_tokens += result.output_tokens
+            out.raw = result.text
+            try:
+                v = parse_verdict(result.text, self.rubric)
+            except ParseError as err:
+                problem = str(err)
+                out.error = f"unreadable reply after {attempt} attempt(s): {problem}"
+                messages = [*messages, {"role": "assistant", "content": result.text[:4000]},
+                            {"role": "user", "content": reprompt(problem, self.rubric)}]
+                continue
+            out.status, out.verdict, out.scores, out.reason, out.problems, out.error = "ok", v.verdict, v.scores, v.reason, v.problems, None
+            break
+        out.cost_usd = self.endpoint.cost(out.input_tokens, out.output_tokens) if self.endpoint else 0.0
+        out.seconds = time.perf_counter() - started
+        return out
+
+    async def _complete(self, client, request: JudgeRequest, messages: list[Message], attempt: int) -> ChatResult:
+        if client is None:
+            call = ScriptCall(request.conversation, dict(request.answers), list(self.rubric.labels), attempt, messages)
+            return ChatResult(text=self.script(call), finish_reason="stop")
+        while True:
+            used = self.format_kind
+            try:
+                return await client.chat(messages, temperature=float(self.settings.get("temperature", 0.0)),
+                                         max_tokens=int(self.settings.get("max_tokens", 512)),
+                                         response_format=response_format(self.rubric, used))
+            except EndpointError as err:
+                if err.status == 400 and self.format_fallback and used != "none" and _about_format(str(err)):
+                    # The server does not support this response_format: step down and ask again.
+                    self._step_down_from(used)
+                    continue
+                if not err.retryable and err.status in (401, 403, 404):
+                    raise ConfigError(f"judge {self.frozen['name']!r}: {err}; check base_url, model and "
+                                      f"{self.settings.get('api_key_env') or 'the API key'}") from None
+                raise
+
+
+    def _step_down_from(self, used: str) -> None:
+        """The shared format after a refusal of `used`: one step below it, never lower. Requests in
+        flight together are refused together; stepping down from the current setting instead of
+        from the format each one used would drop to plain text (and then fail the rest)."""
+        below = FORMAT_STEPS.index(used) + 1
+        if below > FORMAT_STEPS.index(self.format_kind):
+            self.format_kind = FORMAT_STEPS[below]
+
+
+def _about_format(message: str) -> bool:
+    text = message.lower()
+    return any(word in text for word in ("response_format", "json_schema", "json_object", "structured", "schema"))
+
+
+# -- local judges ---------------------------------------------------------------------------------
+class LocalJudge:
+    """A local model's verdict is the label with the higher next-token log-probability, so it
+    always yields a verdict (no parsing). Rubric scores, when enabled, are the expected digit
+    under the model's distribution over the scale's digits."""
+
+    chunk = 16  # requests scored (and stored) per step
+
+    def __init__(self, frozen: dict[str, Any], rubric: Rubric, model=None):
+        from expertune.evaluate.runs import chat_model
+
+        self.frozen = frozen
+        self.settings = frozen["settings"]
+        self.rubric = rubric
+        self.model = model or chat_model({**frozen, "batch_size": self.settings.get("batch_size", 8)})
+
+    def estimate(self, request: JudgeRequest) -> float:
+        return 0.0
+
+    def run(self, requests: list[JudgeRequest], on_outcome: Callable[[JudgeOutcome], None], budget: Budget) -> None:
+        labels = list(self.rubric.labels)
+        margin = float(self.settings.get("tie_margin", 0.0))
+        for start in range(0, len(requests), self.chunk):
+            chunk = requests[start:start + self.chunk]
+            started = time.perf_counter()
+            convs = [choice_messages(r.conversation, r.answers, labels) for r in chunk]
+            logprobs = self.model.next_token_logprobs(convs, labels)
+            scores = self._scores(chunk) if self.settings.get("rubric_scores") else [None] * len(chunk)
+            seconds = (time.perf_counter() - started) / len(chunk)
+            for request, lp, sc in zip(chunk, logprobs, scores):
+                diff = lp[labels[0]] - lp[labels[1]]
+                verdict = "tie" if abs(diff) <= margin else labels[0] if diff > 0 else labels[1]
+                p_first = 1 / (1 + math.exp(-diff))
+                on_outcome(JudgeOutcome(request.key, "ok", verdict=verdict, scores=sc, attempts=1, seconds=seconds,
+                                        reason=f"P({labels[0]})={p_first:.3f} vs P({labels[1]})={1 - p_first:.3f} (next-token probabilities)",
+                                        raw=f'{{"logprobs": {{"{labels[0]}": {lp[labels[0]]:.4f}, "{labels[1]}": {lp[labels[1]]:.4f}}}}}'))
+
+    def _scores(self, chunk: list[JudgeRequest]) -> list[dict[str, dict[str, float]]]:
+        r = self.rubric
+        digits = [str(d) for d in range(r.scale_min, r.scale_max + 1)]
+        jobs = [(i, label, c) for i in range(len(chunk)) for label in r.labels for c in r.criteria]
+        convs = [score_messages(chunk[i].conversation, chunk[i].answers, label, c.name, c.description, r.scale_min, r.scale_max)
+                 for i, label, c in jobs]
+        out: list[dict[str, dict[str, float]]] = [{} for _ in chunk]
+        for (i, label, c), lp in zip(jobs, self.model.next_token_logprobs(convs, digits)):
+            weights = [math.exp(lp[d]) for d in digits]
+            expected = sum(int(d) * w for d, w in zip(digits, weights)) / sum(weights)
+            out[i].setdefault(label, {})[c.name] = round(expected, 3)
+        return out
+
+
+def make_judge(frozen: dict[str, Any], rubric: Rubric):
+    return LocalJudge(frozen, rubric) if frozen["type"] == "local" else ChatJudge(frozen, rubric)

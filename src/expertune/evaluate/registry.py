@@ -1,0 +1,185 @@
+"""The one registry of what an evaluation can run beyond pairwise judging, and of the report's
+sections. Everything registers explicitly, with a decorator on the function it names:
+
+    @task("mcq", config=McqTaskConfig, description="multiple-choice exam")
+    def run_mcq_task(ctx, cfg): ...          # a `tasks:` entry of the eval YAML
+
+    @report_section("human", title="Human judgments", before="reliability")
+    def human_section(ctx): ...              # (ReportContext) -> HTML fragment or None
+
+    @report_section("mcq", title="Multiple-choice exams", results="mcq")
+    def mcq_section(result): ...             # one stored result: every `mcq*.json` of the run folder
+
+Which tasks and sections exist is written down, not discovered: the shipped tasks are the modules
+evaluate/tasks/__init__.py imports, the shipped sections those evaluate/report/build.py imports.
+Another distribution adds its own with an entry point in the group `expertune.tasks` naming a module
+that registers with these decorators (or a function that does when called); `load_entry_points`
+loads them, once.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+from pydantic import BaseModel, ValidationError
+
+ENTRY_POINT_GROUP = "expertune.tasks"
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+@dataclass
+class EvalTask:
+    """`run(ctx, config)` evaluates the run's candidates, stores its own results and returns a
+    JSON-able summary (saved under runs/eval-<id>/tasks/<name>.json and shown by `eval stats`).
+    `ctx` is an evaluate.runs.TaskContext: workspace, run id and folder, frozen candidates,
+    and `ctx.chat_model(name)` to get a loaded LocalChatModel / OpenAIChatModel."""
+
+    name: str
+    config_model: type[BaseModel]
+    run: Callable[[Any, BaseModel], dict[str, Any]]
+    description: str = ""
+
+
+TASKS: dict[str, EvalTask] = {}
+
+
+def register_task(entry: EvalTask) -> None:
+    TASKS[entry.name] = entry
+
+
+def task(name: str, *, config: type[BaseModel], description: str = "") -> Callable:
+    """Register the decorated `run(ctx, config) -> summary` as the task `name`, its `tasks.<name>`
+    entry validated by `config`."""
+
+    def decorate(run: Callable[[Any, BaseModel], dict[str, Any]]) -> Callable[[Any, BaseModel], dict[str, Any]]:
+        register_task(EvalTask(name, config, run, description))
+        return run
+
+    return decorate
+
+
+def validate_tasks(tasks: dict[str, Any]) -> dict[str, Any]:
+    """Validate each `tasks:` entry with its registered model; unknown names are errors. Only the
+    tasks registered so far count: callers load them first (evaluate.tasks.validate_tasks does)."""
+    out: dict[str, Any] = {}
+    for name, raw in tasks.items():
+        entry = TASKS.get(name)
+        if entry is None:
+            known = ", ".join(sorted(TASKS)) or "none installed"
+            raise ValueError(f"tasks.{name}: unknown evaluation task (known: {known})")
+        try:
+            out[name] = entry.config_model.model_validate(raw or {}).model_dump(mode="json")
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise ValueError(f"tasks.{name}: {problems}") from None
+    return out
+
+
+# -- report sections -------------------------------------------------------------------------------
+Builder = Callable[[Any], "str | None"]  # (evaluate.report.sections.ReportContext) -> HTML fragment
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    builder: Builder
+    before: str | None = "samples"
+    after: str | None = None
+
+
+SECTIONS: list[Section] = []  # in the order they were registered; `ordered_sections` places them
+
+
+def register_section(key: str, builder: Builder, *, title: str | None = None, before: str | None = "samples",
+                     after: str | None = None) -> None:
+    """Add (or replace, keeping its place) a report section. Placement: after `after` if given,
+    else before `before` (default: before the samples), else at the end."""
+    section = Section(key, title or key.replace("_", " ").capitalize(), builder, before, after)
+    keys = [s.key for s in SECTIONS]
+    if key in keys:
+        SECTIONS[keys.index(key)] = section
+    else:
+        SECTIONS.append(section)
+
+
+def report_section(key: str, *, title: str | None = None, before: str | None = "samples", after: str | None = None,
+                   results: str | None = None) -> Callable:
+    """Register the decorated builder as the report section `key`. With `results=KIND` the builder
+    takes one stored result instead of the report context, and the section shows every
+    `KIND*.json` of the run folder whose "kind" is KIND (the files a task writes)."""
+
+    def decorate(fn: Callable) -> Callable:
+        register_section(key, fn if results is None else _results_builder(results, fn), title=title, before=before,
+                         after=after)
+        return fn
+
+    return decorate
+
+
+def _results_builder(kind: str, section: Callable[[dict[str, Any]], str]) -> Builder:
+    def builder(ctx: Any) -> str | None:
+        fragments = []
+        for path in sorted(Path(ctx.run["folder"]).glob(f"{kind}*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and data.get("kind") == kind:
+                fragments.append(section(data))
+        return "\n".join(fragments) or None
+
+    return builder
+
+
+def ordered_sections() -> list[Section]:
+    """The sections in report order. Those without a place (before=None, after=None: the built-in
+    ones) come first, in the order they were registered; then each other one goes after its
+    `after`, else before its `before`, else at the end. The order so never depends on which
+    module happened to be imported first."""
+    out = [s for s in SECTIONS if s.before is None and s.after is None]
+    for section in SECTIONS:
+        if section in out:
+            continue
+        keys = [s.key for s in out]
+        if section.after in keys:
+            out.insert(keys.index(section.after) + 1, section)
+        elif section.before in keys:
+            out.insert(keys.index(section.before), section)
+        else:
+            out.append(section)
+    return out
+
+
+# -- plugins from other distributions --------------------------------------------------------------
+_loaded_entry_points: set[str] = set()
+
+
+def load_entry_points(group: str = ENTRY_POINT_GROUP) -> list[str]:
+    """Load the installed distributions' `expertune.tasks` entry points (each once): a module
+    registers its tasks and sections when imported, a callable when called. A plugin that fails to
+    load is skipped with a warning naming it, so it cannot break the evaluations that do not use
+    it (a `tasks:` entry naming one of its tasks is then an unknown task). Returns the names
+    loaded by this call."""
+    loaded = []
+    for ep in metadata.entry_points(group=group):
+        ident = f"{ep.name}={ep.value}"
+        if ident in _loaded_entry_points:
+            continue
+        _loaded_entry_points.add(ident)
+        try:
+            obj = ep.load()
+            if callable(obj) and not isinstance(obj, ModuleType):
+                obj()
+        except Exception as err:  # noqa: BLE001 - a third-party plugin may fail in any way
+            warnings.warn(f"expertune plugin {ep.name!r} ({ep.value}) failed to load: {type(err).__name__}: {err}",
+                          RuntimeWarning, stacklevel=2)
+            continue
+        loaded.append(ep.name)
+    return loaded
