@@ -177,8 +177,8 @@ def main() -> None:
         return
 
     from expertune.evaluate.config import EvalConfig
-    from expertune.evaluate.generate import run_generation
-    from expertune.evaluate.judge_stage import run_judging
+    from expertune.evaluate.pairwise.generation import run_generation
+    from expertune.evaluate.pairwise.judging import run_judging
     from expertune.evaluate.pipeline import run_eval, start_run
 
     port = free_port()
