@@ -31,13 +31,6 @@ def fmt_pct(p: dict[str, Any] | None) -> str:
     return f"{100 * p['value']:.1f}% [{100 * lo:.1f}–{100 * hi:.1f}] (n={p['n']})"
 
 
-def html_table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, caption: str | None = None) -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f'<table class="expertune-table">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
 def figure_img(fig: Any, alt: str) -> str:
     """An <img> with the figure inlined as a base64 PNG, so the report is one self-contained file."""
     import matplotlib.pyplot as plt
@@ -70,12 +63,13 @@ def interval(ci: Any) -> str:
     return "–" if not ci else f"[{pct(ci[0])}, {pct(ci[1])}]"
 
 
-def table(header: list[str], rows: list[list[Any]], *, raw: bool = False) -> str:
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, raw: bool = False, caption: str | None = None) -> str:
     """An HTML table; cells are escaped unless raw=True (then the caller escaped them)."""
     cell = (lambda v: str(v)) if raw else esc
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def img(uri: str | None, alt: str) -> str:

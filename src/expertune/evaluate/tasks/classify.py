@@ -19,7 +19,7 @@ from pydantic import Field
 from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
-from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, html_table, new_figure
+from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, table, new_figure
 from expertune.evaluate.stats import INVALID, classification_metrics, mcnemar
 from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
@@ -300,14 +300,14 @@ def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
                 continue
             rows.append([label, mode, fmt_pct(m["accuracy"]), fmt_num(m["macro"]["f1"]), fmt_num(m["micro"]["f1"]),
                          fmt_num(m["macro"]["specificity"]), fmt_pct(m["invalid"])])
-    parts.append(html_table(["model", "scoring", "accuracy", "macro F1", "micro F1", "macro specificity", "invalid"], rows))
+    parts.append(table(["model", "scoring", "accuracy", "macro F1", "micro F1", "macro specificity", "invalid"], rows))
     for label, res in result["models"].items():
         for mode, m in res["summary"].items():
             if mode == "agreement":
                 continue
             per = [[c, v["support"], fmt_num(v["precision"]), fmt_num(v["recall"]), fmt_num(v["f1"]),
                     fmt_num(v["specificity"])] for c, v in m["per_class"].items()]
-            parts.append(html_table(["class", "support", "precision", "recall (sensitivity)", "F1", "specificity"],
+            parts.append(table(["class", "support", "precision", "recall (sensitivity)", "F1", "specificity"],
                                     per, caption=f"{label} · {mode}"))
             if charts:
                 parts.append(confusion_chart(m, f"{label} · {mode}"))
@@ -316,7 +316,7 @@ def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
              fmt_num(c["mcnemar"]["p_value"], 4)]
             for label, per in (result.get("comparisons") or {}).items() for mode, c in per.items()]
     if crow:
-        parts.append(html_table(["model", "scoring", f"{result['baseline']} accuracy", "model accuracy", "discordant (baseline only/model only)",
+        parts.append(table(["model", "scoring", f"{result['baseline']} accuracy", "model accuracy", "discordant (baseline only/model only)",
                                  "test", "p"], crow, caption=f"Each model vs {result['baseline']} on the same items (McNemar)"))
     parts.append("</section>")
     return "\n".join(parts)

@@ -138,7 +138,7 @@ def _run_task(ctx, cfg: FactsTaskConfig) -> dict[str, Any]:
 
 @registry.report_section("facts", title="Facts (knowledge injection)", results="facts")
 def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
-    from expertune.evaluate.report.html import esc, fmt_num, html_table
+    from expertune.evaluate.report.html import esc, fmt_num, table
 
     rows = []
     for label, c in (result.get("comparisons") or {}).items():
@@ -148,5 +148,5 @@ def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
                      fmt_num(lp["difference"]), "–" if lp["ci"][0] is None else f"[{fmt_num(lp['ci'][0])}, {fmt_num(lp['ci'][1])}]"])
     return ("<section class=\"expertune-facts\"><h3>Facts</h3><p>Did the facts the training data taught stick? "
             f"Baseline: {esc(result['baseline'])}.</p>"
-            + html_table(["model", "facts", "baseline recalled", "model recalled", "discordant (baseline only/model only)",
+            + table(["model", "facts", "baseline recalled", "model recalled", "discordant (baseline only/model only)",
                           "McNemar p", "log-prob difference (nats/token)", "95% t interval"], rows) + "</section>")

@@ -15,7 +15,7 @@ from pydantic import Field
 from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
-from expertune.evaluate.report.html import esc, fmt_num, html_table
+from expertune.evaluate.report.html import esc, fmt_num, table
 from expertune.evaluate.tasks.common import slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
 
@@ -142,10 +142,10 @@ def report_section(result: dict[str, Any]) -> str:
     name = result["source"].get("name", "")
     status = ("<strong style=\"color:#b00\">⚠ possible forgetting: a drop beyond the margin</strong>" if result["flagged"]
               else "<strong style=\"color:#070\">no drop beyond the margin</strong>")
-    table = html_table(["set", "comparison", "measure", "baseline", "model", "change", "margin", "evidence", "status"],
-                       [_row(name, label, result["baseline"], v) for label, v in result["verdicts"].items()])
+    verdicts = table(["set", "comparison", "measure", "baseline", "model", "change", "margin", "evidence", "status"],
+                     [_row(name, label, result["baseline"], v) for label, v in result["verdicts"].items()])
     return (f"<section class=\"expertune-forgetting\"><h3>Forgetting check: {esc(name)}</h3>"
-            f"<p>{status}</p>{table}</section>")
+            f"<p>{status}</p>{verdicts}</section>")
 
 
 # -- `eval run` task and report section ------------------------------------------------------------

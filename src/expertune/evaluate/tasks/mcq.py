@@ -19,7 +19,7 @@ from pydantic import Field
 from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
-from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, html_table, new_figure
+from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, table, new_figure
 from expertune.evaluate.stats import mcnemar, population_std, proportion
 from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.evaluate.tasks.exam_formats import (
@@ -440,14 +440,14 @@ def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
             rows.append([label, fmt, fmt_pct(s["accuracy"]), fmt_pct(s["adherence"]),
                          fmt_pct(s.get("consistency")), fmt_num(s["letter_recall_std"]),
                          fmt_pct(s.get("logprob_agreement"))])
-    parts.append(html_table(["model", "format", "accuracy", "adherence", "consistency across shifts",
+    parts.append(table(["model", "format", "accuracy", "adherence", "consistency across shifts",
                              "sd of per-letter recall", "agreement with log-prob"], rows))
     crow = [[label, fmt, fmt_num(c["base_accuracy"]), fmt_num(c["tuned_accuracy"]), fmt_num(c["difference"]),
              f"{c['mcnemar']['base_only']}/{c['mcnemar']['tuned_only']}", c["mcnemar"]["method"],
              fmt_num(c["mcnemar"]["p_value"], 4)]
             for label, per in (result.get("comparisons") or {}).items() for fmt, c in per.items()]
     if crow:
-        parts.append(html_table(["model", "format", f"{result['baseline']} accuracy", "model accuracy", "model − baseline",
+        parts.append(table(["model", "format", f"{result['baseline']} accuracy", "model accuracy", "model − baseline",
                                  "discordant (baseline only/model only)", "test", "p"], crow,
                                 caption=f"Each model vs {result['baseline']} on the same questions (McNemar)"))
     if charts:

@@ -26,7 +26,7 @@ from expertune.config import StrictModel
 from expertune.data.splits import CHECKPOINT_SELECTION
 from expertune.errors import InputError
 from expertune.evaluate import registry
-from expertune.evaluate.report.html import esc, fmt_num, html_table
+from expertune.evaluate.report.html import esc, fmt_num, table
 from expertune.evaluate.stats import mean_interval
 from expertune.evaluate.tasks.common import pick_baseline, release_model, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
@@ -318,9 +318,9 @@ def report_section(result: dict[str, Any]) -> str:
     parts = ["<section class=\"expertune-perplexity\"><h3>Held-out perplexity</h3>",
              "<p>Negative log-likelihood per completion token (nats) of accepted answers; groups are prompt groups."
              " Sets named ood:… are out of domain: a rise there is a forgetting signal.</p>",
-             html_table(["set", "model", "groups", "tokens", "NLL/token", "perplexity", "mean group NLL"], rows)]
+             table(["set", "model", "groups", "tokens", "NLL/token", "perplexity", "mean group NLL"], rows)]
     if diffs:
-        parts.append(html_table(["set", "difference", "groups", "mean NLL difference", "95% t interval",
+        parts.append(table(["set", "difference", "groups", "mean NLL difference", "95% t interval",
                                  "95% bootstrap interval", "groups where the model is lower"], diffs,
                                 caption="Paired per group"))
     for name, entry in result["sets"].items():

@@ -116,12 +116,12 @@ def _run_task(ctx, cfg: RefusalTaskConfig) -> dict[str, Any]:
 
 @registry.report_section("refusal", title="Refusals (safety regression)", results="refusal")
 def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
-    from expertune.evaluate.report.html import esc, fmt_num, html_table
+    from expertune.evaluate.report.html import esc, fmt_num, table
 
     rows = [[label, c["detail"], c["n"], fmt_num(c["base_accuracy"]), fmt_num(c["tuned_accuracy"]),
              f"{c['mcnemar']['base_only']}/{c['mcnemar']['tuned_only']}", fmt_num(c["mcnemar"]["p_value"], 4)]
             for label, per in (result.get("comparisons") or {}).items() for c in per.values()]
     return ("<section class=\"expertune-refusal\"><h3>Refusals</h3><p>Refusal rates on harmful prompts (should stay high) "
             f"and on look-alike harmless prompts (should stay low). Baseline: {esc(result['baseline'])}.</p>"
-            + html_table(["model", "prompts", "n", "baseline refusal rate", "model refusal rate",
+            + table(["model", "prompts", "n", "baseline refusal rate", "model refusal rate",
                           "discordant (baseline only/model only)", "McNemar p"], rows) + "</section>")
