@@ -53,7 +53,8 @@ def completion_logprobs(
     body, head = _selected_positions_forward(model) or _full_logits_forward(model)
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    groups = _shared_prefixes(rendered) if share_prefixes else []
+    mask_kind = _mask_kind(model)
+    groups = _shared_prefixes(rendered) if share_prefixes and mask_kind else []
     shared = {i for _, members in groups for i in members}
     alone = [i for i in range(len(rendered)) if i not in shared]
     done = 0
@@ -71,7 +72,7 @@ def completion_logprobs(
         # across batches instead of casting them again for every forward.
         with torch.inference_mode(), _autocast(model, device, precision):
             if groups:
-                alone += _score_shared(body, head, rendered, groups, out, pad, device, batch_size, advance)
+                alone += _score_shared(body, head, rendered, groups, out, pad, device, batch_size, mask_kind, advance)
             _score_whole(body, head, rendered, alone, out, pad, device, batch_size, advance)
     finally:
         model.train(was_training)
@@ -117,11 +118,11 @@ def _shared_prefixes(rendered) -> list[tuple[int, list[int]]]:
     return [(len(prefix), members) for prefix, members in by_prefix.items() if len(members) > 1]
 
 
-def _score_shared(body, head, rendered, groups, out, pad, device, batch_size, advance) -> list[int]:
-    """Each shared prompt runs once (batches of `batch_size` prompts, right-padded); its last
-    position predicts every completion's first token, and the completions' other tokens run from
-    its key/value cache, repeated once per completion. Returns the examples left to whole-sequence
-    scoring: all of them when the model's cache is not one whose rows can be copied."""
+def _score_shared(body, head, rendered, groups, out, pad, device, batch_size, mask_kind, advance) -> list[int]:
+    """Each shared prompt runs once (batches of `batch_size` prompts, right-padded, as whole
+    sequences are); its last position predicts every completion's first token, and the completions'
+    other tokens run in one more forward from the prompts' key/value cache. Returns the examples
+    left to whole-sequence scoring: all of them when the model's cache is not plain full attention."""
     import torch
 
     groups = sorted(groups, key=lambda g: g[0])
@@ -133,102 +134,101 @@ def _score_shared(body, head, rendered, groups, out, pad, device, batch_size, ad
         for row, (length, members) in enumerate(batch):
             ids[row, :length] = torch.tensor(rendered[members[0]].input_ids[:length])
             mask[row, :length] = 1
-        ids, mask = ids.to(device), mask.to(device)
-        states, cache = body(ids, mask, use_cache=True)
-        layers = _plain_layers(cache)
-        if layers is None:
+        states, cache = body(ids.to(device), mask.to(device), use_cache=True)
+        if not _plain_cache(cache):
             return [i for _, members in groups[b:] for i in members]
         lengths = torch.tensor([length for length, _ in batch], dtype=torch.long, device=device)
         # One log-softmax row per prompt; its completions pick their first tokens from it.
         first = torch.log_softmax(head(states[torch.arange(len(batch), device=device), lengths - 1]).float(), dim=-1)
-        jobs = [(row, i) for row, (_, members) in enumerate(batch) for i in members]
-        per_row = sum(k.element_size() * k[0].numel() + v.element_size() * v[0].numel() for k, v in layers)
-        step = max(1, _CACHE_COPY_BYTES // max(per_row, 1))
-        for c in range(0, len(jobs), step):
-            chunk = jobs[c : c + step]
-            _score_continuations(body, head, rendered, chunk, batch, layers, mask, first, out, pad, device)
-            advance(len(chunk))
+        _score_continuations(body, head, rendered, batch, cache, width, first, out, pad, device, mask_kind)
+        advance(sum(len(members) for _, members in batch))
     return []
 
 
-# Bytes of key/value cache copied for one batch of continuations (each continuation gets its own
-# rows of its prompt's cache); bounds memory for long prompts and large models.
-_CACHE_COPY_BYTES = 1 << 30
-
-
-def _score_continuations(body, head, rendered, chunk, batch, layers, prefix_mask, first, out, pad, device) -> None:
-    """The completions in `chunk` ((prompt row, example) pairs) after their prompts' cached keys and
-    values: each row sees its prompt's tokens (the prompt batch's padding masked out) and then its
-    own completion, at positions counted on from the prompt's real length."""
+def _score_continuations(body, head, rendered, batch, cache, width, first, out, pad, device, mask_kind) -> None:
+    """All completions of each prompt in `batch`, packed one after another into that prompt's row
+    after its cached keys and values. A 4D mask lets each completion see its prompt's tokens (not
+    the prompt batch's padding) and its own earlier tokens, never another completion's, and each
+    completion's positions count on from its prompt's length: every completion is computed as if
+    it followed its prompt alone, while the prompt's cache is neither recomputed nor copied."""
     import torch
 
-    n = len(chunk)
-    # Token t of the completion is predicted at position t-1: the prompt's last position for the
-    # first one, then the completion's own tokens but the last.
-    feeds = [rendered[i].input_ids[batch[row][0] : -1] for row, i in chunk]
-    width = max(len(f) for f in feeds)
-    logp = [first[row, rendered[i].input_ids[batch[row][0]]] for row, i in chunk]
-    rows_of = torch.tensor([row for row, _ in chunk], dtype=torch.long, device=device)
-    sums = torch.stack(logp).double().cpu()
-    counts = [1] * n
-    if width:
-        ids = torch.full((n, width), pad, dtype=torch.long)
-        mask = torch.zeros((n, width), dtype=torch.long)
-        for j, f in enumerate(feeds):
-            if f:
-                ids[j, : len(f)] = torch.tensor(f)
-                mask[j, : len(f)] = 1
-        lengths = torch.tensor([batch[row][0] for row, _ in chunk], dtype=torch.long)
-        positions = lengths[:, None] + torch.arange(width)[None, :]
-        cache = _cache_rows(layers, rows_of)
-        full_mask = torch.cat([prefix_mask.index_select(0, rows_of), mask.to(device)], dim=1)
-        states, _ = body(ids.to(device), full_mask, position_ids=positions.to(device), cache=cache, use_cache=True)
-        rows, cols, targets = [], [], []
-        for j, ((row, i), f) in enumerate(zip(chunk, feeds)):
-            tokens = rendered[i].input_ids[batch[row][0] + 1 :]
-            for t, target in enumerate(tokens):
-                rows.append(j)
-                cols.append(t)
-                targets.append(target)
-            counts[j] += len(tokens)
-        if rows:
-            rows_t = torch.tensor(rows, dtype=torch.long, device=device)
-            rest = _target_logprobs(head(states[rows_t, torch.tensor(cols, dtype=torch.long, device=device)]),
-                                    torch.tensor(targets, dtype=torch.long, device=device))
-            sums.index_add_(0, torch.tensor(rows, dtype=torch.long), rest.double().cpu())
-    for j, (_, i) in enumerate(chunk):
-        out[i] = _result(float(sums[j]), counts[j])
+    # Token t of a completion is predicted at position t-1: the prompt's last position for the
+    # first one (`first`), then the completion's own tokens but its last.
+    segments = []  # per row: (example, offset in the row, tokens fed)
+    for length, members in batch:
+        offset, row = 0, []
+        for i in members:
+            feed = rendered[i].input_ids[length:-1]
+            row.append((i, offset, feed))
+            offset += len(feed)
+        segments.append(row)
+    packed = max(sum(len(f) for _, _, f in row) for row in segments)
+    sums, counts = {}, {}
+    for r, (length, members) in enumerate(batch):
+        for i in members:
+            sums[i] = float(first[r, rendered[i].input_ids[length]])
+            counts[i] = 1
+    if packed:
+        ids = torch.full((len(batch), packed), pad, dtype=torch.long)
+        positions = torch.zeros((len(batch), packed), dtype=torch.long)
+        allowed = torch.zeros((len(batch), 1, packed, width + packed), dtype=torch.bool)
+        rows, cols, targets, owners = [], [], [], []
+        for r, ((length, _), row) in enumerate(zip(batch, segments)):
+            allowed[r, 0, :, :length] = True  # every query, padding too, sees its prompt
+            for i, offset, feed in row:
+                n = len(feed)
+                if not n:
+                    continue
+                ids[r, offset : offset + n] = torch.tensor(feed)
+                positions[r, offset : offset + n] = torch.arange(length, length + n)
+                allowed[r, 0, offset : offset + n, width + offset : width + offset + n] = torch.ones(n, n).tril().bool()
+                for t, target in enumerate(rendered[i].input_ids[length + 1 :]):
+                    rows.append(r)
+                    cols.append(offset + t)
+                    targets.append(target)
+                    owners.append(i)
+        states, _ = body(ids.to(device), _attention_mask(allowed, mask_kind).to(device),
+                         position_ids=positions.to(device), cache=cache, use_cache=True)
+        logp = _target_logprobs(head(states[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]),
+                                torch.tensor(targets, dtype=torch.long, device=device)).double().cpu().tolist()
+        for i, value in zip(owners, logp):
+            sums[i] += value
+            counts[i] += 1
+    for i in sums:
+        out[i] = _result(sums[i], counts[i])
 
 
-def _plain_layers(cache) -> list[tuple[Any, Any]] | None:
-    """(keys, values) per layer of a cache made of plain full-attention layers, whose rows can be
-    copied per continuation; None for anything else (sliding windows, quantised or linear-attention
-    layers, legacy tuples), which is scored as whole sequences instead."""
+# Attention implementations that take a custom 4D mask, and the form each takes it in: sdpa a
+# boolean "may attend", eager an additive float mask.
+_MASK_KINDS = {"sdpa": "bool", "eager": "additive"}
+
+
+def _attention_mask(allowed, kind: str):
+    import torch
+
+    if kind == "bool":
+        return allowed
+    return torch.zeros(allowed.shape, dtype=torch.float32).masked_fill_(~allowed, torch.finfo(torch.float32).min)
+
+
+def _mask_kind(model) -> str | None:
+    config = getattr(model, "config", None)
+    return _MASK_KINDS.get(getattr(config, "_attn_implementation", None) or "")
+
+
+def _plain_cache(cache) -> bool:
+    """Whether a cache is made of plain full-attention layers only, the kind a custom mask over
+    its whole length is sound for (no sliding windows, quantised or linear-attention layers)."""
     from transformers import DynamicCache
 
     if type(cache) is not DynamicCache:
-        return None
+        return False
     if hasattr(cache, "layers"):  # transformers >= 4.56: one layer object each
         from transformers.cache_utils import DynamicLayer
 
-        if not all(type(layer) is DynamicLayer and layer.is_initialized for layer in cache.layers):
-            return None
-        pairs = [(layer.keys, layer.values) for layer in cache.layers]
-    else:  # earlier: parallel lists of tensors
-        pairs = list(zip(cache.key_cache, cache.value_cache))
-    if not pairs or not all(k is not None and k.dim() == 4 and k.numel() for k, _ in pairs):
-        return None
-    return pairs
-
-
-def _cache_rows(layers, rows):
-    """A new cache holding the given batch rows of every layer (a row may repeat)."""
-    from transformers import DynamicCache
-
-    cache = DynamicCache()
-    for layer, (keys, values) in enumerate(layers):
-        cache.update(keys.index_select(0, rows), values.index_select(0, rows), layer)
-    return cache
+        return bool(cache.layers) and all(type(layer) is DynamicLayer and layer.is_initialized for layer in cache.layers)
+    return bool(getattr(cache, "key_cache", None))  # earlier: parallel lists of tensors
 
 
 def _cache_keyword(forward) -> str:
