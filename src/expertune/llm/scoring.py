@@ -13,7 +13,15 @@ batched with (tested against one-by-one scoring). What makes it fast (bench/conf
     the head is a vocabulary-wide matmul (a fifth of a 135M model's compute per position) and the
     log-softmax over the vocabulary is memory-bound, both wasted on prompt positions;
   - bf16 autocast where the hardware computes bf16 natively (train/device.py decides, as for
-    training), inference mode (no autograd bookkeeping).
+    training), inference mode (no autograd bookkeeping);
+  - completions that share a prompt (a classifier's labels, DPO's chosen and rejected answers) run
+    the prompt once (bench/label_scoring.py): examples whose rendered prompt tokens are identical —
+    up to each one's own completion start, the split whole-sequence scoring uses — form a group; the
+    prompt's last position predicts each completion's first token, and the completions' other
+    tokens run packed into the prompt's row after its key/value cache, under a 4D attention mask
+    that keeps each completion from seeing the others. A prompt no other example shares takes the
+    whole-sequence path, as does every example of a model whose attention takes no custom mask or
+    whose cache is not plain full attention (sliding windows).
 """
 
 from __future__ import annotations
