@@ -101,3 +101,14 @@ def test_a_cache_other_than_plain_full_attention_falls_back_to_whole_sequences(l
     whole = completion_logprobs(model, tok, examples, precision="fp32", share_prefixes=False)
     monkeypatch.setattr(scoring, "_plain_cache", lambda cache: False)
     _assert_same(completion_logprobs(model, tok, examples, precision="fp32"), whole)
+
+
+@pytest.mark.integration
+def test_shared_prompts_under_bf16_autocast_are_close(lm):
+    model, tok = lm
+    examples = [(PROMPTS[1], lab) for lab in LABELS[:3]]
+    whole = completion_logprobs(model, tok, examples, precision="bf16", share_prefixes=False)
+    shared = completion_logprobs(model, tok, examples, precision="bf16")
+    assert [s["n_tokens"] for s in shared] == [w["n_tokens"] for w in whole]
+    for s, w in zip(shared, whole):
+        assert s["mean_logprob"] == pytest.approx(w["mean_logprob"], abs=0.1)
