@@ -1,4 +1,5 @@
 import pytest
+from run_helpers import sft_run
 
 from expertune.errors import InputError, NotFound
 from expertune.llm.adapters import AdapterInfo
@@ -6,9 +7,9 @@ from expertune.store import adapters as registry
 
 
 def _register(ws, tmp_path, n, *, weights: bool = False):
-    run = {"id": f"run{n}", "recipe": {"adapter_name": "legal", "method": "lora", "system_prompt": "drop"},
-           "base_model": {"name": "builtin:smollm2-135m-instruct", "sha256": "x"},
-           "dataset_version": {"hash": "h" * 64}, "best_step": n}
+    old = sft_run()
+    run = old.updated(id=f"run{n}", base_model={**old.base_model.model_dump(), "sha256": "x"},
+                      dataset_version={"id": 1, "hash": "h" * 64}, best_step=n)
     folder = tmp_path / f"a{n}"
     folder.mkdir()
     if weights:  # what read_adapter needs of a LoRA folder; the bytes only feed the hash

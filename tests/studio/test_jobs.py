@@ -81,6 +81,17 @@ def test_the_job_page_of_a_training_still_preparing(ws):
     assert page.status_code == 200 and ">running</span>" in page.text
 
 
+def test_progress_reads_the_run_record_also_in_its_old_shape(ws):
+    from run_helpers import copy_old_run
+
+    run_dir = copy_old_run(ws.runs_dir)
+    job = jobs.get_job(ws, add_job(ws, pid=None, run_ref=run_dir.name))
+    got = jobs.progress(ws, job)
+    assert (got["run_status"], got["best_step"], got["max_steps"], got["tokens_per_second"]) == ("completed", 8, 8, 78.0)
+    assert got["adapter"] == {"name": "legal", "version": 1, "ref": "legal@1",
+                              "path": "/home/user/ws/runs/legal-20261122-101500-123/adapter"}
+
+
 def test_the_recipe_form_shows_common_fields_first_and_all_fields_in_the_form(ws):
     page = client(ws).get("/train?recipe=cpu-quick").text
     details = page.index("<details>")

@@ -1,13 +1,13 @@
 import json
 
+from run_helpers import sft_run
+
 from expertune.llm.adapters import ADAPTER_MARKER, read_adapter
 from expertune.train import registry
 
 
 def test_register_writes_the_marker_that_read_adapter_reads(ws, tmp_path):
-    run = {"id": "run1", "recipe": {"adapter_name": "legal", "method": "lora", "system_prompt": "drop"},
-           "base_model": {"name": "builtin:smollm2-135m-instruct", "sha256": "x", "chat_template_source": "model"},
-           "dataset_version": {"hash": "h" * 64}}
+    run = sft_run(id="run1", dataset_version={"id": 1, "hash": "h" * 64})
     folder = tmp_path / "a1"
     folder.mkdir()
     (folder / "adapter_config.json").write_text("{}")

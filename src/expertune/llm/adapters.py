@@ -92,11 +92,14 @@ def read_adapter(folder: str | Path) -> AdapterInfo:
 
 def _run_policy(path: Path) -> dict[str, Any] | None:
     """The policy in the run record next to an adapter whose marker predates recording it
-    (runs/<id>/adapter beside runs/<id>/run.json)."""
-    try:
-        return json.loads((path.parent / "run.json").read_text(encoding="utf-8")).get("system_prompt_policy")
-    except (OSError, ValueError, AttributeError):
+    (runs/<id>/adapter beside runs/<id>/run.json). A folder that is not in a run has none; a
+    run record that cannot be read is an error naming the file (records.read_run)."""
+    from expertune.records import RUN_FILE, read_run
+
+    if not (path.parent / RUN_FILE).is_file():
         return None
+    policy = read_run(path.parent).system_prompt_policy
+    return policy.model_dump() if policy else None
 
 
 def _peft_base(path: Path) -> str | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from expertune.errors import InputError, NotFound
 from expertune.llm.adapters import AdapterInfo, registered_adapter
+from expertune.records import AdapterMetrics, TrainingRun
 from expertune.store.tables import Adapter, AdapterEvent
 from expertune.workspace import Workspace
 
@@ -39,18 +40,16 @@ def _set_current(session: Session, name: str, adapter: Adapter | None, action: s
                              previous_id=previous.id if previous else None, action=action))
 
 
-def register_adapter(ws: Workspace, run: dict[str, Any], adapter_dir: Path, *, promote: bool = True) -> dict[str, Any]:
+def register_adapter(ws: Workspace, run: TrainingRun, adapter_dir: Path, *, promote: bool = True) -> dict[str, Any]:
     """Add the next version of the run's adapter name (current unless promote=False)."""
-    recipe = run["recipe"]
-    name = recipe["adapter_name"]
+    name = run.recipe.adapter_name
     with ws.session() as session:
         version = (session.scalar(select(func.max(Adapter.version)).where(Adapter.name == name)) or 0) + 1
         adapter = Adapter(
-            name=name, version=version, path=str(adapter_dir), run_id=run["id"],
-            base_model=run["base_model"]["name"], base_sha256=run["base_model"].get("sha256"),
-            dataset_hash=run["dataset_version"]["hash"], recipe=recipe,
-            metrics={k: run.get(k) for k in ("best_step", "best_eval_loss", "train_loss", "steps", "trained_tokens",
-                                             "tokens_per_second", "wall_seconds")},
+            name=name, version=version, path=str(adapter_dir), run_id=run.id,
+            base_model=run.base_model.name, base_sha256=run.base_model.sha256,
+            dataset_hash=run.dataset_version.hash, recipe=run.recipe.model_dump(mode="json"),
+            metrics=AdapterMetrics.of_run(run).model_dump(mode="json"),
         )
         session.add(adapter)
         session.flush()

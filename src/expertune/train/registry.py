@@ -11,22 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from expertune.llm.adapters import write_marker
-from expertune.llm.render import SystemPolicy
+from expertune.records import TrainingRun
 from expertune.store.adapters import find_adapter, register_adapter
 from expertune.workspace import Workspace
 
 
-def register(ws: Workspace, run: dict[str, Any], adapter_dir: Path, *, promote: bool = True) -> dict[str, Any]:
+def register(ws: Workspace, run: TrainingRun, adapter_dir: Path, *, promote: bool = True) -> dict[str, Any]:
     """Register the run's adapter and write its marker, so every later load knows its lineage."""
     result = register_adapter(ws, run, adapter_dir, promote=promote)
-    recipe = run["recipe"]
     write_marker(adapter_dir, {
-        "name": result["name"], "version": result["version"], "kind": "full" if recipe["method"] == "full" else "lora",
-        "base_model": run["base_model"]["name"], "base_sha256": run["base_model"].get("sha256"),
-        "run_id": run["id"], "dataset_hash": run["dataset_version"]["hash"],
-        "chat_template_source": run["base_model"].get("chat_template_source"),
+        "name": result["name"], "version": result["version"], "kind": "full" if run.recipe.method == "full" else "lora",
+        "base_model": run.base_model.name, "base_sha256": run.base_model.sha256,
+        "run_id": run.id, "dataset_hash": run.dataset_version.hash,
+        "chat_template_source": run.base_model.chat_template_source,
         # Evaluation and serving render for this adapter as training did (llm/render.py).
-        "system_prompt_policy": SystemPolicy.from_recipe(recipe).as_dict(),
+        "system_prompt_policy": run.policy.model_dump(),
     })
     return result
 
