@@ -1,5 +1,6 @@
-"""Typed records that modules hand each other and write to disk: a training run (runs/<id>/run.json)
-and the lineage it carries (base model, dataset version, device plan, starting adapter, adapter).
+"""Typed records that modules hand each other and write to disk: a training run (runs/<id>/run.json),
+the lineage it carries (base model, dataset version, device plan, starting adapter, adapter) and
+the adapter registry's rows.
 
 Like inspect_ai's `EvalLog`, a record is a pydantic model, validated when it is built (so a writer
 cannot store a misspelt or missing field) and when it is read (so a damaged or foreign run.json
@@ -252,6 +253,27 @@ class AdapterMetrics(Record):
     def of_run(cls, run: TrainingRun) -> "AdapterMetrics":
         """What the run measured (a DPO run has no validation loss or token count: None)."""
         return cls.model_validate({k: getattr(run, k) for k in cls.model_fields})
+
+
+class AdapterRow(Record):
+    """One adapter of the registry (store/adapters.py) with its lineage: the folder, the run that
+    trained it, its base model and dataset version, its recipe and metrics, and whether it is the
+    current version of its name."""
+
+    id: int
+    name: str
+    version: int
+    ref: str  # name@version
+    path: str
+    kind: str  # the recipe's method when it has one (lora, qlora, full), else lora
+    run_id: str | None = None
+    base_model: str
+    base_sha256: str | None = None
+    dataset_hash: str | None = None
+    metrics: AdapterMetrics | None = None
+    is_current: bool
+    created_at: str  # ISO 8601, as `adapters list --json` has always shown it
+    recipe: dict[str, Any] | None = None  # as the run recorded it (the recipe model validated it then)
 
 
 def _kind(value: Any) -> str:

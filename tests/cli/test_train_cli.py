@@ -35,3 +35,26 @@ def test_resuming_a_run_whose_run_json_is_invalid_exits_2_naming_the_file_and_fi
     result = cli("-w", root, "train", "--resume", "--run", "broken-run")
     assert result.code == 2 and str(run_dir / "run.json") in result.err and "recipe.lora.r" in result.err, result.err
     assert "Traceback" not in result.err
+
+
+def test_adapters_list_json_keeps_its_keys_and_the_table_reads_the_rows(tmp_path):
+    import json
+
+    from run_helpers import sft_run
+
+    from expertune.store.adapters import register_adapter
+    from expertune.workspace import Workspace
+
+    root = tmp_path / "ws"
+    assert cli("init", root).code == 0
+    register_adapter(Workspace(root), sft_run(), tmp_path / "a1")
+    result = cli("-w", root, "adapters", "list", "--json")
+    assert result.code == 0, result.err
+    (row,) = json.loads(result.out)
+    assert sorted(row) == sorted(["id", "name", "version", "ref", "path", "kind", "run_id", "base_model", "base_sha256",
+                                  "dataset_hash", "metrics", "is_current", "created_at", "recipe"])
+    assert (row["ref"], row["is_current"], row["metrics"]["best_step"], row["recipe"]["adapter_name"]) == ("legal@1", True, 8, "legal")
+    shown = cli("-w", root, "adapters", "show", "legal")
+    assert shown.code == 0 and "legal@1" in shown.out and "1.9800" in shown.out, shown.err
+    promoted = cli("-w", root, "adapters", "promote", "legal@1", "--json")
+    assert promoted.code == 0 and json.loads(promoted.out)["ref"] == "legal@1"

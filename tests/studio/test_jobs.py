@@ -60,6 +60,17 @@ def test_the_train_page_lists_jobs_and_escapes_the_author(ws):
     assert "job 1" in page and "&lt;script&gt;x&lt;/script&gt;" in page
 
 
+def test_the_train_and_overview_pages_show_registered_adapters(ws, tmp_path):
+    from run_helpers import sft_run
+
+    from expertune.store.adapters import register_adapter
+
+    register_adapter(ws, sft_run(), tmp_path / "a1")
+    train_page = client(ws).get("/train").text
+    assert "legal@1" in train_page and 'name="name" value="legal"' in train_page  # current: offers Roll back
+    assert '<span class="num">1</span> adapters' in client(ws).get("/").text
+
+
 def test_the_worker_process_records_a_user_error_on_the_job(ws):
     """A real worker process, no model: training an empty workspace fails with the library's message."""
     import time

@@ -83,4 +83,4 @@ def test_dpo_from_an_sft_adapter_raises_the_held_out_margin(sample_ws):
     print("held-out margin", m)
     assert m.pairs > 0 and m.after > m.before
     assert m.change_ci[0] > 0  # the whole interval over prompt groups is above zero
-    assert any(a["name"] == "dpo" for a in list_adapters(sample_ws))
+    assert any(a.name == "dpo" for a in list_adapters(sample_ws))

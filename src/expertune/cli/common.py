@@ -53,6 +53,8 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     if as_json:
         if isinstance(data, BaseModel):
             data = data.model_dump(mode="json")
+        elif isinstance(data, list):
+            data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
         render(data)

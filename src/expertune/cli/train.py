@@ -14,7 +14,7 @@ from expertune.cli.common import JsonOpt, SetOpt, console, emit, workspace
 from expertune.errors import InputError, user_path_errors
 
 if TYPE_CHECKING:
-    from expertune.records import DpoRun, SftRun
+    from expertune.records import AdapterRow, DpoRun, SftRun
 
 models_app = typer.Typer(help="Base models: list, pull (convert and cache), info.", no_args_is_help=True)
 adapters_app = typer.Typer(help="The adapter registry: list, show, promote, rollback, merge, export.", no_args_is_help=True)
@@ -190,12 +190,14 @@ def audit_cmd(
         raise typer.Exit(1)
 
 
-def _adapter_table(rows):
+def _adapter_table(rows: list[AdapterRow]):
+    from expertune.records import AdapterMetrics
+
     t = Table("adapter", "current", "base", "dataset", "best step", "val loss", "created")
     for a in rows:
-        m = a["metrics"] or {}
-        t.add_row(a["ref"], "●" if a["is_current"] else "", a["base_model"], (a["dataset_hash"] or "")[:12],
-                  str(m.get("best_step")), f"{m['best_eval_loss']:.4f}" if m.get("best_eval_loss") else "", a["created_at"][:16])
+        m = a.metrics or AdapterMetrics()
+        t.add_row(a.ref, "●" if a.is_current else "", a.base_model, (a.dataset_hash or "")[:12],
+                  str(m.best_step), f"{m.best_eval_loss:.4f}" if m.best_eval_loss else "", a.created_at[:16])
     console.print(t)
 
 
@@ -220,7 +222,7 @@ def adapters_promote(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> N
     """Make NAME@VERSION the current adapter of its name."""
     from expertune.store.adapters import promote
 
-    emit(promote(workspace(ctx), ref), as_json, lambda a: console.print(f"{a['ref']} is now current"))
+    emit(promote(workspace(ctx), ref), as_json, lambda a: console.print(f"{a.ref} is now current"))
 
 
 @adapters_app.command("rollback")
@@ -228,7 +230,7 @@ def adapters_rollback(ctx: typer.Context, name: str, as_json: bool = JsonOpt) ->
     """Make current again the version that was current before the last promotion."""
     from expertune.store.adapters import rollback
 
-    emit(rollback(workspace(ctx), name), as_json, lambda a: console.print(f"rolled back: {a['ref']} is current"))
+    emit(rollback(workspace(ctx), name), as_json, lambda a: console.print(f"rolled back: {a.ref} is current"))
 
 
 @adapters_app.command("merge")

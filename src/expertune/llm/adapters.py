@@ -12,9 +12,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expertune.errors import ConfigError
+
+if TYPE_CHECKING:
+    from expertune.records import AdapterRow
 from expertune.hashing import file_sha256
 from expertune.models.resolve import weights_hash_memo
 
@@ -109,16 +112,15 @@ def _peft_base(path: Path) -> str | None:
         return None
 
 
-def registered_adapter(row: dict[str, Any]) -> AdapterInfo:
+def registered_adapter(row: AdapterRow) -> AdapterInfo:
     """The adapter of a registry row (store.adapters.find_adapter): its folder, with the
     registry's name, version and lineage over the marker's."""
-    info = read_adapter(row["path"])
-    info.name, info.version = row.get("name", info.name), row.get("version", info.version)
-    info.registry_id = row.get("id")
+    info = read_adapter(row.path)
+    info.name, info.version, info.registry_id = row.name, row.version, row.id
     for key in ("base_model", "base_sha256", "dataset_hash", "run_id"):
-        if row.get(key):
-            setattr(info, key, row[key])
-    info.recipe = dict(row.get("recipe") or {})
+        if getattr(row, key):
+            setattr(info, key, getattr(row, key))
+    info.recipe = dict(row.recipe or {})
     if info.system_prompt_policy is None and info.recipe.get("system_prompt"):
         # Adapters registered before the marker recorded the policy: their recipe has it.
         info.system_prompt_policy = {"mode": info.recipe["system_prompt"], "text": info.recipe.get("system_prompt_text")}

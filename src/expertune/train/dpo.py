@@ -254,7 +254,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
                 f"{recipe.beta}, {record.pairs.train} pairs ({record.pairs.sources})\n- held-out margin "
                 f"(log P preferred - log P other): {m.before} -> {m.after}, change {m.change} "
                 f"(95% interval over prompt groups {m.change_ci}, {m.pairs} pairs)\n")
-    record = record.updated(status="completed", adapter=AdapterRef(name=adapter["name"], version=adapter["version"],
-                                                                    ref=adapter["ref"], path=adapter["path"]))
+    record = record.updated(status="completed", adapter=AdapterRef(name=adapter.name, version=adapter.version,
+                                                                    ref=adapter.ref, path=adapter.path))
     write_run(run_dir, record)
     return record

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from expertune.models.builtin import portable_id
-from expertune.records import TrainingRun
+from expertune.records import AdapterRow, TrainingRun
 
 
-def write_model_card(adapter_dir: Path, run: TrainingRun, adapter: dict[str, Any]) -> Path:
+def write_model_card(adapter_dir: Path, run: TrainingRun, adapter: AdapterRow) -> Path:
     recipe, base, device = run.recipe, run.base_model, run.device
     front = {
         "library_name": "peft" if recipe.method != "full" else "transformers",
@@ -22,7 +21,7 @@ def write_model_card(adapter_dir: Path, run: TrainingRun, adapter: dict[str, Any
     evals = [(h["step"], h["eval_loss"]) for h in run.log_history if "eval_loss" in h]
     lines = [
         "---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "",
-        f"# {adapter['name']} v{adapter['version']}", "",
+        f"# {adapter.name} v{adapter.version}", "",
         f"A {recipe.method} adapter trained by expertune on a curated expert dataset.", "",
         "## Lineage", "",
         f"- base model: `{base.name}` (sha256 `{(base.sha256 or 'n/a')[:16]}`)",

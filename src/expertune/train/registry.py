@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from expertune.llm.adapters import write_marker
-from expertune.records import TrainingRun
+from expertune.records import AdapterRow, TrainingRun
 from expertune.store.adapters import find_adapter, register_adapter
 from expertune.workspace import Workspace
 
 
-def register(ws: Workspace, run: TrainingRun, adapter_dir: Path, *, promote: bool = True) -> dict[str, Any]:
+def register(ws: Workspace, run: TrainingRun, adapter_dir: Path, *, promote: bool = True) -> AdapterRow:
     """Register the run's adapter and write its marker, so every later load knows its lineage."""
     result = register_adapter(ws, run, adapter_dir, promote=promote)
     write_marker(adapter_dir, {
-        "name": result["name"], "version": result["version"], "kind": "full" if run.recipe.method == "full" else "lora",
+        "name": result.name, "version": result.version, "kind": "full" if run.recipe.method == "full" else "lora",
         "base_model": run.base_model.name, "base_sha256": run.base_model.sha256,
         "run_id": run.id, "dataset_hash": run.dataset_version.hash,
         "chat_template_source": run.base_model.chat_template_source,
@@ -38,14 +38,14 @@ def merge(ws: Workspace, ref: str, out: Path) -> dict[str, Any]:
     from expertune.models import load_model
 
     info = find_adapter(ws, ref)
-    if info["kind"] == "full":
-        shutil.copytree(info["path"], out, dirs_exist_ok=True)
-        return {**info, "merged_path": str(out)}
-    base = load_model(info["base_model"])
-    merged = PeftModel.from_pretrained(base, info["path"]).merge_and_unload()
+    if info.kind == "full":
+        shutil.copytree(info.path, out, dirs_exist_ok=True)
+        return {**info.model_dump(mode="json"), "merged_path": str(out)}
+    base = load_model(info.base_model)
+    merged = PeftModel.from_pretrained(base, info.path).merge_and_unload()
     merged.save_pretrained(out)
-    AutoTokenizer.from_pretrained(info["path"]).save_pretrained(out)  # the adapter's chat template
-    return {**info, "merged_path": str(out)}
+    AutoTokenizer.from_pretrained(info.path).save_pretrained(out)  # the adapter's chat template
+    return {**info.model_dump(mode="json"), "merged_path": str(out)}
 
 
 def export(ws: Workspace, ref: str, out: Path) -> dict[str, Any]:
@@ -53,11 +53,11 @@ def export(ws: Workspace, ref: str, out: Path) -> dict[str, Any]:
     from expertune.models.builtin import portable_id
 
     info = find_adapter(ws, ref)
-    shutil.copytree(info["path"], out, dirs_exist_ok=True)
+    shutil.copytree(info.path, out, dirs_exist_ok=True)
     config_path = out / "adapter_config.json"
     if config_path.exists():
         # The config names the local cache folder the adapter was trained from; name the hub model.
         config = json.loads(config_path.read_text())
-        config["base_model_name_or_path"] = portable_id(info["base_model"])
+        config["base_model_name_or_path"] = portable_id(info.base_model)
         config_path.write_text(json.dumps(config, indent=2))
-    return {**info, "exported_path": str(out)}
+    return {**info.model_dump(mode="json"), "exported_path": str(out)}

@@ -203,7 +203,7 @@ def complete(ws: Workspace, run_dir: Path, record: SftRun, *, promote: bool) -> 
     adapter_dir = run_dir / "adapter"
     adapter = registry.register(ws, record, adapter_dir, promote=promote)
     write_model_card(adapter_dir, record, adapter)
-    record = record.updated(status="completed", adapter=AdapterRef(name=adapter["name"], version=adapter["version"],
-                                                                    ref=adapter["ref"], path=adapter["path"]))
+    record = record.updated(status="completed", adapter=AdapterRef(name=adapter.name, version=adapter.version,
+                                                                    ref=adapter.ref, path=adapter.path))
     write_run(run_dir, record)
     return record
