@@ -90,3 +90,18 @@ def test_an_old_run_can_be_found_to_resume(ws):
     run_dir = copy_old_run(ws.runs_dir)
     write_run(run_dir, read_run(run_dir).updated(status="interrupted"))
     assert find_run(ws, None) == run_dir
+
+
+def test_an_adapter_marker_reads_in_its_old_shape_and_names_a_bad_field(tmp_path):
+    from expertune.errors import ConfigError
+    from expertune.llm.adapters import ADAPTER_MARKER, read_marker
+
+    assert read_marker(tmp_path).name is None  # no marker: a plain PEFT folder
+    old = {"name": "tiny", "version": 1, "kind": "lora", "base_model": "builtin:smollm2-135m-instruct",
+           "base_sha256": "x", "run_id": "r", "dataset_hash": "h", "chat_template_source": "model"}  # no policy yet
+    (tmp_path / ADAPTER_MARKER).write_text(json.dumps(old))
+    marker = read_marker(tmp_path)
+    assert (marker.name, marker.version, marker.system_prompt_policy) == ("tiny", 1, None)
+    (tmp_path / ADAPTER_MARKER).write_text(json.dumps({**old, "kind": "dora"}))
+    with pytest.raises(ConfigError, match=rf"{ADAPTER_MARKER}: not a valid adapter marker \(kind: "):
+        read_marker(tmp_path)

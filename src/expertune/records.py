@@ -1,6 +1,6 @@
 """Typed records that modules hand each other and write to disk: a training run (runs/<id>/run.json),
-the lineage it carries (base model, dataset version, device plan, starting adapter, adapter) and
-the adapter registry's rows.
+the lineage it carries (base model, dataset version, device plan, starting adapter, adapter), the
+adapter registry's rows and the marker file in every registered adapter folder.
 
 Like inspect_ai's `EvalLog`, a record is a pydantic model, validated when it is built (so a writer
 cannot store a misspelt or missing field) and when it is read (so a damaged or foreign run.json
@@ -274,6 +274,23 @@ class AdapterRow(Record):
     is_current: bool
     created_at: str  # ISO 8601, as `adapters list --json` has always shown it
     recipe: dict[str, Any] | None = None  # as the run recorded it (the recipe model validated it then)
+
+
+class AdapterMarker(Record):
+    """The lineage file in an adapter folder (llm.adapters.ADAPTER_MARKER), written when a run
+    registers it. Every field may be missing: folders from before a field was recorded, and
+    adapters trained elsewhere (no marker at all), are still read."""
+
+    schema_version: int = SCHEMA_VERSION
+    name: str | None = None
+    version: int | None = None
+    kind: Literal["lora", "full"] | None = None
+    base_model: str | None = None
+    base_sha256: str | None = None
+    run_id: str | None = None
+    dataset_hash: str | None = None
+    chat_template_source: str | None = None
+    system_prompt_policy: SystemPromptPolicy | None = None  # evaluation and serving render as training did
 
 
 def _kind(value: Any) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from expertune.llm.adapters import write_marker
-from expertune.records import AdapterRow, TrainingRun
+from expertune.records import AdapterMarker, AdapterRow, TrainingRun
 from expertune.store.adapters import find_adapter, register_adapter
 from expertune.workspace import Workspace
 
@@ -19,14 +19,14 @@ from expertune.workspace import Workspace
 def register(ws: Workspace, run: TrainingRun, adapter_dir: Path, *, promote: bool = True) -> AdapterRow:
     """Register the run's adapter and write its marker, so every later load knows its lineage."""
     result = register_adapter(ws, run, adapter_dir, promote=promote)
-    write_marker(adapter_dir, {
-        "name": result.name, "version": result.version, "kind": "full" if run.recipe.method == "full" else "lora",
-        "base_model": run.base_model.name, "base_sha256": run.base_model.sha256,
-        "run_id": run.id, "dataset_hash": run.dataset_version.hash,
-        "chat_template_source": run.base_model.chat_template_source,
+    write_marker(adapter_dir, AdapterMarker(
+        name=result.name, version=result.version, kind="full" if run.recipe.method == "full" else "lora",
+        base_model=run.base_model.name, base_sha256=run.base_model.sha256,
+        run_id=run.id, dataset_hash=run.dataset_version.hash,
+        chat_template_source=run.base_model.chat_template_source,
         # Evaluation and serving render for this adapter as training did (llm/render.py).
-        "system_prompt_policy": run.policy.model_dump(),
-    })
+        system_prompt_policy=run.policy,
+    ))
     return result
 
 
