@@ -105,3 +105,16 @@ def test_an_adapter_marker_reads_in_its_old_shape_and_names_a_bad_field(tmp_path
     (tmp_path / ADAPTER_MARKER).write_text(json.dumps({**old, "kind": "dora"}))
     with pytest.raises(ConfigError, match=rf"{ADAPTER_MARKER}: not a valid adapter marker \(kind: "):
         read_marker(tmp_path)
+
+
+def test_the_starting_adapter_lineage_of_a_dpo_run_has_every_field_of_adapter_info():
+    """DpoRun.from_adapter is written from AdapterInfo.as_dict(): a field added there must be added here."""
+    from dataclasses import fields
+
+    from expertune.llm.adapters import AdapterInfo
+    from expertune.records import AdapterLineage
+
+    assert {f.name for f in fields(AdapterInfo)} == set(AdapterLineage.model_fields)
+    info = AdapterInfo(path="/a", kind="lora", sha256="s", name="legal", version=2, recipe={"method": "lora"},
+                       system_prompt_policy={"mode": "override", "text": "Be brief."})
+    assert AdapterLineage.model_validate(info.as_dict()).system_prompt_policy.text == "Be brief."
