@@ -255,6 +255,43 @@ class AdapterMetrics(Record):
         return cls.model_validate({k: getattr(run, k) for k in cls.model_fields})
 
 
+class RunLineage(Record):
+    """What the adapter registry (store/adapters.py) and the adapter's marker keep of the run that
+    trained it: the registry needs this much of a run, not its whole record."""
+
+    run_id: str
+    adapter_name: str
+    method: str
+    recipe: dict[str, Any]  # the recipe as the run recorded it
+    base_model: str
+    base_sha256: str | None = None
+    chat_template_source: str | None = None
+    dataset_hash: str
+    system_prompt_policy: SystemPromptPolicy
+    metrics: AdapterMetrics
+
+    @classmethod
+    def of_run(cls, run: TrainingRun) -> "RunLineage":
+        return cls(run_id=run.id, adapter_name=run.recipe.adapter_name, method=run.recipe.method,
+                   recipe=run.recipe.model_dump(mode="json"), base_model=run.base_model.name,
+                   base_sha256=run.base_model.sha256, chat_template_source=run.base_model.chat_template_source,
+                   dataset_hash=run.dataset_version.hash, system_prompt_policy=run.policy,
+                   metrics=AdapterMetrics.of_run(run))
+
+    @classmethod
+    def from_legacy_dict(cls, run: dict[str, Any]) -> "RunLineage":
+        """Transitional: tests/evaluate/test_mcq_integration.py registers an adapter from a partial
+        run dict (id, recipe, base_model, dataset_version) and evaluate/ is being moved by another
+        change; remove once that test registers a RunLineage."""
+        recipe, base = dict(run["recipe"]), run["base_model"]
+        return cls(run_id=run["id"], adapter_name=recipe["adapter_name"], method=recipe.get("method", "lora"),
+                   recipe=recipe, base_model=base["name"], base_sha256=base.get("sha256"),
+                   chat_template_source=base.get("chat_template_source"), dataset_hash=run["dataset_version"]["hash"],
+                   system_prompt_policy=SystemPromptPolicy(mode=recipe.get("system_prompt") or "as-data",
+                                                           text=recipe.get("system_prompt_text")),
+                   metrics=AdapterMetrics.model_validate({k: run.get(k) for k in AdapterMetrics.model_fields}))
+
+
 class AdapterRow(Record):
     """One adapter of the registry (store/adapters.py) with its lineage: the folder, the run that
     trained it, its base model and dataset version, its recipe and metrics, and whether it is the

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from expertune.errors import InputError, NotFound
 from expertune.llm.adapters import AdapterInfo, registered_adapter
-from expertune.records import AdapterMetrics, AdapterRow, TrainingRun
+from expertune.records import AdapterRow, RunLineage, TrainingRun
 from expertune.store.tables import Adapter, AdapterEvent
 from expertune.workspace import Workspace
 
@@ -37,16 +37,17 @@ def _set_current(session: Session, name: str, adapter: Adapter | None, action: s
                              previous_id=previous.id if previous else None, action=action))
 
 
-def register_adapter(ws: Workspace, run: TrainingRun, adapter_dir: Path, *, promote: bool = True) -> AdapterRow:
+def register_adapter(ws: Workspace, run: RunLineage | TrainingRun, adapter_dir: Path, *,
+                     promote: bool = True) -> AdapterRow:
     """Add the next version of the run's adapter name (current unless promote=False)."""
-    name = run.recipe.adapter_name
+    lineage = run if isinstance(run, RunLineage) else RunLineage.of_run(run)
+    name = lineage.adapter_name
     with ws.session() as session:
         version = (session.scalar(select(func.max(Adapter.version)).where(Adapter.name == name)) or 0) + 1
         adapter = Adapter(
-            name=name, version=version, path=str(adapter_dir), run_id=run.id,
-            base_model=run.base_model.name, base_sha256=run.base_model.sha256,
-            dataset_hash=run.dataset_version.hash, recipe=run.recipe.model_dump(mode="json"),
-            metrics=AdapterMetrics.of_run(run).model_dump(mode="json"),
+            name=name, version=version, path=str(adapter_dir), run_id=lineage.run_id,
+            base_model=lineage.base_model, base_sha256=lineage.base_sha256, dataset_hash=lineage.dataset_hash,
+            recipe=lineage.recipe, metrics=lineage.metrics.model_dump(mode="json"),
         )
         session.add(adapter)
         session.flush()

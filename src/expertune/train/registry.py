@@ -7,25 +7,28 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from expertune.llm.adapters import write_marker
-from expertune.records import AdapterMarker, AdapterRow, TrainingRun
+from expertune.records import AdapterMarker, AdapterRow, RunLineage, TrainingRun
 from expertune.store.adapters import find_adapter, register_adapter
 from expertune.workspace import Workspace
 
 
-def register(ws: Workspace, run: TrainingRun, adapter_dir: Path, *, promote: bool = True) -> AdapterRow:
+def register(ws: Workspace, run: TrainingRun | RunLineage, adapter_dir: Path, *, promote: bool = True) -> AdapterRow:
     """Register the run's adapter and write its marker, so every later load knows its lineage."""
-    result = register_adapter(ws, run, adapter_dir, promote=promote)
+    if isinstance(run, Mapping):
+        run = RunLineage.from_legacy_dict(run)  # transitional, see RunLineage.from_legacy_dict
+    lineage = run if isinstance(run, RunLineage) else RunLineage.of_run(run)
+    result = register_adapter(ws, lineage, adapter_dir, promote=promote)
     write_marker(adapter_dir, AdapterMarker(
-        name=result.name, version=result.version, kind="full" if run.recipe.method == "full" else "lora",
-        base_model=run.base_model.name, base_sha256=run.base_model.sha256,
-        run_id=run.id, dataset_hash=run.dataset_version.hash,
-        chat_template_source=run.base_model.chat_template_source,
+        name=result.name, version=result.version, kind="full" if lineage.method == "full" else "lora",
+        base_model=lineage.base_model, base_sha256=lineage.base_sha256, run_id=lineage.run_id,
+        dataset_hash=lineage.dataset_hash, chat_template_source=lineage.chat_template_source,
         # Evaluation and serving render for this adapter as training did (llm/render.py).
-        system_prompt_policy=run.policy,
+        system_prompt_policy=lineage.system_prompt_policy,
     ))
     return result
 
