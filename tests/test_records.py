@@ -62,6 +62,7 @@ def test_writers_cannot_store_a_wrong_or_unknown_field():
     (lambda d: d["recipe"].update(method="dora"), "recipe.method"),
     (lambda d: d.update(status="finished"), "status"),
     (lambda d: d.update(surprise=1), "surprise"),
+    (lambda d: d.update(kind="ppo"), "kind 'ppo'"),
 ])
 def test_an_invalid_run_json_is_an_input_error_naming_file_and_field(tmp_path, change, field):
     data = json.loads((OLD_RUN / "run.json").read_text())
@@ -70,6 +71,7 @@ def test_an_invalid_run_json_is_an_input_error_naming_file_and_field(tmp_path, c
     with pytest.raises(InputError) as err:
         read_run(tmp_path)
     assert str(tmp_path / "run.json") in str(err.value) and field in str(err.value)
+    assert "sft." not in str(err.value)  # the union's tag is not a field of the file
 
 
 def test_unreadable_missing_and_newer_files_say_so(tmp_path):

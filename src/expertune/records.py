@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
-
-from typing_extensions import Self
+from typing import Annotated, Any, Literal, Self, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
@@ -339,11 +337,12 @@ AnyRun = Annotated[Union[Annotated[SftRun, Tag("sft")], Annotated[DpoRun, Tag("d
 _ANY_RUN: TypeAdapter[SftRun | DpoRun] = TypeAdapter(AnyRun)
 
 
-def describe_validation(err: ValidationError, limit: int = 3) -> str:
-    """`field.path: message` for the first few errors of a validation failure."""
+def describe_validation(err: ValidationError, limit: int = 3, *, skip: int = 0) -> str:
+    """`field.path: message` for the first few errors of a validation failure (`skip` leading path
+    parts: a union's tag is not a field of the file)."""
     parts = []
     for e in err.errors()[:limit]:
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        where = ".".join(str(p) for p in e["loc"][skip:]) or "(top level)"
         parts.append(f"{where}: {e['msg']}")
     more = len(err.errors()) - limit
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
@@ -354,10 +353,15 @@ def parse_run(data: Any, source: str | Path) -> SftRun | DpoRun:
     if isinstance(data, dict) and isinstance(data.get("schema_version"), int) and data["schema_version"] > SCHEMA_VERSION:
         raise InputError(f"{source}: schema_version {data['schema_version']} was written by a newer expertune "
                          f"(this one reads up to {SCHEMA_VERSION}); upgrade expertune to read this run")
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: not a run record (a JSON object is expected); restore it or remove the run folder")
+    if _kind(data) not in ("sft", "dpo"):
+        raise InputError(f"{source}: kind {data['kind']!r} is not a kind of run (sft or dpo); restore it or remove "
+                         "the run folder")
     try:
         return _ANY_RUN.validate_python(data)
     except ValidationError as err:
-        raise InputError(f"{source}: not a valid run record ({describe_validation(err)}); "
+        raise InputError(f"{source}: not a valid run record ({describe_validation(err, skip=1)}); "
                          "the file was edited or damaged: restore it or remove the run folder") from None
 
 
