@@ -12,6 +12,7 @@ def make_adapter(folder: Path, *, name: str = "tiny", version: int = 1, seed: in
     from peft import LoraConfig, get_peft_model
 
     from expertune.llm.adapters import write_marker
+    from expertune.records import AdapterMarker
     from expertune.models import load_model, load_tokenizer
     from expertune.models.resolve import resolve
 
@@ -24,7 +25,7 @@ def make_adapter(folder: Path, *, name: str = "tiny", version: int = 1, seed: in
     if chat_template is not None:
         tok.chat_template = chat_template
     tok.save_pretrained(folder)
-    write_marker(folder, {
-        "name": name, "version": version, "kind": "lora", "base_model": BUILTIN, "base_sha256": resolve(BUILTIN).sha256,
-        "run_id": "test-run", "dataset_hash": "0" * 64, "chat_template_source": "model"})
+    write_marker(folder, AdapterMarker(
+        name=name, version=version, kind="lora", base_model=BUILTIN, base_sha256=resolve(BUILTIN).sha256,
+        run_id="test-run", dataset_hash="0" * 64, chat_template_source="model"))
     return folder

@@ -4,7 +4,7 @@ log-probabilities, and adapters loaded with their own tokenizer and chat templat
 import pytest
 from adapter_helpers import BUILTIN, make_adapter
 
-from expertune.errors import ConfigError
+from expertune.errors import ConfigError, InputError
 from expertune.llm.adapters import ADAPTER_MARKER, read_adapter
 from expertune.llm.base import ChatModel, GenParams
 
@@ -180,5 +180,11 @@ def test_an_adapter_marker_without_a_policy_falls_back_to_its_run_record(tmp_pat
 
     folder = _policy_adapter(tmp_path / "run" / "adapter", None)
     assert read_adapter(folder).system_prompt_policy is None
-    (tmp_path / "run" / "run.json").write_text(json.dumps({"system_prompt_policy": {"mode": "drop", "text": None}}))
+    from run_helpers import OLD_RUN  # a run.json as the code before typed records wrote it (policy: drop)
+
+    (tmp_path / "run" / "run.json").write_text((OLD_RUN / "run.json").read_text())
     assert read_adapter(folder).system_prompt_policy == {"mode": "drop", "text": None}
+    broken = json.loads((OLD_RUN / "run.json").read_text()) | {"status": "finished"}
+    (tmp_path / "run" / "run.json").write_text(json.dumps(broken))
+    with pytest.raises(InputError, match=r"run\.json.*status"):  # a damaged record is named, not silently ignored
+        read_adapter(folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adapter_helpers import BUILTIN, make_adapter
+from run_helpers import sft_run
 
 from expertune.workspace import Workspace
 
@@ -17,8 +18,10 @@ def workspace_with_adapters(root: Path, name: str = "tiny", versions: int = 2) -
     _, sha = base_identity(BUILTIN)
     for v in range(1, versions + 1):
         folder = make_adapter(root / f"{name}-v{v}", name=name, version=v, seed=v)
-        run = {"id": f"run-{v}", "recipe": {"adapter_name": name, "method": "lora"}, "dataset_version": {"hash": "d"},
-               "base_model": {"name": BUILTIN, "sha256": sha}}
+        old = sft_run()
+        run = old.updated(id=f"run-{v}", recipe={**old.recipe.model_dump(), "adapter_name": name, "system_prompt": "as-data"},
+                          system_prompt_policy={"mode": "as-data"}, dataset_version={"id": 1, "hash": "d"},
+                          base_model={**old.base_model.model_dump(), "name": BUILTIN, "sha256": sha})
         register(ws, run, folder)  # registering promotes: the last version is current
     return ws
 

@@ -41,4 +41,4 @@ def test_start_a_training_and_see_it_finish(tiny_ws, browser, shots):
         (first,) = registry.list_adapters(ws)
         page.goto(studio.url + "/train")
         shots(page, "train-adapters")
-        assert first["is_current"] and page.locator("#adapters button", has_text="Roll back").count() == 1
+        assert first.is_current and page.locator("#adapters button", has_text="Roll back").count() == 1

@@ -60,6 +60,17 @@ def test_the_train_page_lists_jobs_and_escapes_the_author(ws):
     assert "job 1" in page and "&lt;script&gt;x&lt;/script&gt;" in page
 
 
+def test_the_train_and_overview_pages_show_registered_adapters(ws, tmp_path):
+    from run_helpers import sft_run
+
+    from expertune.store.adapters import register_adapter
+
+    register_adapter(ws, sft_run(), tmp_path / "a1")
+    train_page = client(ws).get("/train").text
+    assert "legal@1" in train_page and 'name="name" value="legal"' in train_page  # current: offers Roll back
+    assert '<span class="num">1</span> adapters' in client(ws).get("/").text
+
+
 def test_the_worker_process_records_a_user_error_on_the_job(ws):
     """A real worker process, no model: training an empty workspace fails with the library's message."""
     import time
@@ -79,6 +90,17 @@ def test_the_job_page_of_a_training_still_preparing(ws):
     job_id = add_job(ws, pid=None, run_ref=None)
     page = client(ws).get(f"/train/jobs/{job_id}")
     assert page.status_code == 200 and ">running</span>" in page.text
+
+
+def test_progress_reads_the_run_record_also_in_its_old_shape(ws):
+    from run_helpers import copy_old_run
+
+    run_dir = copy_old_run(ws.runs_dir)
+    job = jobs.get_job(ws, add_job(ws, pid=None, run_ref=run_dir.name))
+    got = jobs.progress(ws, job)
+    assert (got["run_status"], got["best_step"], got["max_steps"], got["tokens_per_second"]) == ("completed", 8, 8, 78.0)
+    assert got["adapter"] == {"name": "legal", "version": 1, "ref": "legal@1",
+                              "path": "/home/user/ws/runs/legal-20261122-101500-123/adapter"}
 
 
 def test_the_recipe_form_shows_common_fields_first_and_all_fields_in_the_form(ws):

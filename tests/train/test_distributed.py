@@ -9,7 +9,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 def _losses(record):
-    return [h["loss"] for h in record["log_history"] if "loss" in h]
+    return [h["loss"] for h in record.log_history if "loss" in h]
 
 
 def test_two_process_accelerate_run_matches_one_process(tiny_ws):
@@ -18,7 +18,7 @@ def test_two_process_accelerate_run_matches_one_process(tiny_ws):
     one = train(tiny_ws, "cpu-quick", [*common, "per_device_batch_size=2"], show_progress=False)
     two = train(tiny_ws, "cpu-quick", [*common, "per_device_batch_size=1"], launcher="accelerate", num_processes=2,
                 show_progress=False)
-    assert two["status"] == "completed" and two["num_processes"] == 2
+    assert two.status == "completed" and two.num_processes == 2
     a, b = _losses(one), _losses(two)
     assert len(a) == len(b) == 4
     assert max(abs(x - y) for x, y in zip(a, b)) < 2e-3, (a, b)

@@ -52,8 +52,8 @@ def test_the_dpo_preset_validates_and_rejects_unknown_keys():
 
 def test_margin_summary_pairs_before_and_after_and_resamples_groups():
     s = margin_summary([0.0, 1.0, -1.0, 2.0], [1.0, 1.5, 0.0, 2.0], ["g1", "g1", "g2", "g3"], n_boot=300)
-    assert (s["pairs"], s["groups"], s["improved_pairs"]) == (4, 3, 3)
-    assert s["change"] == pytest.approx(0.625) and s["change_ci"][0] <= 0.625 <= s["change_ci"][1]
+    assert (s.pairs, s.groups, s.improved_pairs) == (4, 3, 3)
+    assert s.change == pytest.approx(0.625) and s.change_ci[0] <= 0.625 <= s.change_ci[1]
 
 
 @pytest.mark.integration
@@ -80,14 +80,14 @@ def test_dpo_from_an_sft_adapter_raises_the_held_out_margin(sample_ws):
     from expertune.train.run import train
 
     sft = train(sample_ws, "cpu-quick", [*QUICK, "max_length=1024", "adapter_name=demo"], show_progress=False)
-    assert sft["status"] == "completed"
+    assert sft.status == "completed"
     record = train_dpo(sample_ws, "demo@current", "dpo", ["max_steps=12", "learning_rate=1e-3"],
                        show_progress=False)
-    assert record["status"] == "completed" and record["adapter"]["ref"] == "dpo@1"
-    assert record["from_adapter"]["name"] == "demo" and record["audit"]["completions_without_eos"] == 0
-    m = record["margins"]
+    assert record.status == "completed" and record.adapter.ref == "dpo@1"
+    assert record.from_adapter.name == "demo" and record.audit.completions_without_eos == 0
+    m = record.margins
     # measured 2026-12-02 (2-core CPU, no bf16): +6.66 [+4.51, +9.28] over 7 groups, 44 pairs
     print("held-out margin", m)
-    assert m["pairs"] > 0 and m["after"] > m["before"]
-    assert m["change_ci"][0] > 0  # the whole interval over prompt groups is above zero
-    assert any(a["name"] == "dpo" for a in list_adapters(sample_ws))
+    assert m.pairs > 0 and m.after > m.before
+    assert m.change_ci[0] > 0  # the whole interval over prompt groups is above zero
+    assert any(a.name == "dpo" for a in list_adapters(sample_ws))

@@ -18,7 +18,7 @@ from expertune.llm.scoring import completion_logprobs
 from expertune.models import load_model
 from expertune.train.audit import AuditFailed
 from expertune.train.run import train
-from expertune.train.worker import read_run
+from expertune.records import read_run
 
 pytestmark = pytest.mark.integration
 
@@ -37,20 +37,21 @@ def test_train_registers_an_adapter_that_learned_and_reloads_with_plain_peft(tin
     from peft import PeftModel
 
     record = train(tiny_ws, "cpu-quick", QUICK, show_progress=False)
-    assert record["status"] == "completed" and record["adapter"]["ref"] == "quick@1"
-    run_dir = tiny_ws.runs_dir / record["id"]
+    assert record.status == "completed" and record.adapter.ref == "quick@1"
+    run_dir = tiny_ws.runs_dir / record.id
     saved = read_run(run_dir)
-    for key in ("recipe", "base_model", "dataset_version", "libraries", "hardware", "device", "log_history",
-                "best_step", "wall_seconds", "trained_tokens", "tokens_per_second", "system_prompt_policy"):
-        assert saved.get(key) is not None, key
-    assert saved["base_model"]["sha256"] and saved["dataset_version"]["hash"]
-    assert any("eval_loss" in h for h in saved["log_history"])
+    assert saved == record
+    for key in ("libraries", "log_history", "best_step", "wall_seconds", "trained_tokens", "tokens_per_second",
+                "system_prompt_policy"):
+        assert getattr(saved, key), key
+    assert saved.base_model.sha256 and saved.dataset_version.hash and saved.hardware.cores
+    assert any("eval_loss" in h for h in saved.log_history)
 
     # The audit ran first: only the answer and its end-of-turn token are trained.
     audit = json.loads((run_dir / "audit.json").read_text())
     assert audit["errors"] == [] and audit["eos_not_trained"] == []
 
-    adapter_dir = Path(record["adapter"]["path"])
+    adapter_dir = Path(record.adapter.path)
     assert (adapter_dir / "chat_template.jinja").is_file() and (adapter_dir / "README.md").is_file()
     base = load_model("builtin:smollm2-135m-instruct")
     tok = AutoTokenizer.from_pretrained(str(adapter_dir))  # the chat template saved with the adapter
@@ -101,7 +102,7 @@ def test_train_refuses_split_leakage_unless_allowed(tiny_ws, tmp_path):
     with pytest.raises(GateFailed, match="leakage"):
         train(tiny_ws, "cpu-quick", QUICK, show_progress=False)
     record = train(tiny_ws, "cpu-quick", [*QUICK, "max_steps=2"], allow=["leakage"], show_progress=False)
-    assert record["status"] == "completed" and record["gate"]["passed"]
+    assert record.status == "completed" and record.gate["passed"]
 
 
 def test_audit_marks_only_completion_and_eos_as_trained(tiny_ws):
@@ -134,7 +135,7 @@ def test_too_long_example_blocks_training_unless_allowed(tiny_ws):
     assert not any(tiny_ws.runs_dir.iterdir())
     record = train(tiny_ws, "cpu-quick", [*QUICK, "max_length=36", "allow_truncation=true", "max_steps=2"],
                    allow=["length"], show_progress=False)
-    assert record["status"] == "completed" and record["audit"]["truncated"]
+    assert record.status == "completed" and record.audit.truncated
 
 
 def _adapter_weights(path: Path) -> dict:
@@ -166,15 +167,15 @@ def test_sigkill_mid_training_resumes_to_the_same_adapter(tiny_ws, tmp_path):
 
     straight = train(tiny_ws, "cpu-quick", [*QUICK, "max_steps=8"], show_progress=False)
     a = _adapter_weights(Path(resumed_record["adapter"]["path"]))
-    b = _adapter_weights(Path(straight["adapter"]["path"]))
+    b = _adapter_weights(Path(straight.adapter.path))
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-3
-    assert abs(resumed_record["best_eval_loss"] - straight["best_eval_loss"]) < 1e-3
+    assert abs(resumed_record["best_eval_loss"] - straight.best_eval_loss) < 1e-3
 
 
 def test_group_weighting_inverse_trains(tiny_ws):
     record = train(tiny_ws, "cpu-quick", [*QUICK, "max_steps=2", "group_weighting=inverse"], show_progress=False)
-    assert record["status"] == "completed" and record["steps"] == 2
+    assert record.status == "completed" and record.steps == 2
 
 
 def test_the_run_plan_knows_the_base_models_size(tiny_ws):
@@ -183,7 +184,7 @@ def test_the_run_plan_knows_the_base_models_size(tiny_ws):
     from expertune.train.run import prepare
 
     run_dir = prepare(tiny_ws, load_recipe("cpu-quick", QUICK), dataset_version=None, allow=(), num_processes=None)
-    params = read_run(run_dir)["device"]["parameters"]
+    params = read_run(run_dir).device.parameters
     assert params == count_parameters(resolve("builtin:smollm2-135m-instruct").path) and 1.2e8 < params < 1.5e8
 
 
@@ -199,15 +200,15 @@ def test_evaluation_renders_for_an_adapter_as_its_training_did(tiny_ws, policy):
     from expertune.train.sft import tokenise
 
     record = train(tiny_ws, "cpu-quick", [*QUICK, "max_steps=2", *policy], show_progress=False)
-    run_dir = tiny_ws.runs_dir / record["id"]
-    trained = tokenise(_examples_of(run_dir, "val"), AutoTokenizer.from_pretrained(record["adapter"]["path"]),
-                       SystemPolicy.from_recipe(record["recipe"]))
-    tuned = _tuned(tiny_ws, record["adapter"]["ref"])
+    run_dir = tiny_ws.runs_dir / record.id
+    trained = tokenise(_examples_of(run_dir, "val"), AutoTokenizer.from_pretrained(record.adapter.path),
+                       SystemPolicy.from_recipe(record.recipe))
+    tuned = _tuned(tiny_ws, record.adapter.ref)
     from expertune.llm.local import LocalChatModel
 
     # the adapter folder alone (its marker file) carries the policy too
-    assert LocalChatModel("builtin:smollm2-135m-instruct", record["adapter"]["path"]).policy == tuned.policy
-    assert tuned.policy == SystemPolicy.from_recipe(record["recipe"]) and tuned.id.endswith(tuned.policy.tag)
+    assert LocalChatModel("builtin:smollm2-135m-instruct", record.adapter.path).policy == tuned.policy
+    assert tuned.policy == SystemPolicy.from_recipe(record.recipe) and tuned.id.endswith(tuned.policy.tag)
     held = {e["response_id"]: e for e in heldout_examples(tiny_ws, ("val",))}
     assert len(held) == len(trained) > 0
     for row in trained:
@@ -220,7 +221,7 @@ def test_evaluation_renders_for_an_adapter_as_its_training_did(tiny_ws, policy):
         assert "Answer in one sentence." not in tuned.tokenizer.decode(row["input_ids"])
     # perplexity scores the raw held-out examples through the adapter's policy
     pairs = [(held[r["response_id"]]["messages"], held[r["response_id"]]["completion"]) for r in trained]
-    expected = completion_logprobs(tuned.model, tuned.tokenizer, pairs, policy=SystemPolicy.from_recipe(record["recipe"]))
+    expected = completion_logprobs(tuned.model, tuned.tokenizer, pairs, policy=SystemPolicy.from_recipe(record.recipe))
     got = scorer_for(tuned)(pairs)
     assert [g["n_tokens"] for g in got] == [e["n_tokens"] for e in expected]
     assert [g["sum_logprob"] for g in got] == pytest.approx([e["sum_logprob"] for e in expected], abs=1e-5)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 
 if TYPE_CHECKING:
@@ -48,7 +49,12 @@ def workspace(ctx: typer.Context) -> Workspace:
 
 
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """`data` as JSON (a record: its JSON form, the keys of its file) or through `render`."""
     if as_json:
+        if isinstance(data, BaseModel):
+            data = data.model_dump(mode="json")
+        elif isinstance(data, list):
+            data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
         render(data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from rich.text import Text
 
 from expertune.cli.common import JsonOpt, SetOpt, console, emit, workspace
 from expertune.errors import InputError, user_path_errors
+
+if TYPE_CHECKING:
+    from expertune.records import AdapterRow, DpoRun, SftRun
 
 models_app = typer.Typer(help="Base models: list, pull (convert and cache), info.", no_args_is_help=True)
 adapters_app = typer.Typer(help="The adapter registry: list, show, promote, rollback, merge, export.", no_args_is_help=True)
@@ -102,14 +105,14 @@ def train_cmd(
                    launcher=launcher, num_processes=num_processes, allow=allow or (), promote=not no_promote,
                    show_progress=not as_json, accelerate_config=accelerate_config)
 
-    def render(r):
-        if r["status"] != "completed":
-            console.print(f"run {r['id']} {r['status']} at step {r.get('steps')}; resume with `{resume_hint(r['id'])}`")
+    def render(r: SftRun):
+        if r.status != "completed":
+            console.print(f"run {r.id} {r.status} at step {r.steps}; resume with `{resume_hint(r.id)}`")
             return
-        console.print(Text.assemble("run ", (r["id"], "bold"), f": {r['steps']} steps, best step {r['best_step']} "
-                                    f"(val loss {r['best_eval_loss']}), {r['trained_tokens']} tokens at "
-                                    f"{r['tokens_per_second']} tok/s, {r['wall_seconds']} s"))
-        console.print(Text.assemble("registered adapter ", (r["adapter"]["ref"], "bold"), f" at {r['adapter']['path']}"))
+        console.print(Text.assemble("run ", (r.id, "bold"), f": {r.steps} steps, best step {r.best_step} "
+                                    f"(val loss {r.best_eval_loss}), {r.trained_tokens} tokens at "
+                                    f"{r.tokens_per_second} tok/s, {r.wall_seconds} s"))
+        console.print(Text.assemble("registered adapter ", (r.adapter.ref, "bold"), f" at {r.adapter.path}"))
 
     emit(record, as_json, render)
 
@@ -132,16 +135,16 @@ def dpo_cmd(
     record = train_dpo(workspace(ctx), from_ref, recipe, overrides, allow=allow or (), promote=not no_promote,
                        show_progress=not as_json)
 
-    def render(r):
-        m = r["margins"]
-        console.print(Text.assemble("run ", (r["id"], "bold"), f": DPO from {from_ref}, {r['pairs']['train']} pairs, "
-                                    f"{r['steps']} steps, {r['wall_seconds']} s"))
-        if m["pairs"]:
-            lo, hi = m["change_ci"]
-            console.print(f"held-out margin (log P preferred − log P other): {m['before']:.3f} → {m['after']:.3f}, "
-                          f"change {m['change']:+.3f} [{lo:+.3f}, {hi:+.3f}] over {m['groups']} prompt groups "
-                          f"({m['pairs']} pairs, {m['improved_pairs']} improved)")
-        console.print(Text.assemble("registered adapter ", (r["adapter"]["ref"], "bold"), f" at {r['adapter']['path']}"))
+    def render(r: DpoRun):
+        m = r.margins
+        console.print(Text.assemble("run ", (r.id, "bold"), f": DPO from {from_ref}, {r.pairs.train} pairs, "
+                                    f"{r.steps} steps, {r.wall_seconds} s"))
+        if m.pairs:
+            lo, hi = m.change_ci
+            console.print(f"held-out margin (log P preferred − log P other): {m.before:.3f} → {m.after:.3f}, "
+                          f"change {m.change:+.3f} [{lo:+.3f}, {hi:+.3f}] over {m.groups} prompt groups "
+                          f"({m.pairs} pairs, {m.improved_pairs} improved)")
+        console.print(Text.assemble("registered adapter ", (r.adapter.ref, "bold"), f" at {r.adapter.path}"))
 
     emit(record, as_json, render)
 
@@ -187,12 +190,14 @@ def audit_cmd(
         raise typer.Exit(1)
 
 
-def _adapter_table(rows):
+def _adapter_table(rows: list[AdapterRow]):
+    from expertune.records import AdapterMetrics
+
     t = Table("adapter", "current", "base", "dataset", "best step", "val loss", "created")
     for a in rows:
-        m = a["metrics"] or {}
-        t.add_row(a["ref"], "●" if a["is_current"] else "", a["base_model"], (a["dataset_hash"] or "")[:12],
-                  str(m.get("best_step")), f"{m['best_eval_loss']:.4f}" if m.get("best_eval_loss") else "", a["created_at"][:16])
+        m = a.metrics or AdapterMetrics()
+        t.add_row(a.ref, "●" if a.is_current else "", a.base_model, (a.dataset_hash or "")[:12],
+                  str(m.best_step), f"{m.best_eval_loss:.4f}" if m.best_eval_loss else "", a.created_at[:16])
     console.print(t)
 
 
@@ -217,7 +222,7 @@ def adapters_promote(ctx: typer.Context, ref: str, as_json: bool = JsonOpt) -> N
     """Make NAME@VERSION the current adapter of its name."""
     from expertune.store.adapters import promote
 
-    emit(promote(workspace(ctx), ref), as_json, lambda a: console.print(f"{a['ref']} is now current"))
+    emit(promote(workspace(ctx), ref), as_json, lambda a: console.print(f"{a.ref} is now current"))
 
 
 @adapters_app.command("rollback")
@@ -225,7 +230,7 @@ def adapters_rollback(ctx: typer.Context, name: str, as_json: bool = JsonOpt) ->
     """Make current again the version that was current before the last promotion."""
     from expertune.store.adapters import rollback
 
-    emit(rollback(workspace(ctx), name), as_json, lambda a: console.print(f"rolled back: {a['ref']} is current"))
+    emit(rollback(workspace(ctx), name), as_json, lambda a: console.print(f"rolled back: {a.ref} is current"))
 
 
 @adapters_app.command("merge")

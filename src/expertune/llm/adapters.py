@@ -14,9 +14,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from expertune.atomic import write_atomic
 from expertune.errors import ConfigError
 from expertune.hashing import file_sha256
 from expertune.models.resolve import weights_hash_memo
+from expertune.records import RUN_FILE, AdapterMarker, AdapterRow, describe_validation, read_run
 
 ADAPTER_MARKER = "expertune-adapter.json"
 
@@ -66,37 +70,41 @@ def read_adapter(folder: str | Path) -> AdapterInfo:
     path = Path(folder).expanduser().resolve()
     if not path.is_dir():
         raise ConfigError(f"{path}: adapter folder not found")
-    marker: dict[str, Any] = {}
-    marker_path = path / ADAPTER_MARKER
-    if marker_path.is_file():
-        try:
-            marker = json.loads(marker_path.read_text(encoding="utf-8"))
-        except ValueError as err:
-            raise ConfigError(f"{marker_path}: not valid JSON ({err}); re-save the adapter") from None
-    kind = marker.get("kind") or ("lora" if (path / "adapter_config.json").is_file() else "full")
-    if kind not in ("lora", "full"):
-        raise ConfigError(f"{marker_path}: kind {kind!r} must be 'lora' or 'full'")
+    marker = read_marker(path)
+    kind = marker.kind or ("lora" if (path / "adapter_config.json").is_file() else "full")
     if kind == "lora" and not (path / "adapter_config.json").is_file():
         raise ConfigError(f"{path}: a LoRA adapter folder needs adapter_config.json")
     if kind == "full" and not (path / "config.json").is_file():
         raise ConfigError(f"{path}: neither a LoRA adapter (adapter_config.json) nor a full model (config.json)")
-    version = marker.get("version")
+    policy = marker.system_prompt_policy.model_dump() if marker.system_prompt_policy else None
     return AdapterInfo(
-        path=str(path), kind=kind, sha256=weights_sha256(path, kind), name=marker.get("name"),
-        version=int(version) if version is not None else None, base_model=marker.get("base_model") or _peft_base(path),
-        base_sha256=marker.get("base_sha256"), run_id=marker.get("run_id"), dataset_hash=marker.get("dataset_hash"),
-        chat_template_source=marker.get("chat_template_source"),
-        system_prompt_policy=marker.get("system_prompt_policy") or _run_policy(path),
+        path=str(path), kind=kind, sha256=weights_sha256(path, kind), name=marker.name, version=marker.version,
+        base_model=marker.base_model or _peft_base(path), base_sha256=marker.base_sha256, run_id=marker.run_id,
+        dataset_hash=marker.dataset_hash, chat_template_source=marker.chat_template_source,
+        system_prompt_policy=policy or _run_policy(path),
     )
+
+
+def read_marker(folder: Path) -> AdapterMarker:
+    """The folder's marker file; an empty marker when there is none (a plain PEFT folder)."""
+    marker_path = Path(folder) / ADAPTER_MARKER
+    if not marker_path.is_file():
+        return AdapterMarker()
+    try:
+        return AdapterMarker.model_validate_json(marker_path.read_text(encoding="utf-8"))
+    except ValidationError as err:
+        raise ConfigError(f"{marker_path}: not a valid adapter marker ({describe_validation(err)}); "
+                          "re-save the adapter") from None
 
 
 def _run_policy(path: Path) -> dict[str, Any] | None:
     """The policy in the run record next to an adapter whose marker predates recording it
-    (runs/<id>/adapter beside runs/<id>/run.json)."""
-    try:
-        return json.loads((path.parent / "run.json").read_text(encoding="utf-8")).get("system_prompt_policy")
-    except (OSError, ValueError, AttributeError):
+    (runs/<id>/adapter beside runs/<id>/run.json). A folder that is not in a run has none; a
+    run record that cannot be read is an error naming the file (records.read_run)."""
+    if not (path.parent / RUN_FILE).is_file():
         return None
+    policy = read_run(path.parent).system_prompt_policy
+    return policy.model_dump() if policy else None
 
 
 def _peft_base(path: Path) -> str | None:
@@ -106,22 +114,21 @@ def _peft_base(path: Path) -> str | None:
         return None
 
 
-def registered_adapter(row: dict[str, Any]) -> AdapterInfo:
+def registered_adapter(row: AdapterRow) -> AdapterInfo:
     """The adapter of a registry row (store.adapters.find_adapter): its folder, with the
     registry's name, version and lineage over the marker's."""
-    info = read_adapter(row["path"])
-    info.name, info.version = row.get("name", info.name), row.get("version", info.version)
-    info.registry_id = row.get("id")
+    info = read_adapter(row.path)
+    info.name, info.version, info.registry_id = row.name, row.version, row.id
     for key in ("base_model", "base_sha256", "dataset_hash", "run_id"):
-        if row.get(key):
-            setattr(info, key, row[key])
-    info.recipe = dict(row.get("recipe") or {})
+        if getattr(row, key):
+            setattr(info, key, getattr(row, key))
+    info.recipe = dict(row.recipe or {})
     if info.system_prompt_policy is None and info.recipe.get("system_prompt"):
         # Adapters registered before the marker recorded the policy: their recipe has it.
         info.system_prompt_policy = {"mode": info.recipe["system_prompt"], "text": info.recipe.get("system_prompt_text")}
     return info
 
 
-def write_marker(folder: Path, marker: dict[str, Any]) -> None:
+def write_marker(folder: Path, marker: AdapterMarker) -> None:
     """Write the marker file that read_adapter reads (written once, when a run registers it)."""
-    (Path(folder) / ADAPTER_MARKER).write_text(json.dumps(marker, indent=2))
+    write_atomic(Path(folder) / ADAPTER_MARKER, marker.model_dump_json(indent=2))

@@ -187,8 +187,8 @@ class ModelPool:
         rows = list_adapters(self.ws, name)
         if not rows:
             raise NotFound(f"adapter {name!r} is not in the registry; train one with `expertune train RECIPE`")
-        version = next((r["version"] for r in rows if r["is_current"]), rows[-1]["version"])  # as NAME resolves
-        newest = sorted((r["version"] for r in rows if r["version"] != version), reverse=True)[: self.keep]
+        version = next((r.version for r in rows if r.is_current), rows[-1].version)  # as NAME resolves
+        newest = sorted((r.version for r in rows if r.version != version), reverse=True)[: self.keep]
         self._wanted[name] = set(newest)
         with self._lock:
             unchanged = name in self.current and self.current[name].version == version

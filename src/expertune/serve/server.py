@@ -28,7 +28,7 @@ def default_base(adapters: list[str], ws) -> str:
         elif ws is not None:
             from expertune.store.adapters import find_adapter
 
-            bases.add(find_adapter(ws, ref.partition("@")[0])["base_model"])
+            bases.add(find_adapter(ws, ref.partition("@")[0]).base_model)
     bases.discard(None)
     if len(bases) > 1:
         raise ConfigError(f"the adapters were trained on different bases ({', '.join(sorted(bases))}); one server "

@@ -1,33 +1,31 @@
 """The adapter registry: every run registers its adapter with lineage; one version per name is current.
 
 Nothing is ever deleted: promote and rollback only move the "current" pointer, and every move is
-an event, so rollback knows what was current before. `find_adapter` returns the registry row as a
-dict; `resolve_adapter` returns what evaluation and serving load (llm.adapters.AdapterInfo: the
+an event, so rollback knows what was current before. `find_adapter` returns the registry row
+(records.AdapterRow); `resolve_adapter` returns what evaluation and serving load (llm.adapters.AdapterInfo: the
 folder's marker with the registry's lineage over it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from expertune.errors import InputError, NotFound
 from expertune.llm.adapters import AdapterInfo, registered_adapter
+from expertune.records import AdapterRow, RunLineage, TrainingRun
 from expertune.store.tables import Adapter, AdapterEvent
 from expertune.workspace import Workspace
 
 
-def adapter_dict(a: Adapter) -> dict[str, Any]:
-    return {
-        "id": a.id, "name": a.name, "version": a.version, "ref": f"{a.name}@{a.version}", "path": a.path,
-        "kind": a.recipe.get("method", "lora") if a.recipe else "lora", "run_id": a.run_id,
-        "base_model": a.base_model, "base_sha256": a.base_sha256, "dataset_hash": a.dataset_hash,
-        "metrics": a.metrics, "is_current": a.is_current, "created_at": a.created_at.isoformat(),
-        "recipe": a.recipe,
-    }
+def adapter_row(a: Adapter) -> AdapterRow:
+    return AdapterRow(
+        id=a.id, name=a.name, version=a.version, ref=f"{a.name}@{a.version}", path=a.path,
+        kind=a.recipe.get("method", "lora") if a.recipe else "lora", run_id=a.run_id,
+        base_model=a.base_model, base_sha256=a.base_sha256, dataset_hash=a.dataset_hash,
+        metrics=a.metrics, is_current=a.is_current, created_at=a.created_at.isoformat(), recipe=a.recipe,
+    )
 
 
 def _set_current(session: Session, name: str, adapter: Adapter | None, action: str) -> None:
@@ -39,25 +37,24 @@ def _set_current(session: Session, name: str, adapter: Adapter | None, action: s
                              previous_id=previous.id if previous else None, action=action))
 
 
-def register_adapter(ws: Workspace, run: dict[str, Any], adapter_dir: Path, *, promote: bool = True) -> dict[str, Any]:
+def register_adapter(ws: Workspace, run: RunLineage | TrainingRun, adapter_dir: Path, *,
+                     promote: bool = True) -> AdapterRow:
     """Add the next version of the run's adapter name (current unless promote=False)."""
-    recipe = run["recipe"]
-    name = recipe["adapter_name"]
+    lineage = run if isinstance(run, RunLineage) else RunLineage.of_run(run)
+    name = lineage.adapter_name
     with ws.session() as session:
         version = (session.scalar(select(func.max(Adapter.version)).where(Adapter.name == name)) or 0) + 1
         adapter = Adapter(
-            name=name, version=version, path=str(adapter_dir), run_id=run["id"],
-            base_model=run["base_model"]["name"], base_sha256=run["base_model"].get("sha256"),
-            dataset_hash=run["dataset_version"]["hash"], recipe=recipe,
-            metrics={k: run.get(k) for k in ("best_step", "best_eval_loss", "train_loss", "steps", "trained_tokens",
-                                             "tokens_per_second", "wall_seconds")},
+            name=name, version=version, path=str(adapter_dir), run_id=lineage.run_id,
+            base_model=lineage.base_model, base_sha256=lineage.base_sha256, dataset_hash=lineage.dataset_hash,
+            recipe=lineage.recipe, metrics=lineage.metrics.model_dump(mode="json"),
         )
         session.add(adapter)
         session.flush()
         session.add(AdapterEvent(name=name, adapter_id=adapter.id, previous_id=None, action="register"))
         if promote:
             _set_current(session, name, adapter, "promote")
-        return adapter_dict(adapter)
+        return adapter_row(adapter)
 
 
 def _parse_ref(ref: str) -> tuple[str, str | None]:
@@ -84,10 +81,10 @@ def _find(session: Session, ref: str) -> Adapter:
     return found
 
 
-def find_adapter(ws: Workspace, ref: str) -> dict[str, Any]:
+def find_adapter(ws: Workspace, ref: str) -> AdapterRow:
     """The registry row of `name`, `name@3`, `name@current` or `name@latest`."""
     with ws.session() as session:
-        return adapter_dict(_find(session, ref))
+        return adapter_row(_find(session, ref))
 
 
 def resolve_adapter(ws: Workspace, ref: str) -> AdapterInfo:
@@ -95,23 +92,23 @@ def resolve_adapter(ws: Workspace, ref: str) -> AdapterInfo:
     return registered_adapter(find_adapter(ws, ref))
 
 
-def list_adapters(ws: Workspace, name: str | None = None) -> list[dict[str, Any]]:
+def list_adapters(ws: Workspace, name: str | None = None) -> list[AdapterRow]:
     with ws.session() as session:
         query = select(Adapter).order_by(Adapter.name, Adapter.version)
         if name:
             query = query.where(Adapter.name == name)
-        return [adapter_dict(a) for a in session.scalars(query)]
+        return [adapter_row(a) for a in session.scalars(query)]
 
 
-def promote(ws: Workspace, ref: str) -> dict[str, Any]:
+def promote(ws: Workspace, ref: str) -> AdapterRow:
     with ws.session() as session:
         adapter = _find(session, ref)
         _set_current(session, adapter.name, adapter, "promote")
         session.flush()
-        return adapter_dict(adapter)
+        return adapter_row(adapter)
 
 
-def rollback(ws: Workspace, name: str) -> dict[str, Any]:
+def rollback(ws: Workspace, name: str) -> AdapterRow:
     """Make current again whatever was current before the latest promotion."""
     with ws.session() as session:
         last = session.scalar(select(AdapterEvent).where(AdapterEvent.name == name, AdapterEvent.action.in_(("promote", "rollback")))
@@ -128,7 +125,7 @@ def rollback(ws: Workspace, name: str) -> dict[str, Any]:
         target = session.get(Adapter, target_id)
         _set_current(session, name, target, "rollback")
         session.flush()
-        return adapter_dict(target)
+        return adapter_row(target)
 
 
 def _before(session: Session, name: str, adapter_id: int | None) -> int | None:

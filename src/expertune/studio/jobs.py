@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from expertune.atomic import write_atomic
 from expertune.errors import InputError, NotFound
+from expertune.records import RUN_FILE, read_run
 from expertune.store.job_models import Job
 from expertune.store.tables import utcnow
 from expertune.train.recipe import load_recipe
@@ -151,11 +152,13 @@ def progress(ws: Workspace, job: dict[str, Any]) -> dict[str, Any]:
     rate = None
     if len(toks) >= 2 and toks[-1]["time"] > toks[0]["time"]:
         rate = round((toks[-1]["num_tokens"] - toks[0]["num_tokens"]) / (toks[-1]["time"] - toks[0]["time"]), 1)
-    record = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    record = read_run(run_dir) if (run_dir / RUN_FILE).is_file() else None
     return {"points": points, "eval_points": evals, "step": logs[-1]["step"] if logs else 0,
-            "max_steps": logs[-1]["max_steps"] if logs else record.get("recipe", {}).get("max_steps"),
-            "tokens_per_second": record.get("tokens_per_second") or rate, "run_status": record.get("status"),
-            "adapter": record.get("adapter"), "best_step": record.get("best_step")}
+            "max_steps": logs[-1]["max_steps"] if logs else record.recipe.max_steps if record else None,
+            "tokens_per_second": (record.tokens_per_second if record else None) or rate,
+            "run_status": record.status if record else None,
+            "adapter": record.adapter.model_dump() if record and record.adapter else None,
+            "best_step": record.best_step if record else None}
 
 
 def _stage_file(ws: Workspace, job_id: int) -> Path:

@@ -38,7 +38,7 @@ def run_train(ws: Workspace, job_id: int, params: dict, run_ref: str | None) -> 
         run_ref = run_dir.name
         _update(ws, job_id, run_ref=run_ref)
     record = train(ws, resume=True, run_id=run_ref, show_progress=False)
-    return {"completed": "completed", "interrupted": "cancelled"}.get(record.get("status"), "failed")
+    return {"completed": "completed", "interrupted": "cancelled"}.get(record.status, "failed")
 
 
 def run_evaluate(ws: Workspace, job_id: int, params: dict, run_ref: str | None) -> str:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 import torch
 
 from expertune.errors import ConfigError
+from expertune.records import DevicePlan  # the plan is part of the run record
 
 
 @lru_cache(maxsize=1)
@@ -33,20 +33,6 @@ def cpu_flags() -> frozenset[str]:
 def cpu_has_native_bf16() -> bool:
     flags = cpu_flags()
     return bool({"avx512_bf16", "amx_bf16"} & flags) or platform.machine() in ("arm64", "aarch64") and "bf16" in flags
-
-
-@dataclass(frozen=True)
-class DevicePlan:
-    device: str  # cpu | cuda | mps
-    precision: str  # fp32 | bf16 | fp16
-    gradient_checkpointing: bool
-    reason: str
-    cpu_count: int
-    gpu_name: str | None = None
-    parameters: int | None = None  # of the base model; decides automatic checkpointing on GPUs
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 # Above this many parameters, activations of a GPU batch are what runs out of memory first.
@@ -80,7 +66,8 @@ def plan_device(precision: str = "auto", gradient_checkpointing: bool | str = "a
     if gradient_checkpointing == "auto":
         # Only worth it when activations would not fit: large models on a GPU.
         gradient_checkpointing = bool(cuda and params and params > CHECKPOINTING_PARAMS)
-    return DevicePlan(device, precision, bool(gradient_checkpointing), reason, os.cpu_count() or 1, gpu, params)
+    return DevicePlan(device=device, precision=precision, gradient_checkpointing=bool(gradient_checkpointing), reason=reason,
+                      cpu_count=os.cpu_count() or 1, gpu_name=gpu, parameters=params)
 
 
 def plan_for(recipe, base_path: str) -> DevicePlan:

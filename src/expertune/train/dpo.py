@@ -27,23 +27,14 @@ import time
 from datetime import datetime
 from typing import Any, Iterable
 
-from pydantic import Field
-
 from expertune.config import load_config, read_yaml
 from expertune.errors import InputError
 from expertune.llm.render import SystemPolicy, render
-from expertune.train.recipe import Recipe, recipe_path
+from expertune.records import AdapterRef, DpoRun, MarginSummary, PairAudit, PairCounts, write_run
+from expertune.train.recipe import DpoRecipe, Recipe, recipe_path
 from expertune.workspace import Workspace
 
 HELD_OUT = ("val", "test")
-
-
-class DpoRecipe(Recipe):
-    """A training recipe plus DPO's own settings."""
-
-    beta: float = Field(0.1, gt=0)  # strength of the pull towards the reference (SFT) model
-    loss_type: str = "sigmoid"  # TRL's loss_type (sigmoid = the DPO paper's)
-    human_pairs: bool = True  # also train on human blind verdicts (their prompts stop being held out)
 
 
 def load_dpo_recipe(ref: str = "dpo", overrides: list[str] | None = None) -> DpoRecipe:
@@ -109,13 +100,13 @@ def tokenize_pair(pair: dict[str, Any], tokenizer, policy: SystemPolicy) -> dict
             "rejected_ids": rejected.input_ids[start:]}
 
 
-def audit_pairs(tokenized: list[dict[str, Any]], tokenizer, max_length: int) -> dict[str, Any]:
+def audit_pairs(tokenized: list[dict[str, Any]], tokenizer, max_length: int) -> PairAudit:
     """Every completion must contain its end-of-turn EOS (the model learns to stop; a template may
     write a newline after it) and fit in max_length."""
     eos = tokenizer.eos_token_id
     no_eos = sum(1 for t in tokenized for k in ("chosen_ids", "rejected_ids") if eos not in t[k])
     cut = sum(1 for t in tokenized if len(t["prompt_ids"]) + max(len(t["chosen_ids"]), len(t["rejected_ids"])) > max_length)
-    return {"pairs": len(tokenized), "completions_without_eos": no_eos, "truncated_pairs": cut, "max_length": max_length}
+    return PairAudit(pairs=len(tokenized), completions_without_eos=no_eos, truncated_pairs=cut, max_length=max_length)
 
 
 # -- margins -------------------------------------------------------------------------------------
@@ -128,18 +119,19 @@ def margins(model, tokenizer, pairs: list[dict[str, Any]], policy: SystemPolicy)
     return [scores[2 * i]["sum_logprob"] - scores[2 * i + 1]["sum_logprob"] for i in range(len(pairs))]
 
 
-def margin_summary(before: list[float], after: list[float], groups: list[str], *, n_boot: int = 2000, seed: int = 0) -> dict[str, Any]:
+def margin_summary(before: list[float], after: list[float], groups: list[str], *, n_boot: int = 2000,
+                   seed: int = 0) -> MarginSummary:
     """Mean held-out margin before and after, and the paired change with an interval that
     resamples prompt groups (pairs of one group share a prompt)."""
     from expertune.evaluate import stats as st
 
     change = [a - b for a, b in zip(after, before)]
     n = len(change)
-    return {"pairs": n, "groups": len(set(groups)),
-            "before": sum(before) / n if n else None, "after": sum(after) / n if n else None,
-            "change": sum(change) / n if n else None,
-            "change_ci": st.bootstrap_interval(change, groups, n_boot=n_boot, seed=seed),
-            "ci_method": st.CLUSTERED, "improved_pairs": sum(c > 0 for c in change)}
+    return MarginSummary(pairs=n, groups=len(set(groups)),
+                         before=sum(before) / n if n else None, after=sum(after) / n if n else None,
+                         change=sum(change) / n if n else None,
+                         change_ci=st.bootstrap_interval(change, groups, n_boot=n_boot, seed=seed),
+                         ci_method=st.CLUSTERED, improved_pairs=sum(c > 0 for c in change))
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -156,7 +148,7 @@ def _trainer_cls():
 
 
 def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: list[str] | None = None, *,
-              allow: Iterable[str] = (), promote: bool = True, show_progress: bool = True) -> dict[str, Any]:
+              allow: Iterable[str] = (), promote: bool = True, show_progress: bool = True) -> DpoRun:
     """Gate, pairs, audit, DPO from the adapter `from_ref`, held-out margins, registry."""
     import torch
     from datasets import Dataset
@@ -172,8 +164,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     from expertune.train.device import plan_for
     from expertune.train.modelcard import write_model_card
     from expertune.train.progress import RichProgress
-    from expertune.train.run import git_commit, hardware, library_versions, run_gate
-    from expertune.train.worker import write_run
+    from expertune.train.run import dataset_ref, git_commit, hardware, library_versions, run_gate
 
     recipe = load_dpo_recipe(recipe_ref, overrides)
     start = resolve_adapter(ws, from_ref)
@@ -201,9 +192,9 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
         tokenizer.pad_token = tokenizer.eos_token
     tokenized = [tokenize_pair(p, tokenizer, policy) for p in pairs["train"]]
     audit = audit_pairs(tokenized, tokenizer, recipe.max_length)
-    if "audit" not in set(allow) and (audit["completions_without_eos"] or (audit["truncated_pairs"] and not recipe.allow_truncation)):
-        raise InputError(f"training audit: {audit['completions_without_eos']} completions do not end with EOS and "
-                         f"{audit['truncated_pairs']} pairs exceed max_length {recipe.max_length}; raise max_length, set "
+    if "audit" not in set(allow) and (audit.completions_without_eos or (audit.truncated_pairs and not recipe.allow_truncation)):
+        raise InputError(f"training audit: {audit.completions_without_eos} completions do not end with EOS and "
+                         f"{audit.truncated_pairs} pairs exceed max_length {recipe.max_length}; raise max_length, set "
                          "allow_truncation: true, or pass --allow audit")
 
     run_id = f"{recipe.adapter_name}-{datetime.now().strftime('%Y%m%d-%H%M%S-%f')[:-3]}"
@@ -213,16 +204,15 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
         (run_dir / "data" / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                                          encoding="utf-8")
     plan = plan_for(recipe, base.path)
-    record: dict[str, Any] = {
-        "id": run_id, "kind": "dpo", "status": "prepared", "created_at": time.time(),
-        "recipe": recipe.model_dump(mode="json"), "system_prompt_policy": policy.as_dict(),
-        "base_model": base.as_dict(), "from_adapter": start.as_dict(),
-        "dataset_version": {k: version[k] for k in ("id", "hash", "name", "counts")},
-        "pairs": {"train": len(pairs["train"]), "held_out": len(pairs["held_out"]),
-                  "sources": {s: sum(p["source"] == s for p in pairs["train"]) for s in {p["source"] for p in pairs["train"]}}},
-        "device": plan.as_dict(), "libraries": library_versions(), "hardware": hardware(), "git_commit": git_commit(),
-        "gate": gate, "audit": audit, "command": list(sys.argv),
-    }
+    record = DpoRun(
+        id=run_id, kind="dpo", status="prepared", created_at=time.time(), recipe=recipe,
+        system_prompt_policy=policy.as_dict(), base_model=base.as_dict(), from_adapter=start.as_dict(),
+        dataset_version=dataset_ref(version),
+        pairs=PairCounts(train=len(pairs["train"]), held_out=len(pairs["held_out"]),
+                         sources={s: sum(p["source"] == s for p in pairs["train"]) for s in {p["source"] for p in pairs["train"]}}),
+        device=plan, libraries=library_versions(), hardware=hardware(), git_commit=git_commit(),
+        gate=gate, audit=audit, command=list(sys.argv),
+    )
     write_run(run_dir, record)
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -251,19 +241,20 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     trainer.model.save_pretrained(str(adapter_dir), selected_adapters=["default"])
     tokenizer.save_pretrained(str(adapter_dir))
     # No validation loss to choose a checkpoint by: the last step ships (the margin measures it).
-    record.update(status="trained", steps=int(result.global_step), best_step=int(result.global_step),
-                  train_loss=float(result.training_loss),
-                  wall_seconds=round(time.time() - started, 1),
-                  margins=margin_summary(before, after, [p["group_id"] for p in held], seed=recipe.seed),
-                  log_history=trainer.state.log_history)
+    record = record.updated(status="trained", steps=int(result.global_step), best_step=int(result.global_step),
+                            train_loss=float(result.training_loss),
+                            wall_seconds=round(time.time() - started, 1),
+                            margins=margin_summary(before, after, [p["group_id"] for p in held], seed=recipe.seed),
+                            log_history=trainer.state.log_history)
     adapter = registry.register(ws, record, adapter_dir, promote=promote)
     card = write_model_card(adapter_dir, record, adapter)
-    m = record["margins"]
+    m = record.margins
     with card.open("a", encoding="utf-8") as f:  # what the SFT card cannot say: where DPO started and what it moved
         f.write(f"\n## Preference training (DPO)\n\n- started from `{start.label}` (frozen copy as reference), beta "
-                f"{recipe.beta}, {record['pairs']['train']} pairs ({record['pairs']['sources']})\n- held-out margin "
-                f"(log P preferred - log P other): {m['before']} -> {m['after']}, change {m['change']} "
-                f"(95% interval over prompt groups {m['change_ci']}, {m['pairs']} pairs)\n")
-    record.update(status="completed", adapter={k: adapter[k] for k in ("name", "version", "ref", "path")})
+                f"{recipe.beta}, {record.pairs.train} pairs ({record.pairs.sources})\n- held-out margin "
+                f"(log P preferred - log P other): {m.before} -> {m.after}, change {m.change} "
+                f"(95% interval over prompt groups {m.change_ci}, {m.pairs} pairs)\n")
+    record = record.updated(status="completed", adapter=AdapterRef(name=adapter.name, version=adapter.version,
+                                                                    ref=adapter.ref, path=adapter.path))
     write_run(run_dir, record)
     return record

@@ -92,6 +92,14 @@ class Recipe(StrictModel):
         return self.save_steps or self.eval_steps
 
 
+
+class DpoRecipe(Recipe):
+    """A training recipe plus DPO's own settings (train/dpo.py)."""
+
+    beta: float = Field(0.1, gt=0)  # strength of the pull towards the reference (SFT) model
+    loss_type: str = "sigmoid"  # TRL's loss_type (sigmoid = the DPO paper's)
+    human_pairs: bool = True  # also train on human blind verdicts (their prompts stop being held out)
+
 def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESETS.glob("*.yaml"))
 

@@ -17,13 +17,14 @@ from typing import Any, Iterable
 from expertune.data.versions import get_version, snapshot
 from expertune.errors import ExpertuneError, InputError, NotFound
 from expertune.models import resolve
+from expertune.records import AdapterRef, DatasetRef, Hardware, SftRun, SystemPromptPolicy, TokenAudit, read_run
 from expertune.train import registry
 from expertune.train.audit import audit_examples, enforce
 from expertune.train.data import load_examples, write_examples
 from expertune.train.device import plan_for
 from expertune.train.modelcard import write_model_card
 from expertune.train.recipe import Recipe, load_recipe
-from expertune.train.worker import read_run, run_training, write_run
+from expertune.train.worker import read_sft_run, run_training, write_run
 from expertune.workspace import Workspace
 
 LAUNCHERS = ("none", "accelerate")
@@ -43,7 +44,7 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def hardware() -> dict[str, Any]:
+def hardware() -> Hardware:
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -56,8 +57,8 @@ def hardware() -> dict[str, Any]:
         mem = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError):
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": mem, "platform": platform.platform(),
-            "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
+    return Hardware(cpu=cpu, cores=os.cpu_count(), ram_gib=mem, platform=platform.platform(),
+                    gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())])
 
 
 def git_commit() -> str | None:
@@ -92,21 +93,23 @@ def prepare(ws: Workspace, recipe: Recipe, *, dataset_version: str | None, allow
     run_dir = ws.runs_dir / run_id
     write_examples(examples, run_dir / "data")
     (run_dir / "audit.json").write_text(json.dumps(audit.as_dict(), indent=2))
-    record = {
-        "id": run_id, "status": "prepared", "created_at": time.time(),
-        "recipe": recipe.model_dump(mode="json"),
-        "system_prompt_policy": {"mode": recipe.system_prompt, "text": recipe.system_prompt_text},
-        "base_model": base.as_dict(),
-        "dataset_version": {k: version[k] for k in ("id", "hash", "name", "counts")},
-        "examples": {k: len(v) for k, v in examples.items()},
-        "device": plan.as_dict(), "num_processes": num_processes,
-        "threads_per_process": max(1, (os.cpu_count() or 1) // (num_processes or 1)),
-        "libraries": library_versions(), "hardware": hardware(), "git_commit": git_commit(),
-        "gate": gate, "audit": {k: v for k, v in audit.as_dict().items() if k != "samples"},
-        "command": sys.argv,
-    }
+    record = SftRun(
+        id=run_id, status="prepared", created_at=time.time(), recipe=recipe,
+        system_prompt_policy=SystemPromptPolicy(mode=recipe.system_prompt, text=recipe.system_prompt_text),
+        base_model=base.as_dict(), dataset_version=dataset_ref(version),
+        examples={k: len(v) for k, v in examples.items()}, device=plan, num_processes=num_processes,
+        threads_per_process=max(1, (os.cpu_count() or 1) // (num_processes or 1)),
+        libraries=library_versions(), hardware=hardware(), git_commit=git_commit(), gate=gate,
+        audit=TokenAudit.model_validate({k: v for k, v in audit.as_dict().items() if k != "samples"}),
+        command=sys.argv,
+    )
     write_run(run_dir, record)
     return run_dir
+
+
+def dataset_ref(version: dict[str, Any]) -> DatasetRef:
+    """The lineage a run keeps of its dataset version (data.versions.version_dict)."""
+    return DatasetRef.model_validate({k: version[k] for k in ("id", "hash", "name", "counts")})
 
 
 def resume_hint(run_id: str) -> str:
@@ -120,11 +123,12 @@ def find_run(ws: Workspace, run_id: str | None) -> Path:
         if not (path / "run.json").is_file():
             raise NotFound(f"run {run_id!r} not found in {ws.runs_dir}")
         return path
-    candidates = [p.parent for p in ws.runs_dir.glob("*/run.json")
-                  if read_run(p.parent).get("status") not in ("completed",)]
-    if not candidates:
+    # DPO runs do not resume (they train in one go), so only SFT runs are candidates.
+    runs = {p.parent: read_run(p.parent) for p in ws.runs_dir.glob("*/run.json")}
+    unfinished = [d for d, r in runs.items() if isinstance(r, SftRun) and r.status != "completed"]
+    if not unfinished:
         raise NotFound("no unfinished training run to resume")
-    return max(candidates, key=lambda p: read_run(p).get("created_at", 0))
+    return max(unfinished, key=lambda d: runs[d].created_at)
 
 
 def accelerate_command(run_dir: Path, *, num_processes: int | None, accelerate_config: Path | None,
@@ -159,7 +163,7 @@ def accelerate_command(run_dir: Path, *, num_processes: int | None, accelerate_c
 
 
 def launch(run_dir: Path, *, resume: bool, launcher: str, num_processes: int | None, show_progress: bool,
-           accelerate_config: Path | None = None) -> dict[str, Any]:
+           accelerate_config: Path | None = None) -> SftRun:
     if launcher == "none":
         if num_processes not in (None, 1):
             raise InputError("--num-processes > 1 needs --launcher accelerate")
@@ -172,16 +176,16 @@ def launch(run_dir: Path, *, resume: bool, launcher: str, num_processes: int | N
     if proc.returncode != 0:
         raise TrainingFailed(f"distributed training exited with code {proc.returncode}; "
                              f"resume with `{resume_hint(run_dir.name)}`")
-    return read_run(run_dir)
+    return read_sft_run(run_dir)
 
 
 def train(ws: Workspace, recipe_ref: str | None = None, overrides: list[str] | None = None, *,
           dataset_version: str | None = None, resume: bool = False, run_id: str | None = None,
           launcher: str = "none", num_processes: int | None = None, allow: Iterable[str] = (), promote: bool = True,
-          show_progress: bool = True, accelerate_config: Path | None = None) -> dict[str, Any]:
+          show_progress: bool = True, accelerate_config: Path | None = None) -> SftRun:
     if resume:
         run_dir = find_run(ws, run_id)
-        num_processes = read_run(run_dir).get("num_processes", num_processes)
+        num_processes = read_sft_run(run_dir).num_processes  # a run resumes as it was prepared
     else:
         if not recipe_ref:
             raise InputError("name a recipe (a preset such as cpu-quick, or a YAML file), or pass --resume")
@@ -189,11 +193,17 @@ def train(ws: Workspace, recipe_ref: str | None = None, overrides: list[str] | N
         run_dir = prepare(ws, recipe, dataset_version=dataset_version, allow=allow, num_processes=num_processes)
     record = launch(run_dir, resume=resume, launcher=launcher, num_processes=num_processes,
                     show_progress=show_progress, accelerate_config=accelerate_config)
-    if record.get("status") != "trained":
+    if record.status != "trained":
         return record
+    return complete(ws, run_dir, record, promote=promote)
+
+
+def complete(ws: Workspace, run_dir: Path, record: SftRun, *, promote: bool) -> SftRun:
+    """Register the trained adapter, write its model card, and record it in the run."""
     adapter_dir = run_dir / "adapter"
     adapter = registry.register(ws, record, adapter_dir, promote=promote)
     write_model_card(adapter_dir, record, adapter)
-    record.update(status="completed", adapter={k: adapter[k] for k in ("name", "version", "ref", "path")})
+    record = record.updated(status="completed", adapter=AdapterRef(name=adapter.name, version=adapter.version,
+                                                                    ref=adapter.ref, path=adapter.path))
     write_run(run_dir, record)
     return record

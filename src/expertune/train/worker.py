@@ -7,19 +7,9 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from expertune.atomic import write_atomic
-from expertune.train.device import DevicePlan
-from expertune.train.recipe import Recipe
-
-
-def read_run(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "run.json").read_text())
-
-
-def write_run(run_dir: Path, record: dict[str, Any]) -> None:
-    write_atomic(run_dir / "run.json", json.dumps(record, indent=2, default=str))
+from expertune.errors import InputError
+from expertune.records import SftRun, read_run, write_run
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
@@ -35,31 +25,38 @@ def _examples(run_dir: Path) -> dict[str, list[dict]]:
     return out
 
 
-def run_training(run_dir: Path, *, resume: bool = False, show_progress: bool = True) -> dict[str, Any]:
+def read_sft_run(run_dir: Path) -> SftRun:
+    record = read_run(run_dir)
+    if not isinstance(record, SftRun):
+        raise InputError(f"{run_dir}: a {record.kind} run; only SFT runs are trained (and resumed) here")
+    return record
+
+
+def run_training(run_dir: Path, *, resume: bool = False, show_progress: bool = True) -> SftRun:
     import torch
     from transformers import EarlyStoppingCallback, set_seed
 
     from expertune.train.progress import GracefulInterrupt, LogFile, RichProgress
     from expertune.train.sft import build_trainer
 
-    record = read_run(run_dir)
-    recipe = Recipe.model_validate(record["recipe"])
-    plan = DevicePlan(**record["device"])
+    record = read_sft_run(run_dir)
+    recipe, plan = record.recipe, record.device
     set_seed(recipe.seed)
-    torch.set_num_threads(max(1, record.get("threads_per_process") or torch.get_num_threads()))
+    torch.set_num_threads(max(1, record.threads_per_process or torch.get_num_threads()))
 
     examples = _examples(run_dir)
     interrupt = GracefulInterrupt()
     callbacks = [RichProgress(show_progress), interrupt, LogFile(run_dir / "progress.jsonl")]
     if examples["val"] and recipe.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.early_stopping_patience))
-    trainer = build_trainer(recipe, plan, record["base_model"]["path"], examples, run_dir / "checkpoints",
+    trainer = build_trainer(recipe, plan, record.base_model.path, examples, run_dir / "checkpoints",
                             callbacks=callbacks)
     checkpoint = last_checkpoint(run_dir) if resume else None
     is_main = trainer.is_world_process_zero()
     if is_main:
-        record.update(status="running", resumed_from=str(checkpoint) if checkpoint else record.get("resumed_from"))
-        record.setdefault("started_at", time.time())
+        record.status = "running"
+        record.resumed_from = str(checkpoint) if checkpoint else record.resumed_from
+        record.started_at = record.started_at or time.time()
         write_run(run_dir, record)
 
     interrupt.install()
@@ -74,12 +71,12 @@ def run_training(run_dir: Path, *, resume: bool = False, show_progress: bool = T
 
     state = trainer.state
     tokens = max((h.get("num_tokens", 0) for h in state.log_history), default=0)
-    record.update(
+    record = record.updated(
         log_history=state.log_history,
         steps=state.global_step,
         max_steps=state.max_steps,
         train_loss=output.training_loss,
-        wall_seconds=round(wall + record.get("wall_seconds_before_resume", 0.0), 2),
+        wall_seconds=round(wall + record.wall_seconds_before_resume, 2),
         trained_tokens=int(tokens),
         tokens_per_second=round(tokens / wall, 1) if wall > 0 else None,
         best_checkpoint=state.best_model_checkpoint,
@@ -88,13 +85,13 @@ def run_training(run_dir: Path, *, resume: bool = False, show_progress: bool = T
         finished_at=time.time(),
     )
     if interrupt.requested:
-        record["status"] = "interrupted"
-        record["wall_seconds_before_resume"] = record["wall_seconds"]
+        record.status = "interrupted"
+        record.wall_seconds_before_resume = record.wall_seconds
     else:
         # With load_best_model_at_end the model in memory is the best checkpoint's: that is what ships.
         trainer.save_model(str(run_dir / "adapter"))
         trainer.processing_class.save_pretrained(str(run_dir / "adapter"))
-        record["status"] = "trained"
+        record.status = "trained"
     write_run(run_dir, record)
     return record
 

@@ -17,6 +17,6 @@ router = APIRouter()
 def overview(request: Request):
     ws = workspace(request)
     adapters = list_adapters(ws)
-    versions = [{**v, "adapters": [a for a in adapters if a["dataset_hash"] == v["hash"]]} for v in list_versions(ws)]
+    versions = [{**v, "adapters": [a for a in adapters if a.dataset_hash == v["hash"]]} for v in list_versions(ws)]
     return render(request, "overview.html", active="overview", name=ws.settings.name, stats=dataset_stats(ws),
                   versions=versions, adapters=adapters, runs=list_runs(ws))
