@@ -58,6 +58,7 @@ def make_workspace(root: Path):
 
     from expertune.llm.local import base_identity
     from expertune.models import load_model, load_tokenizer
+    from expertune.records import AdapterMetrics, RunLineage, SystemPromptPolicy
     from expertune.train.registry import register
     from expertune.workspace import Workspace
 
@@ -70,8 +71,9 @@ def make_workspace(root: Path):
         folder = root / f"demo-v{version}"
         peft_model.save_pretrained(folder)
         load_tokenizer(MODEL).save_pretrained(folder)
-        register(ws, {"id": f"bench-{version}", "recipe": {"adapter_name": "demo", "method": "lora"},
-                      "dataset_version": {"hash": "bench"}, "base_model": {"name": MODEL, "sha256": sha}}, folder)
+        register(ws, RunLineage(run_id=f"bench-{version}", adapter_name="demo", method="lora", recipe={}, base_model=MODEL,
+                                base_sha256=sha, dataset_hash="bench", system_prompt_policy=SystemPromptPolicy(),
+                                metrics=AdapterMetrics()), folder)
     return ws
 
 
@@ -154,7 +156,7 @@ def main() -> None:
 
     import httpx
 
-    from expertune.train.registry import promote, rollback
+    from expertune.store.adapters import promote, rollback
 
     root = Path(tempfile.mkdtemp(prefix="serve-load-"))
     ws = make_workspace(root)

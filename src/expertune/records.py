@@ -158,11 +158,6 @@ class TrainingRun(Record):
         return self.system_prompt_policy or SystemPromptPolicy(mode=self.recipe.system_prompt,
                                                                text=self.recipe.system_prompt_text)
 
-    def __getitem__(self, key: str) -> Any:
-        """Transitional: tests/evaluate/test_classify_integration.py reads `train(...)["status"]` and
-        evaluate/ is being moved by another change; remove once that test uses attributes."""
-        return getattr(self, key)
-
 
 class TokenAudit(Record):
     """train.audit.AuditReport without its samples: what SFT was checked to train."""
@@ -275,19 +270,6 @@ class RunLineage(Record):
                    base_sha256=run.base_model.sha256, chat_template_source=run.base_model.chat_template_source,
                    dataset_hash=run.dataset_version.hash, system_prompt_policy=run.policy,
                    metrics=AdapterMetrics.of_run(run))
-
-    @classmethod
-    def from_legacy_dict(cls, run: dict[str, Any]) -> "RunLineage":
-        """Transitional: tests/evaluate/test_mcq_integration.py registers an adapter from a partial
-        run dict (id, recipe, base_model, dataset_version) and evaluate/ is being moved by another
-        change; remove once that test registers a RunLineage."""
-        recipe, base = dict(run["recipe"]), run["base_model"]
-        return cls(run_id=run["id"], adapter_name=recipe["adapter_name"], method=recipe.get("method", "lora"),
-                   recipe=recipe, base_model=base["name"], base_sha256=base.get("sha256"),
-                   chat_template_source=base.get("chat_template_source"), dataset_hash=run["dataset_version"]["hash"],
-                   system_prompt_policy=SystemPromptPolicy(mode=recipe.get("system_prompt") or "as-data",
-                                                           text=recipe.get("system_prompt_text")),
-                   metrics=AdapterMetrics.model_validate({k: run.get(k) for k in AdapterMetrics.model_fields}))
 
 
 class AdapterRow(Record):

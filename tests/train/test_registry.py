@@ -18,16 +18,3 @@ def test_register_writes_the_marker_that_read_adapter_reads(ws, tmp_path):
     info = read_adapter(folder)
     assert (info.name, info.version, info.run_id, info.dataset_hash) == ("legal", 1, "run1", "h" * 64)
     assert info.system_prompt_policy["mode"] == "drop"
-
-
-def test_a_partial_run_dict_still_registers_until_evaluate_tests_move_to_records(ws, tmp_path):
-    """Transitional (RunLineage.from_legacy_dict): tests/evaluate/test_mcq_integration.py registers so."""
-    run = {"id": "run-1", "recipe": {"adapter_name": "demo", "method": "lora"}, "dataset_version": {"hash": "d"},
-           "base_model": {"name": "builtin:smollm2-135m-instruct", "sha256": "s"}}
-    folder = tmp_path / "a1"
-    folder.mkdir()
-    (folder / "adapter_config.json").write_text("{}")
-    (folder / "adapter_model.safetensors").write_bytes(b"weights")
-    row = registry.register(ws, run, folder)
-    assert (row.ref, row.run_id, row.base_sha256, row.metrics.best_step) == ("demo@1", "run-1", "s", None)
-    assert read_adapter(folder).system_prompt_policy == {"mode": "as-data", "text": None}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,6 @@ from expertune.workspace import Workspace
 
 def register(ws: Workspace, run: TrainingRun | RunLineage, adapter_dir: Path, *, promote: bool = True) -> AdapterRow:
     """Register the run's adapter and write its marker, so every later load knows its lineage."""
-    if isinstance(run, Mapping):
-        run = RunLineage.from_legacy_dict(run)  # transitional, see RunLineage.from_legacy_dict
     lineage = run if isinstance(run, RunLineage) else RunLineage.of_run(run)
     result = register_adapter(ws, lineage, adapter_dir, promote=promote)
     write_marker(adapter_dir, AdapterMarker(

@@ -80,7 +80,7 @@ def test_classifier_adapter_trained_with_cpu_quick_is_reported_with_intervals_an
     assign_splits(ws, val=0.0, test=0.0)
     record = train(ws, "cpu-quick", ["adapter_name=classify6", "max_steps=8", "learning_rate=2e-3", "max_length=256"],
                    show_progress=False)
-    assert record["status"] == "completed"
+    assert record.status == "completed"
 
     out = run("-w", ws.root, "eval", "classify", TASK, "--adapter", "classify6", "--max-new-tokens", 6,
               "--scoring", "both", "--json")

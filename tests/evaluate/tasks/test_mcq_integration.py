@@ -75,13 +75,15 @@ def test_registered_adapter_by_name_and_base_mismatch(ws, random_lora, tmp_path)
 
     from expertune.errors import ConfigError
     from expertune.llm.local import base_identity
+    from expertune.records import AdapterMetrics, RunLineage, SystemPromptPolicy
     from expertune.train.registry import register
 
     folder = tmp_path / "demo"
     shutil.copytree(random_lora, folder)
     _, sha = base_identity("builtin:smollm2-135m-instruct")
-    run_record = {"id": "run-1", "recipe": {"adapter_name": "demo", "method": "lora"}, "dataset_version": {"hash": "d"},
-                  "base_model": {"name": "builtin:smollm2-135m-instruct", "sha256": sha}}
+    run_record = RunLineage(run_id="run-1", adapter_name="demo", method="lora", recipe={}, base_model="builtin:smollm2-135m-instruct",
+                            base_sha256=sha, dataset_hash="d", system_prompt_policy=SystemPromptPolicy(mode="as-data"),
+                            metrics=AdapterMetrics())
     register(ws, run_record, folder)
     out = run("-w", ws.root, "eval", "mcq", EXAM, "--adapter", "demo", "--tuned-only", "--scoring", "logprob",
               "--formats", "zero-answer-json", "--limit", 2, "--json")
@@ -90,8 +92,7 @@ def test_registered_adapter_by_name_and_base_mismatch(ws, random_lora, tmp_path)
 
     other = tmp_path / "other"
     shutil.copytree(random_lora, other)
-    register(ws, {**run_record, "recipe": {"adapter_name": "other", "method": "lora"},
-                  "base_model": {"name": "builtin:smollm2-135m-instruct", "sha256": "0" * 64}}, other)
+    register(ws, run_record.updated(adapter_name="other", base_sha256="0" * 64), other)
     from typer.testing import CliRunner
 
     from test_classify_integration import cli
