@@ -24,7 +24,7 @@ from transformers import TrainerCallback
 from expertune.models import resolve
 from expertune.train.device import plan_device
 from expertune.train.recipe import Recipe
-from expertune.models.loading import quiet_libraries
+from expertune.quiet import quiet_model_libraries
 from expertune.train.sft import build_trainer
 
 WORDS = ("contract offer acceptance consideration party breach damages term clause remedy court promise "
@@ -118,7 +118,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=5, help="timed steps per trainer (after one warm-up step)")
     args = ap.parse_args()
-    quiet_libraries()
+    quiet_model_libraries()
     resolved = resolve("builtin:smollm2-135m-instruct")
     from transformers import AutoTokenizer
 

@@ -7,10 +7,7 @@ mistake they can fix.
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-import warnings
 from typing import Optional, Sequence
 
 import typer
@@ -19,6 +16,7 @@ from rich.text import Text
 from expertune.cli import author, curate, data, db, documents, evalsets, evaluate, human, records, serve, studio, train
 from expertune.cli.common import err_console
 from expertune.errors import ExpertuneError
+from expertune.quiet import quiet_warnings
 
 app = typer.Typer(
     name="expertune",
@@ -27,11 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-# Libraries whose warnings and log chatter are for their maintainers (and ours), not for users.
-LIBRARIES = ("transformers", "torch", "peft", "trl", "accelerate", "datasets", "huggingface_hub", "tokenizers",
-             "gguf", "sklearn", "statsmodels", "scipy", "numpy", "matplotlib", "sqlalchemy", "alembic")
-
 
 @app.callback()
 def _global(
@@ -57,30 +50,12 @@ serve.register(app)
 studio.register(app)
 
 
-def quiet_libraries() -> None:
-    """Hide deprecation notices and warnings raised inside the libraries expertune runs on.
-
-    A deprecation is attributed to whichever frame its `stacklevel` points at — often our own
-    call site — so they are filtered by category, not by module. Other warnings (ours) stay
-    visible. Environment defaults reach libraries imported later and worker subprocesses;
-    a user who sets TRANSFORMERS_VERBOSITY or PYTHONWARNINGS keeps their choice.
-    """
-    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
-        warnings.filterwarnings("ignore", category=category)
-    warnings.filterwarnings("ignore", module=rf"({'|'.join(LIBRARIES)})(\.|$)")
-    for name in ("TRANSFORMERS_VERBOSITY", "DATASETS_VERBOSITY", "HF_HUB_VERBOSITY"):
-        os.environ.setdefault(name, "error")
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::FutureWarning")
-    for name in LIBRARIES:  # libraries already imported have read their verbosity already
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def print_error(message: str) -> None:
     err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    quiet_libraries()
+    quiet_warnings()
     try:
         app(args=list(argv) if argv is not None else None, prog_name="expertune")
     except ExpertuneError as err:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from expertune.models.quiet import quiet_libraries
+from expertune.quiet import quiet_model_libraries
 from expertune.models.resolve import ResolvedModel, resolve
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -25,7 +25,7 @@ def load_model(model: str | ResolvedModel, *, dtype: Any = None, device: str | N
     import torch
     from transformers import AutoModelForCausalLM
 
-    quiet_libraries()
+    quiet_model_libraries()
     resolved = resolve(model) if isinstance(model, str) else model
     m = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype or torch.float32)
     if device:

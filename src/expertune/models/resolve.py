@@ -104,9 +104,9 @@ def _convert_gguf(gguf: Path, folder: Path, digest: str) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from expertune.models.quiet import quiet_libraries
+    from expertune.quiet import quiet_model_libraries
 
-    quiet_libraries()
+    quiet_model_libraries()
     os.environ.setdefault("TQDM_DISABLE", "1")  # the GGUF reader's own progress bar
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)

@@ -65,9 +65,9 @@ RUNNERS = {"train": run_train, "evaluate": run_evaluate}
 
 
 def main(root: str, job_id: int) -> None:
-    from expertune.cli.app import quiet_libraries
+    from expertune.quiet import quiet_warnings
 
-    quiet_libraries()
+    quiet_warnings()
     ws = Workspace(Path(root))
     with ws.session() as s:
         job = s.get(Job, job_id)

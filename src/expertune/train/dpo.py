@@ -159,7 +159,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     from expertune.data.versions import snapshot
     from expertune.store.adapters import resolve_adapter
     from expertune.models import resolve
-    from expertune.models.quiet import quiet_libraries
+    from expertune.quiet import quiet_model_libraries
     from expertune.train import registry
     from expertune.train.device import plan_for
     from expertune.train.modelcard import write_model_card
@@ -184,7 +184,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     if not pairs["train"]:
         raise InputError("no preference pairs to train on: mark a preferred response in groups of the train split "
                          "(`preferred: true` on import, or in review), or judge comparisons with `expertune eval human`")
-    quiet_libraries()
+    quiet_model_libraries()
     set_seed(recipe.seed)
     base = resolve(recipe.base_model)
     tokenizer = AutoTokenizer.from_pretrained(start.path)  # the adapter's own tokenizer and chat template

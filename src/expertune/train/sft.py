@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from expertune.llm.render import SystemPolicy, render
-from expertune.models.quiet import quiet_libraries
+from expertune.quiet import quiet_model_libraries
 from expertune.train.device import DevicePlan
 from expertune.train.recipe import Recipe
 
@@ -140,7 +140,7 @@ def build_trainer(recipe: Recipe, plan: DevicePlan, model_path: str, examples: d
                   output_dir: Path, *, callbacks: list | None = None):
     from datasets import Dataset
 
-    quiet_libraries()
+    quiet_model_libraries()
     tokenizer = training_tokenizer(model_path)
     policy = SystemPolicy.from_recipe(recipe)
     model = load_base(model_path, recipe, plan)
