@@ -20,14 +20,13 @@ loads them, once.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
+
+from expertune import plugins
 
 ENTRY_POINT_GROUP = "expertune.tasks"
 
@@ -158,28 +157,8 @@ def ordered_sections() -> list[Section]:
 
 
 # -- plugins from other distributions --------------------------------------------------------------
-_loaded_entry_points: set[str] = set()
-
-
 def load_entry_points(group: str = ENTRY_POINT_GROUP) -> list[str]:
-    """Load the installed distributions' `expertune.tasks` entry points (each once): a module
-    registers its tasks and sections when imported, a callable when called. A plugin that fails to
-    load is skipped with a warning naming it, so it cannot break the evaluations that do not use
-    it (a `tasks:` entry naming one of its tasks is then an unknown task). Returns the names
-    loaded by this call."""
-    loaded = []
-    for ep in metadata.entry_points(group=group):
-        ident = f"{ep.name}={ep.value}"
-        if ident in _loaded_entry_points:
-            continue
-        _loaded_entry_points.add(ident)
-        try:
-            obj = ep.load()
-            if callable(obj) and not isinstance(obj, ModuleType):
-                obj()
-        except Exception as err:  # noqa: BLE001 - a third-party plugin may fail in any way
-            warnings.warn(f"expertune plugin {ep.name!r} ({ep.value}) failed to load: {type(err).__name__}: {err}",
-                          RuntimeWarning, stacklevel=2)
-            continue
-        loaded.append(ep.name)
-    return loaded
+    """Load the installed distributions' `expertune.tasks` entry points (each once; see
+    expertune.plugins): a module registers its tasks and sections when imported, a callable when
+    called. A plugin that fails to load is skipped with a warning. Returns the names loaded now."""
+    return plugins.load_entry_points(group)
