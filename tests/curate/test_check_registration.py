@@ -10,6 +10,7 @@ from plugin_helpers import install_distribution
 
 from expertune import plugins
 from expertune.curate import registry
+from expertune.curate.checks import all_checks, check_names, model_checks
 from expertune.curate.config import load_checks_config
 from expertune.curate.gate import gate_checks
 from expertune.curate.runner import checks_to_run, run_checks
@@ -43,15 +44,15 @@ def run(ctx, cfg):
 @pytest.fixture
 def clean_registry(monkeypatch):
     """The registry as it is now, restored afterwards (plugins must not leak into other tests)."""
-    registry.all_checks()
+    all_checks()
     monkeypatch.setattr(registry, "CHECKS", dict(registry.CHECKS))
     monkeypatch.setattr(plugins, "_loaded", set())
     yield
 
 
 def test_the_shipped_checks_register_in_the_standard_order():
-    assert list(registry.check_names()) == STANDARD_ORDER
-    assert registry.model_checks() == ("confidence",)
+    assert list(check_names()) == STANDARD_ORDER
+    assert model_checks() == ("confidence",)
     assert list(gate_checks()) == STANDARD_ORDER[:-1]
 
 
@@ -72,7 +73,7 @@ def test_an_entry_point_plugin_adds_a_check_with_its_own_settings(ws, tmp_path, 
                record("What is an offer?", "A promise to be bound on stated terms.")])
     ws = set_checks(ws, {"shouting": {"word": "too loud"}})
     config = load_checks_config(ws)
-    assert registry.check_names()[-1] == "shouting" and "shouting" in gate_checks()
+    assert check_names()[-1] == "shouting" and "shouting" in gate_checks()
     assert checks_to_run(config)[-1] == "shouting"
     report = run_checks(ws, only="shouting", config=config)
     (finding,) = report.findings
@@ -86,7 +87,7 @@ def test_a_broken_check_plugin_warns_and_leaves_the_shipped_checks(ws, tmp_path,
                          {"broken_check": "raise RuntimeError('boom')\n"}, group="expertune.checks")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        names = registry.check_names()
+        names = check_names()
     assert list(names) == STANDARD_ORDER
     assert any("broken" in str(w.message) and "boom" in str(w.message) for w in caught)
     with pytest.raises(InputError, match="unknown check"):

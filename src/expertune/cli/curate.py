@@ -36,9 +36,9 @@ def check(
     """Run the quality checks over accepted responses; exit 1 when findings at/above --fail-on exist."""
     if fail_on not in ("error", "warning"):
         raise InputError(f"--fail-on {fail_on!r}: expected error or warning")
+    from expertune.curate.checks import model_checks
     from expertune.curate.config import load_checks_config
     from expertune.curate.html_report import write_html
-    from expertune.curate.registry import model_checks
     from expertune.curate.runner import checks_to_run, run_checks
 
     ws = workspace(ctx)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from expertune.config import StrictModel
-from expertune.curate.registry import all_checks
+from expertune.curate.checks import all_checks
 from expertune.errors import ConfigError
 from expertune.workspace import SETTINGS_FILE, Workspace
 

@@ -12,8 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from expertune.curate.checks import check_names, model_checks
 from expertune.curate.findings import CheckReport, Finding, ref_label
-from expertune.curate.registry import check_names, model_checks
 from expertune.curate.runner import Progress, parse_check_names, run_checks
 from expertune.errors import ExpertuneError
 from expertune.workspace import Workspace

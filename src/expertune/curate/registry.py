@@ -12,7 +12,8 @@ Which checks exist is written down, not discovered: the shipped ones are the mod
 curate/checks/__init__.py imports, in the order they run and are reported (cheap structural checks
 first, the model-based one last). Another distribution adds its own with an entry point in the
 group `expertune.checks` naming a module that registers with `@check` (or a function that does when
-called); they run after the shipped ones, in the order they were loaded. `all_checks()` loads both.
+called); they run after the shipped ones, in the order they were loaded. `curate.checks.all_checks()`
+loads both.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from pydantic import BaseModel
-
-from expertune import plugins
 
 ENTRY_POINT_GROUP = "expertune.checks"
 
@@ -53,21 +52,3 @@ def check(name: str, *, config: type[BaseModel], uses_model: bool = False, descr
         return run
 
     return decorate
-
-
-def all_checks() -> dict[str, Check]:
-    """Every check: the shipped ones, then those of installed plugins (loaded once)."""
-    import expertune.curate.checks  # noqa: F401 - registers the shipped checks
-
-    plugins.load_entry_points(ENTRY_POINT_GROUP)
-    return CHECKS
-
-
-def check_names() -> tuple[str, ...]:
-    """All check names, in the standard order."""
-    return tuple(all_checks())
-
-
-def model_checks() -> tuple[str, ...]:
-    """The checks that run a model, and so run only when asked for."""
-    return tuple(name for name, c in all_checks().items() if c.uses_model)

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
+from expertune.curate.checks import all_checks, check_names, model_checks
 from expertune.curate.config import ChecksConfig, load_checks_config
 from expertune.curate.dataset import CurationData, load_data
 from expertune.curate.findings import CheckReport
-from expertune.curate.registry import all_checks, check_names, model_checks
 from expertune.errors import InputError
 from expertune.workspace import Workspace
 

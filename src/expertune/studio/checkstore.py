@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from expertune.atomic import write_atomic
-from expertune.curate.registry import check_names, model_checks
+from expertune.curate.checks import check_names, model_checks
 from expertune.curate.runner import run_checks
 from expertune.errors import InputError
 from expertune.workspace import Workspace
