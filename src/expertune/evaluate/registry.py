@@ -10,11 +10,15 @@ sections. Everything registers explicitly, with a decorator on the function it n
     @report_section("mcq", title="Multiple-choice exams", results="mcq")
     def mcq_section(result): ...             # one stored result: every `mcq*.json` of the run folder
 
+    @judge_kind("openai", config=OpenAIJudge, freeze=freeze_openai)
+    class ChatJudge: ...                     # a `type:` of the `judges:` entries, and its backend
+
 Which tasks and sections exist is written down, not discovered: the shipped tasks are the modules
-evaluate/tasks/__init__.py imports, the shipped sections those evaluate/report/build.py imports.
-Another distribution adds its own with an entry point in the group `expertune.tasks` naming a module
-that registers with these decorators (or a function that does when called); `load_entry_points`
-loads them, once.
+evaluate/tasks/__init__.py imports, the shipped sections those evaluate/report/build.py imports, the
+shipped judge kinds those evaluate/pairwise/judges.py registers. Another distribution adds its own
+with an entry point naming a module that registers with these decorators (or a function that does
+when called): group `expertune.tasks` for tasks and sections (`load_entry_points`), group
+`expertune.judges` for judge kinds (`load_judge_plugins`); each is loaded once.
 """
 
 from __future__ import annotations
@@ -154,6 +158,50 @@ def ordered_sections() -> list[Section]:
         else:
             out.append(section)
     return out
+
+
+# -- judge kinds -----------------------------------------------------------------------------------
+JUDGES_ENTRY_POINT_GROUP = "expertune.judges"
+
+
+@dataclass
+class JudgeKind:
+    """A `type:` of the eval YAML's `judges:` entries. `config` validates an entry (a pydantic model
+    with `type: Literal[name]` and `name`); `freeze(ws, judge, where)` resolves it to the entry stored
+    in the run's lineage (name, type, judge_id, settings, ...: see pairwise.judges.judge_entry);
+    `make(frozen, rubric)` opens that entry as a backend with `estimate(request) -> usd` and
+    `run(requests, on_outcome, budget)`. Without `make` the kind is judged by people
+    (`eval human`), not by the judging stage."""
+
+    name: str
+    config_model: type[BaseModel]
+    freeze: Callable[[Any, Any, str], dict[str, Any]]
+    make: Callable[[dict[str, Any], Any], Any] | None = None
+    description: str = ""
+
+
+JUDGE_KINDS: dict[str, JudgeKind] = {}
+
+
+def register_judge_kind(entry: JudgeKind) -> None:
+    JUDGE_KINDS[entry.name] = entry
+
+
+def judge_kind(name: str, *, config: type[BaseModel], freeze: Callable[[Any, Any, str], dict[str, Any]],
+               description: str = "") -> Callable:
+    """Register the decorated backend factory `make(frozen, rubric)` (a class, usually) as the judge
+    kind `name`, its `judges:` entries validated by `config` and frozen by `freeze`."""
+
+    def decorate(make: Callable) -> Callable:
+        register_judge_kind(JudgeKind(name, config, freeze, make, description))
+        return make
+
+    return decorate
+
+
+def load_judge_plugins() -> list[str]:
+    """Load the `expertune.judges` entry points (each once): judge kinds of other distributions."""
+    return plugins.load_entry_points(JUDGES_ENTRY_POINT_GROUP)
 
 
 # -- plugins from other distributions --------------------------------------------------------------
