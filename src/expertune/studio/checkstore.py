@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from expertune.atomic import write_atomic
-from expertune.curate.checks import check_names, model_checks
+from expertune.curate import checks as curate_checks
 from expertune.curate.runner import run_checks
 from expertune.errors import InputError
 from expertune.workspace import Workspace
 
+
 def default_checks() -> list[str]:
     # The confidence check scores every answer with the base model (minutes on a CPU); the worklist
     # runs the data checks, and confidence stays a CLI run (`expertune check --with-model`).
-    return [n for n in check_names() if n not in model_checks()]
+    model_based = curate_checks.model_checks()
+    return [n for n in curate_checks.check_names() if n not in model_based]
 
 
 def _folder(ws: Workspace) -> Path:
