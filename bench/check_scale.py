@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expertune.curate.gate import GATE_CHECKS
+from expertune.curate.gate import gate_checks
 from expertune.curate.runner import run_checks
 from expertune.curate.dataset import load_data
 from expertune.curate.text import words
@@ -200,7 +200,7 @@ def main() -> None:
         t = time.perf_counter()
         data = load_data(ws)
         load_s = time.perf_counter() - t
-        result = run_checks(ws, only=GATE_CHECKS, data=data)
+        result = run_checks(ws, only=gate_checks(), data=data)
         print(f"\n{'check':<16}{'seconds':>9}{'findings':>10}")
         print(f"{'(load data)':<16}{load_s:>9.2f}")
         for r in result.results:

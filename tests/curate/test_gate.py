@@ -2,7 +2,7 @@ import pytest
 
 from conftest import EXAMPLES
 from curate_helpers import build, record
-from expertune.curate.gate import GATE_CHECKS, GateFailed, run_gate
+from expertune.curate.gate import GateFailed, gate_checks, run_gate
 from expertune.data.evalsets import add_evalset
 from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
@@ -10,7 +10,7 @@ from expertune.errors import ExpertuneError, InputError
 
 
 def test_gate_runs_every_check_but_confidence():
-    assert "confidence" not in GATE_CHECKS and len(GATE_CHECKS) == 10
+    assert "confidence" not in gate_checks() and len(gate_checks()) == 10
 
 
 def test_split_leakage_fails_the_gate_unless_allowed(ws):
@@ -45,4 +45,4 @@ def test_bundled_sample_passes_the_gate(ws):
         add_evalset(ws, EXAMPLES / f"{name}.jsonl")
     report = run_gate(ws)
     assert report.passed and not report.errors
-    assert {r.check for r in report.report.results} == set(GATE_CHECKS)
+    assert {r.check for r in report.report.results} == set(gate_checks())

@@ -2,12 +2,12 @@
 any discovery, a plugin distribution adds its own through the `expertune.tasks` entry points, and
 the report's order does not depend on which module was imported first."""
 
-import sys
-import textwrap
 import warnings
 
 import pytest
+from plugin_helpers import install_distribution
 
+from expertune import plugins
 from expertune.evaluate import registry
 from expertune.evaluate.config import EvalConfig
 from expertune.evaluate.tasks import all_tasks, validate_tasks
@@ -38,23 +38,8 @@ def clean_registry(monkeypatch):
     """The registry as it is now, restored afterwards (plugins must not leak into other tests)."""
     monkeypatch.setattr(registry, "TASKS", dict(registry.TASKS))
     monkeypatch.setattr(registry, "SECTIONS", list(registry.SECTIONS))
-    monkeypatch.setattr(registry, "_loaded_entry_points", set())
+    monkeypatch.setattr(plugins, "_loaded", set())
     yield
-
-
-def install_distribution(tmp_path, monkeypatch, name, entry_points, modules):
-    """A tiny installed distribution: its modules and a .dist-info with entry_points.txt on sys.path,
-    found by importlib.metadata like any pip-installed one."""
-    for module, source in modules.items():
-        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-    info = tmp_path / f"{name}-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text("[expertune.tasks]\n" + "".join(f"{k} = {v}\n" for k, v in entry_points.items()),
-                                           encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    for module in modules:
-        monkeypatch.delitem(sys.modules, module, raising=False)
 
 
 def test_the_shipped_tasks_and_sections_are_registered_by_importing_their_packages():

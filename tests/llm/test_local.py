@@ -162,7 +162,7 @@ def _policy_adapter(folder, policy: dict):
 def test_pairwise_candidates_render_with_their_adapters_policy(ws, tmp_path, policy):
     """The evaluation run freezes a candidate; the model it rebuilds for generation applies the
     adapter's policy to the raw stored conversation."""
-    from expertune.evaluate.runs import chat_model, resolve_local
+    from expertune.evaluate.frozen import chat_model, resolve_local
     from expertune.llm.render import SystemPolicy, render
 
     folder = _policy_adapter(tmp_path / "adapter", policy)

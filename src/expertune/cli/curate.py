@@ -36,7 +36,7 @@ def check(
     """Run the quality checks over accepted responses; exit 1 when findings at/above --fail-on exist."""
     if fail_on not in ("error", "warning"):
         raise InputError(f"--fail-on {fail_on!r}: expected error or warning")
-    from expertune.curate.checks import MODEL_CHECKS
+    from expertune.curate.checks import model_checks
     from expertune.curate.config import load_checks_config
     from expertune.curate.html_report import write_html
     from expertune.curate.runner import checks_to_run, run_checks
@@ -45,7 +45,7 @@ def check(
     if html:  # before the checks run: a bad path fails now, not after minutes of scoring
         prepare_output_file(html, "--html")
     config = load_checks_config(ws)
-    scoring = any(n in MODEL_CHECKS for n in checks_to_run(config, only, with_model=with_model))
+    scoring = any(n in model_checks() for n in checks_to_run(config, only, with_model=with_model))
     # Only the model-based check reports progress (on stderr): it is the one that can take minutes.
     with progress_bar("scoring responses with the base model", enabled=scoring and not as_json) as update:
         report = run_checks(ws, only=only, with_model=with_model, dataset_version=dataset_version,

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from expertune.curate.dataset import CurationData, load_data
 from expertune.curate.edits import ARTEFACT_FIX, REDACTION
 from expertune.curate.findings import CheckReport
-from expertune.curate.gate import GATE_CHECKS
+from expertune.curate.gate import gate_checks
 from expertune.curate.runner import run_checks
 from expertune.store.tables import ImportBatch, Revision
 from expertune.workspace import Workspace
@@ -100,7 +100,7 @@ def build_datacard(ws: Workspace, out: Path, *, dataset_version: str | None = No
     """Write the data card to `out` (and its plots next to it); returns the numbers it shows."""
     data = load_data(ws, dataset_version)
     if report is None and run_gate_checks:
-        report = run_checks(ws, only=GATE_CHECKS, data=data)
+        report = run_checks(ws, only=gate_checks(), data=data)
     out.parent.mkdir(parents=True, exist_ok=True)
     stem = out.stem
     numbers = _composition(data)

@@ -12,13 +12,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from expertune.curate.checks import CHECK_NAMES
+from expertune.curate.checks import check_names, model_checks
 from expertune.curate.findings import CheckReport, Finding, ref_label
 from expertune.curate.runner import Progress, parse_check_names, run_checks
 from expertune.errors import ExpertuneError
 from expertune.workspace import Workspace
 
-GATE_CHECKS = tuple(n for n in CHECK_NAMES if n != "confidence")
+
+def gate_checks() -> tuple[str, ...]:
+    """Every check but the model-based ones (confidence), plugins' included, in the standard order."""
+    using_model = model_checks()
+    return tuple(n for n in check_names() if n not in using_model)
 
 
 class GateFailed(ExpertuneError):
@@ -61,7 +65,7 @@ def run_gate(
 ) -> GateReport:
     """Run the gate checks; raise GateFailed listing each failing check unless all errors are allowed."""
     allowed = parse_check_names(list(allow), option="--allow") if allow else []
-    report = run_checks(ws, only=GATE_CHECKS, max_length=max_length, base_model=base_model,
+    report = run_checks(ws, only=gate_checks(), max_length=max_length, base_model=base_model,
                         dataset_version=dataset_version, progress=progress)
     for f in report.findings:
         if f.check in allowed and f.severity == "error":

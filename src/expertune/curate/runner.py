@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
-from expertune.curate.checks import CHECK_NAMES, MODEL_CHECKS, MODULES
+from expertune.curate.checks import all_checks, check_names, model_checks
 from expertune.curate.config import ChecksConfig, load_checks_config
 from expertune.curate.dataset import CurationData, load_data
 from expertune.curate.findings import CheckReport
@@ -45,17 +45,18 @@ def cached_tokenizer(name: str):
 
 def parse_check_names(names: Iterable[str] | str | None, *, option: str = "--only") -> list[str]:
     """Validate check names (a list, or "a,b,c"); None means all checks, in the standard order."""
+    known = check_names()
     if names is None:
-        return list(CHECK_NAMES)
+        return list(known)
     if isinstance(names, str):
         names = names.split(",")
     wanted = [n.strip() for n in names if n and n.strip()]
     if not wanted:  # "--only ," would otherwise run nothing and report success
-        raise InputError(f"{option}: no check named; known checks: {', '.join(CHECK_NAMES)}")
-    unknown = [n for n in wanted if n not in MODULES]
+        raise InputError(f"{option}: no check named; known checks: {', '.join(known)}")
+    unknown = [n for n in wanted if n not in known]
     if unknown:
-        raise InputError(f"{option} {','.join(unknown)}: unknown check; known checks: {', '.join(CHECK_NAMES)}")
-    return [n for n in CHECK_NAMES if n in wanted]
+        raise InputError(f"{option} {','.join(unknown)}: unknown check; known checks: {', '.join(known)}")
+    return [n for n in known if n in wanted]
 
 
 def checks_to_run(config: ChecksConfig, only: Iterable[str] | str | None = None, *, with_model: bool = False) -> list[str]:
@@ -63,7 +64,8 @@ def checks_to_run(config: ChecksConfig, only: Iterable[str] | str | None = None,
     which are added by `with_model` or by `enabled: true` in their settings."""
     if only is not None:
         return parse_check_names(only)
-    return [n for n in CHECK_NAMES if n not in MODEL_CHECKS or with_model or config.for_check(n).enabled]
+    using_model = model_checks()
+    return [n for n in check_names() if n not in using_model or with_model or config.for_check(n).enabled]
 
 
 def run_checks(
@@ -87,12 +89,13 @@ def run_checks(
         raise InputError(f"--max-length {max_length}: must be a positive number of tokens")
     data = data or load_data(ws, dataset_version)
     ctx = CheckContext(ws, data, config, base_model or ws.settings.base_model, max_length, progress)
+    checks = all_checks()
     results = []
     for name in names:
         start = time.perf_counter()
-        result = MODULES[name].run(ctx, config.for_check(name))
+        result = checks[name].run(ctx, config.for_check(name))
         result.seconds = time.perf_counter() - start
         results.append(result)
     source = {**data.source, "responses": len(data.items), "groups": len(data.groups), "base_model": ctx.base_model,
-              "not_run": [n for n in MODEL_CHECKS if n not in names] if only is None else []}
+              "not_run": [n for n in model_checks() if n not in names] if only is None else []}
     return CheckReport(results, source, data)

@@ -5,7 +5,8 @@
     pipeline.py  `eval run`: create a run, generate, judge, run the tasks, summarise
     summary.py   a run's summary: pairwise statistics, human judgments, the tasks' results
     stats.py     the maths: intervals, bootstraps, paired tests, classification metrics, kappa
-    registry.py  the decorators tasks and report sections register with; entry-point plugins
+    registry.py  the decorators tasks, report sections and judge kinds register with; entry-point plugins
+    frozen.py    what a run freezes of its models (identities) and opening a frozen model again
     prompts.py   collecting the prompts of a run
     pairwise/    generation, judging, judges, verdicts, analysis, human judging
     tasks/       exams, classification, perplexity, forgetting, facts, refusal

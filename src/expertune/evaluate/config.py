@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, TypeAdapter, WrapValidator, field_validator, model_validator
 
 from expertune.config import StrictModel, load_config
+from expertune.evaluate import registry
 
 DEFAULT_CRITERIA = [
     ("Creativity", "Original, insightful framing rather than generic boilerplate."),
@@ -190,7 +191,27 @@ class HumanJudge(StrictModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@-]+$")
 
 
-Judge = Annotated[Union[LocalJudge, OpenAIJudge, ScriptedJudge, HumanJudge], Field(discriminator="type")]
+# The settings of the shipped judge kinds (registered with their backends in
+# evaluate/pairwise/judges.py; tests/evaluate/pairwise/test_judge_kinds.py checks the two agree).
+ShippedJudge = Annotated[Union[LocalJudge, OpenAIJudge, ScriptedJudge, HumanJudge], Field(discriminator="type")]
+_SHIPPED_JUDGE = TypeAdapter(ShippedJudge)
+SHIPPED_JUDGE_TYPES = tuple(get_args(m.model_fields["type"].annotation)[0] for m in get_args(get_args(ShippedJudge)[0]))
+
+
+def _judge_settings(value: Any, handler: Any) -> Any:
+    """A `judges:` entry, validated by its kind's settings model: a shipped kind's, else that of a
+    kind an installed plugin registers (`expertune.judges` entry points); other types are errors
+    naming the shipped kinds."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    if kind not in SHIPPED_JUDGE_TYPES:
+        registry.load_judge_plugins()
+        plugin = registry.JUDGE_KINDS.get(kind)
+        if plugin is not None:
+            return plugin.config_model.model_validate(value)
+    return _SHIPPED_JUDGE.validate_python(value)
+
+
+Judge = Annotated[Any, WrapValidator(_judge_settings)]
 
 
 class JudgeReliability(StrictModel):

@@ -10,24 +10,27 @@ sections. Everything registers explicitly, with a decorator on the function it n
     @report_section("mcq", title="Multiple-choice exams", results="mcq")
     def mcq_section(result): ...             # one stored result: every `mcq*.json` of the run folder
 
+    @judge_kind("openai", config=OpenAIJudge, freeze=freeze_openai)
+    class ChatJudge: ...                     # a `type:` of the `judges:` entries, and its backend
+
 Which tasks and sections exist is written down, not discovered: the shipped tasks are the modules
-evaluate/tasks/__init__.py imports, the shipped sections those evaluate/report/build.py imports.
-Another distribution adds its own with an entry point in the group `expertune.tasks` naming a module
-that registers with these decorators (or a function that does when called); `load_entry_points`
-loads them, once.
+evaluate/tasks/__init__.py imports, the shipped sections those evaluate/report/build.py imports, the
+shipped judge kinds those evaluate/pairwise/judges.py registers. Another distribution adds its own
+with an entry point naming a module that registers with these decorators (or a function that does
+when called): group `expertune.tasks` for tasks and sections (`load_entry_points`), group
+`expertune.judges` for judge kinds (`load_judge_plugins`); each is loaded once.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
+
+from expertune import plugins
 
 ENTRY_POINT_GROUP = "expertune.tasks"
 
@@ -157,29 +160,53 @@ def ordered_sections() -> list[Section]:
     return out
 
 
+# -- judge kinds -----------------------------------------------------------------------------------
+JUDGES_ENTRY_POINT_GROUP = "expertune.judges"
+
+
+@dataclass
+class JudgeKind:
+    """A `type:` of the eval YAML's `judges:` entries. `config` validates an entry (a pydantic model
+    with `type: Literal[name]` and `name`); `freeze(ws, judge, where)` resolves it to the entry stored
+    in the run's lineage (name, type, judge_id, settings, ...: see pairwise.judges.judge_entry);
+    `make(frozen, rubric)` opens that entry as a backend with `estimate(request) -> usd` and
+    `run(requests, on_outcome, budget)`. Without `make` the kind is judged by people
+    (`eval human`), not by the judging stage."""
+
+    name: str
+    config_model: type[BaseModel]
+    freeze: Callable[[Any, Any, str], dict[str, Any]]
+    make: Callable[[dict[str, Any], Any], Any] | None = None
+    description: str = ""
+
+
+JUDGE_KINDS: dict[str, JudgeKind] = {}
+
+
+def register_judge_kind(entry: JudgeKind) -> None:
+    JUDGE_KINDS[entry.name] = entry
+
+
+def judge_kind(name: str, *, config: type[BaseModel], freeze: Callable[[Any, Any, str], dict[str, Any]],
+               description: str = "") -> Callable:
+    """Register the decorated backend factory `make(frozen, rubric)` (a class, usually) as the judge
+    kind `name`, its `judges:` entries validated by `config` and frozen by `freeze`."""
+
+    def decorate(make: Callable) -> Callable:
+        register_judge_kind(JudgeKind(name, config, freeze, make, description))
+        return make
+
+    return decorate
+
+
+def load_judge_plugins() -> list[str]:
+    """Load the `expertune.judges` entry points (each once): judge kinds of other distributions."""
+    return plugins.load_entry_points(JUDGES_ENTRY_POINT_GROUP)
+
+
 # -- plugins from other distributions --------------------------------------------------------------
-_loaded_entry_points: set[str] = set()
-
-
 def load_entry_points(group: str = ENTRY_POINT_GROUP) -> list[str]:
-    """Load the installed distributions' `expertune.tasks` entry points (each once): a module
-    registers its tasks and sections when imported, a callable when called. A plugin that fails to
-    load is skipped with a warning naming it, so it cannot break the evaluations that do not use
-    it (a `tasks:` entry naming one of its tasks is then an unknown task). Returns the names
-    loaded by this call."""
-    loaded = []
-    for ep in metadata.entry_points(group=group):
-        ident = f"{ep.name}={ep.value}"
-        if ident in _loaded_entry_points:
-            continue
-        _loaded_entry_points.add(ident)
-        try:
-            obj = ep.load()
-            if callable(obj) and not isinstance(obj, ModuleType):
-                obj()
-        except Exception as err:  # noqa: BLE001 - a third-party plugin may fail in any way
-            warnings.warn(f"expertune plugin {ep.name!r} ({ep.value}) failed to load: {type(err).__name__}: {err}",
-                          RuntimeWarning, stacklevel=2)
-            continue
-        loaded.append(ep.name)
-    return loaded
+    """Load the installed distributions' `expertune.tasks` entry points (each once; see
+    expertune.plugins): a module registers its tasks and sections when imported, a callable when
+    called. A plugin that fails to load is skipped with a warning. Returns the names loaded now."""
+    return plugins.load_entry_points(group)

@@ -8,9 +8,7 @@ endpoint + model). Later stages, resumptions and reports work from that frozen p
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -20,14 +18,12 @@ from sqlalchemy import func, select
 
 from expertune.errors import ConfigError, NotFound
 from expertune.evaluate.config import EvalConfig
+from expertune.evaluate.frozen import chat_model, resolve_local, sha256_json
+from expertune.evaluate.pairwise.judges import all_judge_kinds
 from expertune.evaluate.prompts import collect_prompts
 from expertune.store.eval_models import EvalPrompt, EvalRun
 from expertune.store.tables import utcnow
 from expertune.workspace import Workspace
-
-
-def sha256_json(data: Any) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 def rubric_hash(config: EvalConfig) -> str:
@@ -35,39 +31,6 @@ def rubric_hash(config: EvalConfig) -> str:
 
 
 # -- resolving candidates and judges --------------------------------------------------------------
-def _adapter(ws: Workspace, ref: str | None, path: str | None, where: str):
-    from expertune.llm.adapters import read_adapter
-    from expertune.store.adapters import resolve_adapter
-
-    if path:
-        folder = Path(path).expanduser()
-        if not folder.is_absolute():
-            folder = ws.root / folder
-        return read_adapter(folder)
-    if ref:
-        try:
-            return resolve_adapter(ws, ref)
-        except ConfigError as err:
-            raise ConfigError(f"{where}.adapter: {err}") from None
-    return None
-
-
-def resolve_local(ws: Workspace, model: str | None, adapter_ref: str | None, adapter_path: str | None, where: str) -> dict[str, Any]:
-    from expertune.llm.local import base_identity, model_id_for
-
-    adapter = _adapter(ws, adapter_ref, adapter_path, where)
-    base = model or (adapter.base_model if adapter else None) or ws.settings.base_model
-    if adapter is not None and adapter.kind == "full":
-        base_sha = adapter.base_sha256 or ""
-    else:
-        _, base_sha = base_identity(base)
-        if adapter is not None and adapter.base_sha256 and adapter.base_sha256 != base_sha:
-            raise ConfigError(f"{where}: adapter {adapter.label} was trained on a base with sha256 {adapter.base_sha256[:12]}…, "
-                              f"but {base!r} has {base_sha[:12]}…; set model: to the adapter's base ({adapter.base_model})")
-    return {"type": "local", "model_id": model_id_for(base_sha, adapter), "base": base, "base_sha256": base_sha,
-            "adapter": adapter.as_dict() if adapter else None}
-
-
 def resolve_candidates(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]]:
     out = []
     for i, c in enumerate(config.candidates):
@@ -84,41 +47,10 @@ def resolve_candidates(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]
 
 
 def resolve_judges(ws: Workspace, config: EvalConfig) -> list[dict[str, Any]]:
-    from expertune.evaluate.pairwise.verdicts import TEMPLATE_VERSION
+    """Each `judges:` entry frozen by its judge kind (evaluate/pairwise/judges.py, or a plugin's)."""
+    kinds = all_judge_kinds()
+    return [kinds[j.type].freeze(ws, j, f"judges.{i}") for i, j in enumerate(config.judges)]
 
-    out = []
-    for i, j in enumerate(config.judges):
-        settings = j.model_dump(mode="json")
-        if j.type == "local":
-            frozen = resolve_local(ws, j.model, j.adapter, j.adapter_path, f"judges.{i}")
-            identity = {"type": "local", "model_id": frozen["model_id"], "rubric_scores": j.rubric_scores,
-                        "tie_margin": j.tie_margin, "template": TEMPLATE_VERSION}
-        elif j.type == "openai":
-            j.endpoint().api_key()  # fail before generating, not when judging starts
-            frozen = {"model_id": j.endpoint().id}
-            identity = {"type": "openai", "model_id": frozen["model_id"], "temperature": j.temperature,
-                        "max_tokens": j.max_tokens, "response_format": j.response_format, "template": TEMPLATE_VERSION,
-                        "extra_body": j.extra_body}
-        elif j.type == "human":
-            out.append(human_judge(j.name))
-            continue
-        else:
-            frozen = {"model_id": f"scripted:{j.script}"}
-            identity = {"type": "scripted", "script": j.script, "template": TEMPLATE_VERSION}
-        out.append({"name": j.name, "type": j.type, "judge_id": sha256_json(identity), "settings": settings, **frozen})
-    return out
-
-
-HUMAN_PREFIX = "human:"  # a human judge is stored as the judge `human:NAME`
-HUMAN_NAME = re.compile(r"^[\w.@-]{1,100}$")
-
-
-def human_judge(name: str) -> dict[str, Any]:
-    """The frozen judge entry of a human, in the shape of the run lineage's judges."""
-    if not HUMAN_NAME.match(name or ""):
-        raise ConfigError(f"human judge name {name!r}: use 1-100 letters, digits, '.', '_', '@' or '-' (e.g. --name alice)")
-    return {"name": HUMAN_PREFIX + name, "type": "human", "judge_id": sha256_json({"type": "human", "name": name}),
-            "model_id": HUMAN_PREFIX + name, "settings": {"name": name, "type": "human"}}
 
 
 # -- runs -----------------------------------------------------------------------------------------
@@ -226,31 +158,6 @@ def list_runs(ws: Workspace) -> list[dict[str, Any]]:
 
 def run_config(run: dict[str, Any]) -> EvalConfig:
     return EvalConfig.model_validate(run["config"])
-
-
-# -- models of a frozen plan ---------------------------------------------------------------------
-def chat_model(frozen: dict[str, Any], *, on_result=None):
-    """The chat model of a frozen candidate or local judge, checking its adapter is unchanged."""
-    if frozen["type"] == "openai":
-        from expertune.evaluate.config import EndpointFields
-        from expertune.llm.openai_compat import OpenAIChatModel
-
-        endpoint = EndpointFields.model_validate({k: v for k, v in frozen["endpoint"].items() if k in EndpointFields.model_fields}).endpoint()
-        return OpenAIChatModel(endpoint, on_result=on_result)
-    from expertune.llm.adapters import AdapterInfo, read_adapter
-    from expertune.llm.local import LocalChatModel
-
-    info = None
-    if frozen.get("adapter"):
-        info = read_adapter(frozen["adapter"]["path"])
-        if info.sha256 != frozen["adapter"]["sha256"]:
-            raise ConfigError(f"{info.path}: the adapter's weights changed since this run was created "
-                              f"(sha256 {frozen['adapter']['sha256'][:12]}… → {info.sha256[:12]}…); start a new run")
-        info = AdapterInfo(**frozen["adapter"])
-    model = LocalChatModel(frozen["base"], adapter_info=info, batch_size=frozen.get("batch_size", 32))
-    if model.id != frozen["model_id"]:
-        raise ConfigError(f"{frozen['base']}: the base model's weights changed since this run was created; start a new run")
-    return model
 
 
 @dataclass

@@ -14,14 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from expertune.atomic import write_atomic
-from expertune.curate.checks import CHECK_NAMES, MODEL_CHECKS
+from expertune.curate import checks as curate_checks
 from expertune.curate.runner import run_checks
 from expertune.errors import InputError
 from expertune.workspace import Workspace
 
-# The confidence check scores every answer with the base model (minutes on a CPU); the worklist
-# runs the data checks, and confidence stays a CLI run (`expertune check --with-model`).
-DEFAULT_CHECKS = [n for n in CHECK_NAMES if n not in MODEL_CHECKS]
+
+def default_checks() -> list[str]:
+    # The confidence check scores every answer with the base model (minutes on a CPU); the worklist
+    # runs the data checks, and confidence stays a CLI run (`expertune check --with-model`).
+    model_based = curate_checks.model_checks()
+    return [n for n in curate_checks.check_names() if n not in model_based]
 
 
 def _folder(ws: Workspace) -> Path:
@@ -31,7 +34,7 @@ def _folder(ws: Workspace) -> Path:
 
 
 def run(ws: Workspace, only: list[str] | None = None) -> dict[str, Any]:
-    report = run_checks(ws, only=only or DEFAULT_CHECKS).as_dict()
+    report = run_checks(ws, only=only or default_checks()).as_dict()
     report["ran_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     path = _folder(ws) / "checks.json"
     write_atomic(path, json.dumps(report, default=str))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Literal
 from expertune.config import StrictModel
 from expertune.curate.artefacts import find_artefacts, find_turn_artefacts
 from expertune.curate.findings import CheckResult, Finding, Span
+from expertune.curate.registry import check
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
@@ -45,6 +46,7 @@ class Config(StrictModel):
         return getattr(self, kind.replace("-", "_"))
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     result = CheckResult(NAME)

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding
+from expertune.curate.registry import check
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
@@ -34,6 +35,7 @@ def entropy(counts: list[int]) -> float:
     return h / math.log(len(counts))
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     result = CheckResult(NAME)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding
+from expertune.curate.registry import check
 from expertune.llm.render import render_text
 from expertune.llm.scoring import native_bf16
 from expertune.store.tables import ScoreCache
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
 
 NAME = "confidence"
-USES_MODEL = True  # opt-in: `expertune check --with-model`, `--only confidence` or checks.confidence.enabled
 CHUNK = 64  # examples scored (and cached) per store transaction, so an interrupted run keeps its work
 
 
@@ -81,6 +81,7 @@ def scores(ctx: "CheckContext", cfg: Config) -> tuple[list[dict], dict]:
                                       "cached": len(keys) - len(todo), "computed": len(todo)}
 
 
+@check(NAME, config=Config, uses_model=True)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     values, info = scores(ctx, cfg)

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding, Severity, Span
+from expertune.curate.registry import check
 from expertune.curate.text import WordTable, merge_spans, normalise, word_spans
 from expertune.data.evalsets import get_evalset, list_evalsets
 
@@ -83,6 +84,7 @@ def _lookup(table: WordTable, n: int, index: dict, in_training: np.ndarray):
             yield int(docs[pos]), int(starts[pos]), seg, seg_start
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     result = CheckResult(NAME)

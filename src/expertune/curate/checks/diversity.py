@@ -15,6 +15,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding
+from expertune.curate.registry import check
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
@@ -56,6 +57,7 @@ def measure(ctx: "CheckContext", docs: np.ndarray, cfg: Config) -> dict:
     }
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     result = CheckResult(NAME)

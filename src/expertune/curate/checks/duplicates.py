@@ -13,6 +13,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding, Severity
+from expertune.curate.registry import check
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
@@ -34,6 +35,7 @@ def _clusters(keys: list[str], min_words: int) -> list[list[int]]:
     return [idx for idx in by_key.values() if len(idx) > 1]
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     result = CheckResult(NAME)

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding, Severity
+from expertune.curate.registry import check
 from expertune.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def detect(text: str, cfg: Config) -> tuple[str, float] | None:
     return (best[0]["lang"], float(best[0]["score"])) if best else None
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     allowed = {lang.split("-")[0].split("_")[0].lower() for lang in ctx.ws.settings.languages}

@@ -16,6 +16,7 @@ from pydantic import Field
 from expertune.config import StrictModel
 from expertune.curate.checks import near_duplicates
 from expertune.curate.findings import CheckResult, Finding, Severity
+from expertune.curate.registry import check
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
@@ -35,6 +36,7 @@ class Config(StrictModel):
     severity: Severity = "error"
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     result = CheckResult(NAME)

@@ -20,6 +20,7 @@ from pydantic import Field
 
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding
+from expertune.curate.registry import check
 from expertune.llm.render import encode, render_text
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class Conversations:
         return np.array([len(t.encode("utf-8")) for t in self.prompts], np.int64)[self.group_of]
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     max_length = ctx.max_length or cfg.max_length

@@ -15,6 +15,7 @@ from pydantic import Field
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding, Severity
 from expertune.curate.minhash import SimilarPairs, components, similar_pairs
+from expertune.curate.registry import check
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
@@ -59,6 +60,7 @@ def _clusters(n: int, left: np.ndarray, right: np.ndarray, jaccard: np.ndarray) 
     return list(zip(comps, values))
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     result = CheckResult(NAME)

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from expertune.config import StrictModel
 from expertune.curate.findings import CheckResult, Finding, Ref, Severity, Span
 from expertune.curate.pii import PLACEHOLDERS, PiiMatch, find_pii
+from expertune.curate.registry import check
 
 if TYPE_CHECKING:
     from expertune.curate.runner import CheckContext
@@ -43,6 +44,7 @@ def _finding(cfg: Config, label: str, ref: Ref, matches: list[tuple[str, PiiMatc
     )
 
 
+@check(NAME, config=Config)
 def run(ctx: "CheckContext", cfg: Config) -> CheckResult:
     data = ctx.data
     wanted = set(cfg.kinds)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 
-from expertune.evaluate.runs import chat_model, get_run, rows_by_key, set_status, sha256_json
+from expertune.evaluate.frozen import chat_model, sha256_json
+from expertune.evaluate.runs import get_run, rows_by_key, set_status
 from expertune.llm.base import GenParams
 from expertune.store.eval_models import EvalCost, EvalGeneration
 from expertune.workspace import Workspace

@@ -35,8 +35,9 @@ from expertune.errors import ConfigError, InputError, NotFound
 from expertune.evaluate import stats as st
 from expertune.evaluate.config import Rubric
 from expertune.evaluate.pairwise.analysis import load_run_data
+from expertune.evaluate.pairwise.judges import HUMAN_PREFIX, human_judge
 from expertune.evaluate.pairwise.judging import Comparison, build_comparisons, build_request, load_judgments
-from expertune.evaluate.runs import HUMAN_PREFIX, get_run, human_judge, run_config, sha256_json
+from expertune.evaluate.runs import get_run, run_config, sha256_json
 from expertune.store.eval_models import EvalJudgment
 from expertune.workspace import Workspace
 

@@ -1,5 +1,9 @@
-"""Judge backends: local models (label log-probabilities), OpenAI-compatible endpoints, and
-scripted Python functions (tests and experiments, Python API only).
+"""The shipped judge kinds, each registered with `@judge_kind` (evaluate/registry.py): local models
+(label log-probabilities), OpenAI-compatible endpoints, scripted Python functions (tests and
+experiments, Python API only), and human experts (judged in `eval human`, no backend). A kind is its
+`judges:` settings model (evaluate/config.py), how an entry is frozen into the run's lineage, and
+its backend. Judge kinds of other distributions come from the `expertune.judges` entry points,
+loaded by `all_judge_kinds()`.
 
 Every backend turns JudgeRequests into JudgeOutcomes and hands each outcome to a callback as soon
 as it exists, so the stage can store it at once: a run killed mid-way loses only the requests in
@@ -11,15 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from expertune.errors import ConfigError
+from expertune.evaluate import config as settings
+from expertune.evaluate import registry
 from expertune.evaluate.config import Rubric
+from expertune.evaluate.frozen import chat_model, resolve_local, sha256_json
 from expertune.evaluate.pairwise.verdicts import (
-    ParseError, choice_messages, judge_messages, parse_verdict, reprompt, response_format, score_messages,
+    TEMPLATE_VERSION, ParseError, choice_messages, judge_messages, parse_verdict, reprompt, response_format,
+    score_messages,
 )
+from expertune.evaluate.registry import JudgeKind, judge_kind, register_judge_kind
 from expertune.llm.base import Message
 from expertune.llm.openai_compat import ChatResult, EndpointError
 
@@ -77,6 +87,34 @@ def estimate_tokens(messages: list[Message]) -> int:
     return int(sum(len(m["content"]) for m in messages) / 3.5) + 8 * len(messages)
 
 
+# -- freezing a judges: entry into the run's lineage ----------------------------------------------
+def judge_entry(judge: Any, identity: dict[str, Any], **frozen: Any) -> dict[str, Any]:
+    """The lineage entry of a `judges:` entry: its settings, and a judge_id hashed from what decides
+    its verdicts (`identity`), under which its judgments are cached."""
+    return {"name": judge.name, "type": judge.type, "judge_id": sha256_json(identity),
+            "settings": judge.model_dump(mode="json"), **frozen}
+
+
+def freeze_local(ws: Any, j: settings.LocalJudge, where: str) -> dict[str, Any]:
+    frozen = resolve_local(ws, j.model, j.adapter, j.adapter_path, where)
+    identity = {"type": "local", "model_id": frozen["model_id"], "rubric_scores": j.rubric_scores,
+                "tie_margin": j.tie_margin, "template": TEMPLATE_VERSION}
+    return judge_entry(j, identity, **frozen)
+
+
+def freeze_openai(ws: Any, j: settings.OpenAIJudge, where: str) -> dict[str, Any]:
+    j.endpoint().api_key()  # fail before generating, not when judging starts
+    identity = {"type": "openai", "model_id": j.endpoint().id, "temperature": j.temperature,
+                "max_tokens": j.max_tokens, "response_format": j.response_format, "template": TEMPLATE_VERSION,
+                "extra_body": j.extra_body}
+    return judge_entry(j, identity, model_id=j.endpoint().id)
+
+
+def freeze_scripted(ws: Any, j: settings.ScriptedJudge, where: str) -> dict[str, Any]:
+    identity = {"type": "scripted", "script": j.script, "template": TEMPLATE_VERSION}
+    return judge_entry(j, identity, model_id=f"scripted:{j.script}")
+
+
 # -- scripted judges ------------------------------------------------------------------------------
 @dataclass
 class ScriptCall:
@@ -99,6 +137,9 @@ def register_script(name: str, fn: Callable[[ScriptCall], str]) -> None:
 FORMAT_STEPS = ("json_schema", "json_object", "none")
 
 
+@judge_kind("scripted", config=settings.ScriptedJudge, freeze=freeze_scripted,
+            description="a Python function registered with register_script (tests, experiments)")
+@judge_kind("openai", config=settings.OpenAIJudge, freeze=freeze_openai, description="an OpenAI-compatible endpoint")
 class ChatJudge:
     """Asks for the rubric JSON, re-prompts on unreadable replies, runs `concurrency` at once."""
 
@@ -227,6 +268,8 @@ def _about_format(message: str) -> bool:
 
 
 # -- local judges ---------------------------------------------------------------------------------
+@judge_kind("local", config=settings.LocalJudge, freeze=freeze_local,
+            description="a local model: the label with the higher next-token probability")
 class LocalJudge:
     """A local model's verdict is the label with the higher next-token log-probability, so it
     always yields a verdict (no parsing). Rubric scores, when enabled, are the expected digit
@@ -235,8 +278,6 @@ class LocalJudge:
     chunk = 16  # requests scored (and stored) per step
 
     def __init__(self, frozen: dict[str, Any], rubric: Rubric, model=None):
-        from expertune.evaluate.runs import chat_model
-
         self.frozen = frozen
         self.settings = frozen["settings"]
         self.rubric = rubric
@@ -277,5 +318,35 @@ class LocalJudge:
         return out
 
 
+# -- human judges ---------------------------------------------------------------------------------
+HUMAN_PREFIX = "human:"  # a human judge is stored as the judge `human:NAME`
+HUMAN_NAME = re.compile(r"^[\w.@-]{1,100}$")
+
+
+def human_judge(name: str) -> dict[str, Any]:
+    """The frozen judge entry of a human, in the shape of the run lineage's judges."""
+    if not HUMAN_NAME.match(name or ""):
+        raise ConfigError(f"human judge name {name!r}: use 1-100 letters, digits, '.', '_', '@' or '-' (e.g. --name alice)")
+    return {"name": HUMAN_PREFIX + name, "type": "human", "judge_id": sha256_json({"type": "human", "name": name}),
+            "model_id": HUMAN_PREFIX + name, "settings": {"name": name, "type": "human"}}
+
+
+# Judged by people in `eval human` (evaluate/pairwise/human.py), so no backend.
+register_judge_kind(JudgeKind("human", settings.HumanJudge, lambda ws, j, where: human_judge(j.name),
+                              description="a domain expert judging blind in `eval human`"))
+
+
+# -- the kinds ------------------------------------------------------------------------------------
+def all_judge_kinds() -> dict[str, JudgeKind]:
+    """Every judge kind: the shipped ones above, then those of installed plugins (loaded once)."""
+    registry.load_judge_plugins()
+    return registry.JUDGE_KINDS
+
+
 def make_judge(frozen: dict[str, Any], rubric: Rubric):
-    return LocalJudge(frozen, rubric) if frozen["type"] == "local" else ChatJudge(frozen, rubric)
+    """The backend of a frozen judge, by its kind."""
+    kind = all_judge_kinds().get(frozen["type"])
+    if kind is None or kind.make is None:
+        raise ConfigError(f"judge {frozen['name']!r}: no judging backend for type {frozen['type']!r} "
+                          f"(installed: {', '.join(k for k, v in registry.JUDGE_KINDS.items() if v.make) or 'none'})")
+    return kind.make(frozen, rubric)
