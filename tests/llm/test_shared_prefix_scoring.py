@@ -99,7 +99,7 @@ def test_a_cache_other_than_plain_full_attention_falls_back_to_whole_sequences(l
     model, tok = lm
     examples = [(PROMPTS[0], lab) for lab in LABELS[:3]]
     whole = completion_logprobs(model, tok, examples, precision="fp32", share_prefixes=False)
-    monkeypatch.setattr(scoring, "_plain_cache", lambda cache: False)
+    monkeypatch.setattr(scoring, "plain_cache", lambda cache: False)
     _assert_same(completion_logprobs(model, tok, examples, precision="fp32"), whole)
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from expertune.llm.kvcache import cache_keyword, output_cache, plain_cache
+
 
 # Grouping costs, in units of one row's share of a decode step (measured on a 2-core CPU with
 # SmolLM2-135M: a forward step costs ~30 ms fixed (reading every weight, Python) + ~4 ms per row;
@@ -158,10 +160,9 @@ def _grow(used, states):
     return torch.cat([used, states], dim=-2)
 
 
-def _plain(cache) -> bool:
-    from transformers.cache_utils import DynamicCache, DynamicLayer
-
-    return isinstance(cache, DynamicCache) and all(type(layer) is DynamicLayer for layer in cache.layers)
+def _mergeable(cache) -> bool:
+    """Plain full-attention layers, one object each (transformers >= 4.56): rows can be merged."""
+    return plain_cache(cache) and hasattr(cache, "layers")
 
 
 def _left_pad(rows: list[list[int]], pad_id: int, width: int):
@@ -192,8 +193,8 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
         ids, mask = _left_pad([rows[i] for i in bucket], pad_id, max(len(rows[i]) for i in bucket))
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-        cache = out.past_key_values
-        if not _plain(cache):
+        cache = output_cache(out)
+        if not _mergeable(cache):
             return None
         extra = width - ids.shape[1]  # left-pad this bucket's cache to the longest prompt
         if layers is None:
@@ -233,7 +234,8 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
                 sampler.keep(keep)
         mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=-1)
         positions = mask.sum(-1, keepdim=True) - 1
-        out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True)
+        out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions, use_cache=True,
+                    **{cache_keyword(model.forward): cache})
         scores = out.logits[:, -1, :]
     return tokens
 
@@ -316,9 +318,10 @@ class StepDecoder:
             ids, mask = _left_pad([r.prompt for r in part], self.pad_id, max(len(r.prompt) for r in part))
             positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
-            if not _plain(out.past_key_values):
+            cache = output_cache(out)
+            if not _mergeable(cache):
                 raise UnsupportedCache(f"{type(self.model).__name__}: its cache cannot be batched step by step")
-            parts.append(([(layer.keys, layer.values) for layer in out.past_key_values.layers], mask))
+            parts.append(([(layer.keys, layer.values) for layer in cache.layers], mask))
             scores.append(out.logits[:, -1, :])
             order += part
         self._rebuild(parts, order)
@@ -384,8 +387,8 @@ class StepDecoder:
             return
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.rows), 1))], dim=-1)
         positions = self.mask.sum(-1, keepdim=True) - 1
-        out = self.model(input_ids=chosen[:, None], attention_mask=self.mask, position_ids=positions,
-                         past_key_values=self.cache, use_cache=True)
+        out = self.model(input_ids=chosen[:, None], attention_mask=self.mask, position_ids=positions, use_cache=True,
+                         **{cache_keyword(self.model.forward): self.cache})
         self.scores = out.logits[:, -1, :]
 
     def _select(self, keep: list[int]) -> None:

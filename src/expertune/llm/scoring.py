@@ -30,6 +30,7 @@ import contextlib
 from typing import Any, Callable
 
 from expertune.llm.base import Message
+from expertune.llm.kvcache import cache_keyword, output_cache, plain_cache
 from expertune.llm.render import AS_DATA, SystemPolicy, render
 
 # Configuration keys of architectures whose head output is rescaled after the matmul in ways the
@@ -143,7 +144,7 @@ def _score_shared(body, head, rendered, groups, out, pad, device, batch_size, ma
             ids[row, :length] = torch.tensor(rendered[members[0]].input_ids[:length])
             mask[row, :length] = 1
         states, cache = body(ids.to(device), mask.to(device), use_cache=True)
-        if not _plain_cache(cache):
+        if not plain_cache(cache):
             return [i for _, members in groups[b:] for i in members]
         lengths = torch.tensor([length for length, _ in batch], dtype=torch.long, device=device)
         # One log-softmax row per prompt; its completions pick their first tokens from it.
@@ -225,35 +226,6 @@ def _mask_kind(model) -> str | None:
     return _MASK_KINDS.get(getattr(config, "_attn_implementation", None) or "")
 
 
-def _plain_cache(cache) -> bool:
-    """Whether a cache is made of plain full-attention layers only, the kind a custom mask over
-    its whole length is sound for (no sliding windows, quantised or linear-attention layers)."""
-    from transformers import DynamicCache
-
-    if type(cache) is not DynamicCache:
-        return False
-    if hasattr(cache, "layers"):  # transformers >= 4.56: one layer object each
-        from transformers.cache_utils import DynamicLayer
-
-        return bool(cache.layers) and all(type(layer) is DynamicLayer and layer.is_initialized for layer in cache.layers)
-    return bool(getattr(cache, "key_cache", None))  # earlier: parallel lists of tensors
-
-
-def _cache_keyword(forward) -> str:
-    """The name a forward takes its cache by: `cache` since transformers 5.x, `past_key_values` before."""
-    import inspect
-
-    try:
-        return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
-    except (TypeError, ValueError):
-        return "past_key_values"
-
-
-def _output_cache(output):
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else getattr(output, "past_key_values", None)
-
-
 def _collect(out, batch, rows, logp) -> None:
     import torch
 
@@ -293,13 +265,13 @@ def _selected_positions_forward(model):
         return None
     softcap = getattr(config, "final_logit_softcapping", None)
 
-    keyword = _cache_keyword(decoder.forward)
+    keyword = cache_keyword(decoder.forward)
 
     def body(ids, mask, cache=None, **kwargs):
         if cache is not None:
             kwargs[keyword] = cache
         output = decoder(input_ids=ids, attention_mask=mask, **kwargs)
-        return output.last_hidden_state, _output_cache(output)
+        return output.last_hidden_state, output_cache(output)
 
     def logits(hidden):
         import torch
@@ -313,13 +285,13 @@ def _selected_positions_forward(model):
 
 
 def _full_logits_forward(model):
-    keyword = _cache_keyword(getattr(model, "forward", model))
+    keyword = cache_keyword(getattr(model, "forward", model))
 
     def body(ids, mask, cache=None, **kwargs):
         if cache is not None:
             kwargs[keyword] = cache
         output = model(input_ids=ids, attention_mask=mask, **kwargs)
-        return output.logits, _output_cache(output)
+        return output.logits, output_cache(output)
 
     return body, lambda logits: logits
 
