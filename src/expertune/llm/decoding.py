@@ -212,6 +212,7 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
     if sampler is not None:
         sampler.keep(order)
     eos = torch.tensor(sorted(eos_ids), dtype=torch.long)
+    keyword = cache_keyword(model.forward)
     alive = list(order)  # batch position -> row index
     tokens: list[list[int]] = [[] for _ in rows]
     for step in range(max_new_tokens):
@@ -235,7 +236,7 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
         mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=-1)
         positions = mask.sum(-1, keepdim=True) - 1
         out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions, use_cache=True,
-                    **{cache_keyword(model.forward): cache})
+                    **{keyword: cache})
         scores = out.logits[:, -1, :]
     return tokens
 
@@ -295,6 +296,7 @@ class StepDecoder:
         self.cache = None
         self.mask = None  # rows x cache width; 0 marks left padding
         self.scores = None  # rows x vocab: the distribution of each row's next token
+        self.cache_keyword = cache_keyword(model.forward)  # read once: inspecting a signature every step costs
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -388,7 +390,7 @@ class StepDecoder:
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.rows), 1))], dim=-1)
         positions = self.mask.sum(-1, keepdim=True) - 1
         out = self.model(input_ids=chosen[:, None], attention_mask=self.mask, position_ids=positions, use_cache=True,
-                         **{cache_keyword(self.model.forward): self.cache})
+                         **{self.cache_keyword: self.cache})
         self.scores = out.logits[:, -1, :]
 
     def _select(self, keep: list[int]) -> None:
