@@ -11,7 +11,11 @@ planted pairs, so the sample holds many similar pairs), every pair's exact Jacca
 sets is computed (sparse matrix product); a pair with Jaccard >= 0.8 counts as found when the checks
 put both responses in one near-duplicates or duplicates finding. Target: recall >= 0.95.
 
-    .venv/bin/python bench/check_scale.py [--groups 20000] [--per-group 5] [--keep DIR]
+Last, the exam-sized case: 1,502 short multiple-choice records (bar-exam shaped: a 60-200 word
+stem, four options, a letter answer, an area), imported and checked with `expertune check` as a user
+runs it (a fresh process, default checks), timed as a whole command. Target: <= 10 s.
+
+    .venv/bin/python bench/check_scale.py [--groups 20000] [--per-group 5] [--mcq 1502] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import argparse
 import itertools
 import json
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -119,6 +125,38 @@ def make_file(path: Path, groups: int, per_group: int, seed: int = 0) -> dict:
     return planted
 
 
+def make_mcq_file(path: Path, n: int, seed: int = 3) -> None:
+    rnd = random.Random(seed)
+    gen = Text(rnd)
+    areas = ["Contracts", "Torts", "Evidence", "Property", "Civil Procedure", "Criminal Law", "Constitutional Law"]
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(n):
+            stem = gen.answer(rnd.randint(60, 200))
+            row = {"question": f"{stem} Which is most likely?", "options": [gen.sentence(rnd.randint(4, 14)) for _ in range(4)],
+                   "answer": "ABCD"[rnd.randrange(4)], "area": areas[i % len(areas)]}
+            f.write(json.dumps(row) + "\n")
+
+
+def time_cli_check(root: Path, n: int) -> None:
+    """`expertune import` then `expertune check` (defaults) on n exam records, each a fresh process."""
+    data = root / "mcq.jsonl"
+    make_mcq_file(data, n)
+    ws = root / "mcq-ws"
+    cli = [sys.executable, "-m", "expertune", "--workspace", str(ws)]
+    subprocess.run([sys.executable, "-m", "expertune", "init", str(ws)], check=True, capture_output=True)
+    t = time.perf_counter()
+    subprocess.run([*cli, "import", str(data)], check=True, capture_output=True)
+    import_s = time.perf_counter() - t
+    t = time.perf_counter()
+    done = subprocess.run([*cli, "check", "--json"], capture_output=True, text=True)
+    check_s = time.perf_counter() - t
+    if done.returncode not in (0, 1):  # 1: the check found problems to review
+        sys.exit(f"expertune check failed ({done.returncode}): {done.stderr[-2000:]}")
+    report = json.loads(done.stdout)
+    print(f"\n{n} multiple-choice records: `expertune import` {import_s:.1f} s, `expertune check` {check_s:.1f} s "
+          f"as a whole command ({len(report.get('checks', report.get('results', [])))} checks)   (target <= 10 s)")
+
+
 def plant_contamination(path: Path, evals: list[str], out: Path, rnd: random.Random) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     for e in evals[:50]:
@@ -174,6 +212,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--groups", type=int, default=20_000)
     ap.add_argument("--per-group", type=int, default=5)
+    ap.add_argument("--mcq", type=int, default=1502, help="exam records for the whole-command case (0: skip)")
     ap.add_argument("--keep", type=Path, help="Build the workspace here and keep it (default: a temp folder).")
     args = ap.parse_args()
 
@@ -214,6 +253,8 @@ def main() -> None:
         print(f"\nnear-duplicate recall at Jaccard >= 0.8 on {recall['sample']} responses "
               f"({recall['pairs_checked']} pairs brute-forced): {recall['found']}/{recall['true_pairs']} = "
               f"{recall['recall']:.3f}   (target >= 0.95)")
+        if args.mcq:
+            time_cli_check(root, args.mcq)
 
 
 if __name__ == "__main__":
