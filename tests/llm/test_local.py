@@ -183,7 +183,7 @@ def test_an_adapter_marker_without_a_policy_falls_back_to_its_run_record(tmp_pat
     from run_helpers import OLD_RUN  # a run.json as the code before typed records wrote it (policy: drop)
 
     (tmp_path / "run" / "run.json").write_text((OLD_RUN / "run.json").read_text())
-    assert read_adapter(folder).system_prompt_policy == {"mode": "drop", "text": None}
+    assert read_adapter(folder).system_prompt_policy.model_dump() == {"mode": "drop", "text": None}
     broken = json.loads((OLD_RUN / "run.json").read_text()) | {"status": "finished"}
     (tmp_path / "run" / "run.json").write_text(json.dumps(broken))
     with pytest.raises(InputError, match=r"run\.json.*status"):  # a damaged record is named, not silently ignored

@@ -132,7 +132,7 @@ def open_local_models(ws, model: str | None = None, adapter: str | None = None, 
             raise ConfigError(f"adapter {info.label} was trained on a base with sha256 {info.base_sha256[:12]}…, but "
                               f"{base!r} has {tuned.base_sha256[:12]}…; pass --model {info.base_model or 'BASE'}")
         models["tuned"] = tuned
-        meta["tuned"] = {"base_model": base, "adapter": info.as_dict(), "adapter_label": info.label}
+        meta["tuned"] = {"base_model": base, "adapter": info.model_dump(mode="json"), "adapter_label": info.label}
     for label, m in models.items():
         meta[label]["model_id"] = m.id
     return models, meta
