@@ -129,7 +129,7 @@ def report_section(key: str, *, title: str | None = None, before: str | None = "
 def _results_builder(kind: str, section: Callable[[dict[str, Any]], str]) -> Builder:
     def builder(ctx: Any) -> str | None:
         fragments = []
-        for path in sorted(Path(ctx.run["folder"]).glob(f"{kind}*.json")):
+        for path in sorted(Path(ctx.run.folder).glob(f"{kind}*.json")):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):

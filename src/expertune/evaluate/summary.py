@@ -22,7 +22,7 @@ def run_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     human = human_summary(ws, run_ref)
     if human["humans"]:
         summary["human"] = human
-    tasks_dir = Path(data.run["folder"]) / "tasks"
+    tasks_dir = Path(data.run.folder) / "tasks"
     if tasks_dir.is_dir():
         summary["tasks"] = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(tasks_dir.glob("*.json"))}
     return summary

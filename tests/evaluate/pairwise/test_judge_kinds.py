@@ -14,6 +14,7 @@ from expertune import plugins
 from expertune.errors import ConfigError
 from expertune.evaluate import registry
 from expertune.evaluate.config import SHIPPED_JUDGE_TYPES, EvalConfig, LocalJudge, ShippedJudge
+from expertune.evaluate.frozen import FrozenPluginJudge
 from expertune.evaluate.pairwise.judges import ChatJudge, all_judge_kinds, make_judge
 from expertune.evaluate.pipeline import run_eval
 
@@ -38,7 +39,7 @@ def freeze(ws, judge, where):
 @judge_kind("marker", config=MarkerJudge, freeze=freeze, description="prefers the answer with the marker")
 class MarkerBackend:
     def __init__(self, frozen, rubric):
-        self.marker = frozen["settings"]["marker"]
+        self.marker = frozen.settings["marker"]
 
     def estimate(self, request):
         return 0.0
@@ -70,7 +71,7 @@ def test_the_shipped_judge_kinds_are_the_configs_judge_types():
 
 def test_a_frozen_judge_of_an_unknown_kind_is_a_config_error():
     with pytest.raises(ConfigError, match="no judging backend for type 'gone'"):
-        make_judge({"name": "j", "type": "gone", "settings": {}}, None)
+        make_judge(FrozenPluginJudge(name="j", type="gone", judge_id="x", settings={}, model_id="gone:j"), None)
 
 
 def test_an_entry_point_plugin_adds_a_judge_kind(ws, tmp_path, monkeypatch, clean_registry):

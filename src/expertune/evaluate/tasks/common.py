@@ -141,7 +141,7 @@ def open_local_models(ws, model: str | None = None, adapter: str | None = None, 
 # -- hooks into `eval run` and the HTML report -----------------------------------------------------
 def task_models(ctx: Any) -> tuple[dict[str, Any], dict[str, dict]]:
     """The chat models of an eval run's frozen candidates, by candidate name, and what they are."""
-    models = {c["name"]: ctx.chat_model(c["name"]) for c in ctx.candidates}
-    info = {c["name"]: {"model_id": c.get("model_id"), "base_model": c.get("base"),
-                        "adapter": c.get("adapter")} for c in ctx.candidates}
+    models = {c.name: ctx.chat_model(c.name) for c in ctx.candidates}
+    info = {c.name: {"model_id": c.model_id, "base_model": c.base,
+                     "adapter": c.adapter.model_dump(mode="json") if c.adapter else None} for c in ctx.candidates}
     return models, info
