@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import ConfigDict, Discriminator, Tag
 
 from expertune.errors import ConfigError
-from expertune.evaluate.config import EndpointFields
+from expertune.evaluate.endpoints import EndpointFields
 from expertune.records import AdapterInfo, Record
 from expertune.workspace import Workspace
 

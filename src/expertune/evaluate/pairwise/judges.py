@@ -23,15 +23,16 @@ from typing import Any, Callable
 from pydantic import TypeAdapter
 
 from expertune.errors import ConfigError
-from expertune.evaluate import config as settings
 from expertune.evaluate import registry
-from expertune.evaluate.config import Rubric
+from expertune.evaluate.endpoints import EndpointFields
 from expertune.evaluate.frozen import AnyFrozenJudge, FrozenJudge, FrozenLocalJudge, chat_model, resolve_local, sha256_json
+from expertune.evaluate.pairwise import judge_settings as settings
 from expertune.evaluate.pairwise.verdicts import (
     TEMPLATE_VERSION, ParseError, choice_messages, judge_messages, parse_verdict, reprompt, response_format,
     score_messages,
 )
 from expertune.evaluate.registry import JudgeKind, judge_kind, register_judge_kind
+from expertune.evaluate.rubric import Rubric
 from expertune.llm.base import Message
 from expertune.llm.openai_compat import ChatResult, EndpointError
 
@@ -167,8 +168,6 @@ class ChatJudge:
             self.script = SCRIPTS[script]
             self.endpoint = None
         else:
-            from expertune.evaluate.config import EndpointFields
-
             fields = {k: v for k, v in self.settings.items() if k in EndpointFields.model_fields}
             self.endpoint = EndpointFields.model_validate(fields).endpoint()
 
@@ -343,6 +342,11 @@ register_judge_kind(JudgeKind("human", settings.HumanJudge, lambda ws, j, where:
 
 
 # -- the kinds ------------------------------------------------------------------------------------
+# The kinds registered above: the `judges:` types every expertune has (the eval config validates an
+# entry with its kind's settings model; plugin kinds come from all_judge_kinds()).
+SHIPPED_JUDGE_KINDS = tuple(registry.JUDGE_KINDS)
+
+
 def all_judge_kinds() -> dict[str, JudgeKind]:
     """Every judge kind: the shipped ones above, then those of installed plugins (loaded once)."""
     registry.load_judge_plugins()
