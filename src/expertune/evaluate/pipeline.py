@@ -14,6 +14,7 @@ from typing import Any, Callable, ContextManager
 from expertune.evaluate.config import EvalConfig, load_eval_config
 from expertune.evaluate.pairwise.generation import run_generation
 from expertune.evaluate.pairwise.judging import run_judging
+from expertune.evaluate.results import parse_task_summary, write_task_summary
 from expertune.evaluate.runs import EvalRunRecord, TaskContext, create_run, get_run, run_config, set_status
 from expertune.evaluate.summary import run_summary
 from expertune.workspace import Workspace
@@ -46,11 +47,10 @@ def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     out = {}
     for name, raw in config.tasks.items():
         task = tasks[name]
-        result = task.run(ctx, task.config_model.model_validate(raw))
-        folder = Path(run.folder) / "tasks"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        out[name] = result
+        returned = task.run(ctx, task.config_model.model_validate(raw))
+        summary = parse_task_summary(json.loads(json.dumps(returned, default=str)), f"task {name}", task_name=name)
+        write_task_summary(Path(run.folder) / "tasks" / f"{name}.json", summary)
+        out[name] = summary.model_dump(mode="json")
     return out
 
 

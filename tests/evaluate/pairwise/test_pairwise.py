@@ -234,7 +234,9 @@ def test_extension_tasks_run_against_the_frozen_candidates(ws, tmp_path):
             result = run_eval(ws, EvalConfig.model_validate(data))
     finally:
         TASKS.pop("dummy-task")
-    assert result["tasks"] == {"dummy-task": {"questions": 3, "baseline": "base"}}
+    # what the task returned, as a validated evaluate.results.TaskSummary naming the task
+    assert result["tasks"] == {"dummy-task": {"task_name": "dummy-task", "schema_version": 1, "path": None,
+                                              "baseline": "base", "questions": 3}}
     assert seen == {"candidates": ["base", "tuned"], "model_id": f"openai:{srv.base_url}|tuned"}
     assert result["summary"]["tasks"]["dummy-task"]["questions"] == 3
     assert (ws.runs_dir / f"eval-{result['run']}" / "tasks" / "dummy-task.json").is_file()

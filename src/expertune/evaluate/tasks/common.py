@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from expertune.atomic import write_atomic
 
 
 # -- result files ----------------------------------------------------------------------------------
@@ -75,13 +74,12 @@ def compare_with_baseline(result: dict[str, Any], compare: Callable[[dict, dict]
     return {label: compare(models[b], res) for label, res in models.items() if b in models and label != b}
 
 
-def write_result(folder: Path, filename: str, data: dict[str, Any]) -> Path:
-    """Write a result JSON atomically (a crash never leaves half a file for the report to read)."""
-    import json
+def write_result(folder: Path, filename: str, data: dict[str, Any], *, task_name: str | None = None) -> Path:
+    """Write a result file, validated by its kind's model (evaluate/results.py) and atomically;
+    `task_name`: the `tasks:` entry of `eval run` that produced it."""
+    from expertune.evaluate.results import write_result as write_validated
 
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / filename
-    return write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False, default=str))
+    return write_validated(folder, filename, {**data, "task_name": task_name} if task_name else data)
 
 
 def result_files(run_dir: Path) -> list[Path]:
