@@ -23,7 +23,8 @@ from expertune.atomic import write_atomic
 from expertune.errors import InputError
 from expertune.records import Record, describe_validation
 
-RESULTS_VERSION = 1  # of result files and task summaries; raise it (and read the older shape) when a field changes meaning
+# Of result files and task summaries; raise it (and read the older shape) when a field changes meaning.
+RESULTS_VERSION = 1
 
 
 class TaskResult(Record):

@@ -143,6 +143,7 @@ def _store(ws: Workspace, run_id: int, cand: FrozenCandidate, chunk: list[GenTas
                 completion_tokens=g.completion_tokens, error=g.error, seconds=float(g.extra.get("seconds", 0.0)),
             ))
             if endpoint and (g.prompt_tokens or g.completion_tokens):
-                usd = (g.prompt_tokens * endpoint.price_input_per_1m + g.completion_tokens * endpoint.price_output_per_1m) / 1e6
+                usd = (g.prompt_tokens * endpoint.price_input_per_1m
+                       + g.completion_tokens * endpoint.price_output_per_1m) / 1e6
                 session.add(EvalCost(run_id=run_id, stage="generate", actor=cand.name, model=cand.model_id, key=t.key,
                                      input_tokens=g.prompt_tokens, output_tokens=g.completion_tokens, usd=usd))

@@ -25,7 +25,9 @@ from pydantic import TypeAdapter
 from expertune.errors import ConfigError
 from expertune.evaluate import registry
 from expertune.evaluate.endpoints import EndpointFields
-from expertune.evaluate.frozen import AnyFrozenJudge, FrozenJudge, FrozenLocalJudge, chat_model, resolve_local, sha256_json
+from expertune.evaluate.frozen import (
+    AnyFrozenJudge, FrozenJudge, FrozenLocalJudge, chat_model, resolve_local, sha256_json,
+)
 from expertune.evaluate.pairwise import judge_settings as settings
 from expertune.evaluate.pairwise.verdicts import (
     TEMPLATE_VERSION, ParseError, choice_messages, judge_messages, parse_verdict, reprompt, response_format,
