@@ -168,7 +168,7 @@ def test_pairwise_candidates_render_with_their_adapters_policy(ws, tmp_path, pol
     folder = _policy_adapter(tmp_path / "adapter", policy)
     frozen = resolve_local(ws, None, None, str(folder), "candidates[1]")
     tuned = chat_model(frozen)
-    assert tuned.policy == SystemPolicy.from_dict(policy) and tuned.id == frozen["model_id"]
+    assert tuned.policy == SystemPolicy.from_dict(policy) and tuned.id == frozen.model_id
     raw = CONVS[1]  # has its own system prompt, as stored
     assert tuned.render(raw) == render(SystemPolicy.from_dict(policy).apply(raw), tuned.tokenizer)
     assert "Answer in one short sentence." not in tuned.tokenizer.decode(tuned.render(raw).input_ids)
