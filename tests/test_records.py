@@ -36,7 +36,7 @@ def test_a_dpo_record_is_told_apart_by_its_kind(tmp_path):
                                                       "wall_seconds_before_resume"})
     data.update(best_eval_loss=None, trained_tokens=None, tokens_per_second=None)  # SFT's measures
     data.update(kind="dpo", recipe={**data["recipe"], "beta": 0.2},
-                from_adapter={"path": "/a", "kind": "lora", "name": "legal", "version": 1,
+                from_adapter={"path": "/a", "kind": "lora", "sha256": "s", "name": "legal", "version": 1,
                               "system_prompt_policy": {"mode": "drop", "text": None}},
                 pairs={"train": 4, "held_out": 2, "sources": {"review": 4}},
                 audit={"pairs": 4, "completions_without_eos": 0, "truncated_pairs": 0, "max_length": 512},
@@ -109,14 +109,21 @@ def test_an_adapter_marker_reads_in_its_old_shape_and_names_a_bad_field(tmp_path
         read_marker(tmp_path)
 
 
-def test_the_starting_adapter_lineage_of_a_dpo_run_has_every_field_of_adapter_info():
-    """DpoRun.from_adapter is written from AdapterInfo.as_dict(): a field added there must be added here."""
-    from dataclasses import fields
+def test_an_adapter_as_loaded_is_one_validated_record_shared_by_dpo_runs_and_eval_plans():
+    """llm.adapters.AdapterInfo is records.AdapterInfo (one model, not a dataclass and a copy):
+    validated when built and assigned, and what a DPO run records as its starting adapter."""
+    from pydantic import ValidationError
 
-    from expertune.llm.adapters import AdapterInfo
-    from expertune.records import AdapterLineage
+    from expertune.llm import adapters
+    from expertune.records import AdapterInfo
 
-    assert {f.name for f in fields(AdapterInfo)} == set(AdapterLineage.model_fields)
-    info = AdapterInfo(path="/a", kind="lora", sha256="s", name="legal", version=2, recipe={"method": "lora"},
+    assert adapters.AdapterInfo is AdapterInfo
+    info = AdapterInfo(path="/a/legal", kind="lora", sha256="s", name="legal", version=2, recipe={"method": "lora"},
                        system_prompt_policy={"mode": "override", "text": "Be brief."})
-    assert AdapterLineage.model_validate(info.as_dict()).system_prompt_policy.text == "Be brief."
+    assert info.system_prompt_policy.text == "Be brief." and info.label == "legal@2"
+    assert AdapterInfo(path="/a/legal", kind="lora", sha256="s").label == "legal"
+    with pytest.raises(ValidationError, match="sha265"):
+        AdapterInfo(path="/a", kind="lora", sha265="s")
+    with pytest.raises(ValidationError, match="version"):
+        info.version = "two"
+    assert DpoRun.model_fields["from_adapter"].annotation is AdapterInfo

@@ -106,12 +106,13 @@ class AdapterRef(Record):
     path: str
 
 
-class AdapterLineage(Record):
-    """An adapter as loaded (llm.adapters.AdapterInfo): where DPO started from."""
+class AdapterInfo(Record):
+    """An adapter as loaded (llm.adapters.read_adapter / registered_adapter): its folder, weights
+    hash and lineage. Evaluation freezes it into a run's plan, DPO records where it started from."""
 
     path: str
-    kind: str
-    sha256: str | None = None
+    kind: str  # lora | full
+    sha256: str  # of the weights: the cache identity of everything generated with it
     name: str | None = None
     version: int | None = None
     base_model: str | None = None
@@ -121,7 +122,11 @@ class AdapterLineage(Record):
     chat_template_source: str | None = None
     registry_id: int | None = None
     recipe: dict[str, Any] = Field(default_factory=dict)
-    system_prompt_policy: SystemPromptPolicy | None = None
+    system_prompt_policy: SystemPromptPolicy | None = None  # None: as-data
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}" if self.name else Path(self.path).name
 
 
 class TrainingRun(Record):
@@ -225,7 +230,7 @@ class DpoRun(TrainingRun):
 
     kind: Literal["dpo"]
     recipe: DpoRecipe
-    from_adapter: AdapterLineage
+    from_adapter: AdapterInfo
     pairs: PairCounts
     audit: PairAudit
     margins: MarginSummary | None = None

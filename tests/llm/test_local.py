@@ -168,7 +168,7 @@ def test_pairwise_candidates_render_with_their_adapters_policy(ws, tmp_path, pol
     folder = _policy_adapter(tmp_path / "adapter", policy)
     frozen = resolve_local(ws, None, None, str(folder), "candidates[1]")
     tuned = chat_model(frozen)
-    assert tuned.policy == SystemPolicy.from_dict(policy) and tuned.id == frozen["model_id"]
+    assert tuned.policy == SystemPolicy.from_dict(policy) and tuned.id == frozen.model_id
     raw = CONVS[1]  # has its own system prompt, as stored
     assert tuned.render(raw) == render(SystemPolicy.from_dict(policy).apply(raw), tuned.tokenizer)
     assert "Answer in one short sentence." not in tuned.tokenizer.decode(tuned.render(raw).input_ids)
@@ -183,7 +183,7 @@ def test_an_adapter_marker_without_a_policy_falls_back_to_its_run_record(tmp_pat
     from run_helpers import OLD_RUN  # a run.json as the code before typed records wrote it (policy: drop)
 
     (tmp_path / "run" / "run.json").write_text((OLD_RUN / "run.json").read_text())
-    assert read_adapter(folder).system_prompt_policy == {"mode": "drop", "text": None}
+    assert read_adapter(folder).system_prompt_policy.model_dump() == {"mode": "drop", "text": None}
     broken = json.loads((OLD_RUN / "run.json").read_text()) | {"status": "finished"}
     (tmp_path / "run" / "run.json").write_text(json.dumps(broken))
     with pytest.raises(InputError, match=r"run\.json.*status"):  # a damaged record is named, not silently ignored

@@ -56,5 +56,5 @@ def test_resolve_adapter_overlays_the_registry_lineage_on_the_folder(ws, tmp_pat
     assert info.base_model == "builtin:smollm2-135m-instruct" and info.run_id == "run2"  # the registry's, not the folder's
     assert info.recipe["system_prompt"] == "drop"
     # No marker in the folder: the policy comes from the registered recipe.
-    assert info.system_prompt_policy == {"mode": "drop", "text": None}
+    assert info.system_prompt_policy.model_dump() == {"mode": "drop", "text": None}
     assert registry.resolve_adapter(ws, "legal@1").sha256 != info.sha256

@@ -17,4 +17,4 @@ def test_register_writes_the_marker_that_read_adapter_reads(ws, tmp_path):
     assert marker["base_model"] == "builtin:smollm2-135m-instruct" and marker["version"] == a.version == 1
     info = read_adapter(folder)
     assert (info.name, info.version, info.run_id, info.dataset_hash) == ("legal", 1, "run1", "h" * 64)
-    assert info.system_prompt_policy["mode"] == "drop"
+    assert info.system_prompt_policy.mode == "drop"

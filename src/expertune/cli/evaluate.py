@@ -87,7 +87,7 @@ def generate(
 
     ws = workspace(ctx)
     path, ref = _run_ref(target)
-    run_id = start_run(ws, path, overrides)["id"] if path else ref
+    run_id = start_run(ws, path, overrides).id if path else ref
     with progress_bar("generating", enabled=not as_json) as update:
         result = run_generation(ws, run_id, progress=update)
     emit(result, as_json, _print_generation)

@@ -6,7 +6,9 @@
     summary.py   a run's summary: pairwise statistics, human judgments, the tasks' results
     stats.py     the maths: intervals, bootstraps, paired tests, classification metrics, kappa
     registry.py  the decorators tasks, report sections and judge kinds register with; entry-point plugins
-    frozen.py    what a run freezes of its models (identities) and opening a frozen model again
+    frozen.py    what a run freezes of its models (typed identities) and opening a frozen model again
+    results.py   what tasks store (typed results and task summaries, validated on write and read)
+    endpoints.py an OpenAI-compatible endpoint's settings; rubric.py the judges' rubric (leaf modules)
     prompts.py   collecting the prompts of a run
     pairwise/    generation, judging, judges, verdicts, analysis, human judging
     tasks/       exams, classification, perplexity, forgetting, facts, refusal

@@ -14,48 +14,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, TypeAdapter, WrapValidator, field_validator, model_validator
+from pydantic import Field, PlainValidator, field_validator, model_validator
 
 from expertune.config import StrictModel, load_config
 from expertune.evaluate import registry
-
-DEFAULT_CRITERIA = [
-    ("Creativity", "Original, insightful framing rather than generic boilerplate."),
-    ("Coherence", "Logically organised, consistent and easy to follow."),
-    ("Depth", "Substantive, accurate detail and reasoning appropriate to the question."),
-    ("Engagement", "Speaks to the user's actual need in an engaging, useful way."),
-    ("Quality", "Overall quality: correct, clear, complete and well written."),
-]
+from expertune.evaluate.endpoints import EndpointFields
+from expertune.evaluate.rubric import Rubric
 
 
 def _with_default_type(data: Any, default: str) -> Any:
     if isinstance(data, dict) and "type" not in data:
         return {**data, "type": default}
     return data
-
-
-class EndpointFields(StrictModel):
-    """An OpenAI-compatible endpoint. The key is read from the environment variable named by
-    api_key_env (never written in the config); leave it empty for servers that need no key."""
-
-    base_url: str
-    model: str
-    api_key_env: str | None = None
-    timeout: float = Field(120.0, gt=0)
-    concurrency: int = Field(4, ge=1, le=256)
-    max_attempts: int = Field(4, ge=1, le=20)
-    backoff_base: float = Field(1.0, ge=0)
-    price_input_per_1m: float = Field(0.0, ge=0)
-    price_output_per_1m: float = Field(0.0, ge=0)
-    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    extra_body: dict[str, Any] = Field(default_factory=dict)
-
-    def endpoint(self):
-        from expertune.llm.openai_compat import Endpoint
-
-        return Endpoint(**self.model_dump(include=set(EndpointFields.model_fields)))
 
 
 class LocalCandidate(StrictModel):
@@ -119,99 +91,25 @@ class Grid(StrictModel):
         return [(t, m) for t in self.temperatures for m in self.max_new_tokens]
 
 
-class Criterion(StrictModel):
-    name: str = Field(min_length=1, max_length=60)
-    description: str = ""
+def _judge_settings(value: Any) -> Any:
+    """A `judges:` entry, validated by the settings model its kind registered with `@judge_kind`:
+    a shipped kind's (evaluate/pairwise/judges.py), else that of a kind an installed plugin
+    registers (`expertune.judges` entry points). The registry is the one list of judge kinds."""
+    from expertune.evaluate.pairwise.judges import SHIPPED_JUDGE_KINDS
 
-
-class Rubric(StrictModel):
-    criteria: list[Criterion] = Field(default_factory=lambda: [Criterion(name=n, description=d) for n, d in DEFAULT_CRITERIA])
-    scale_min: int = 1
-    scale_max: int = 5
-    labels: list[str] = Field(default_factory=lambda: ["A", "B"])  # the neutral names judges see
-    instructions: str | None = None  # extra guidance appended to the judge prompt
-
-    @field_validator("labels")
-    @classmethod
-    def _two_labels(cls, labels: list[str]) -> list[str]:
-        labels = [str(x).strip() for x in labels]
-        if len(labels) != 2 or len(set(x.lower() for x in labels)) != 2 or not all(labels):
-            raise ValueError("exactly two distinct, non-empty labels, e.g. [A, B]")
-        if any(x.lower() == "tie" for x in labels) or any(len(x) > 20 for x in labels):
-            raise ValueError("labels must not be 'tie' and at most 20 characters")
-        return labels
-
-    @model_validator(mode="after")
-    def _scale(self) -> "Rubric":
-        if not 0 <= self.scale_min < self.scale_max <= 9:
-            raise ValueError("scale_min < scale_max, both single digits (default 1-5)")
-        names = [c.name.lower() for c in self.criteria]
-        if len(set(names)) != len(names):
-            raise ValueError("criterion names must be unique")
-        return self
-
-
-class LocalJudge(StrictModel):
-    type: Literal["local"] = "local"
-    name: str = Field(min_length=1, max_length=100)
-    model: str | None = None  # default: the workspace's base_model
-    adapter: str | None = None
-    adapter_path: str | None = None
-    # Per-criterion scores cost one forward pass per criterion and answer; off by default.
-    rubric_scores: bool = False
-    tie_margin: float = Field(0.0, ge=0)  # |logp(A) - logp(B)| below this is a tie
-    batch_size: int = Field(8, ge=1, le=256)
-
-
-class OpenAIJudge(EndpointFields):
-    type: Literal["openai"]
-    name: str = Field(min_length=1, max_length=100)
-    temperature: float = Field(0.0, ge=0, le=2)
-    max_tokens: int = Field(512, ge=16)
-    # auto: json_schema, then json_object, then plain text, stepping down when the server refuses.
-    response_format: Literal["auto", "json_schema", "json_object", "none"] = "auto"
-    max_parse_attempts: int = Field(3, ge=1, le=10)  # re-prompts when the reply is not the JSON asked for
-
-
-class ScriptedJudge(StrictModel):
-    """A Python function registered in expertune.evaluate.pairwise.judges.SCRIPTS (tests, experiments)."""
-
-    type: Literal["scripted"]
-    name: str = Field(min_length=1, max_length=100)
-    script: str
-    concurrency: int = Field(1, ge=1)
-    max_parse_attempts: int = Field(3, ge=1, le=10)
-
-
-class HumanJudge(StrictModel):
-    """A domain expert judging blind in `expertune eval human RUN --name NAME` (or the studio);
-    LLM judging skips it. Its judgments are stored as those of `human:NAME`."""
-
-    type: Literal["human"]
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.@-]+$")
-
-
-# The settings of the shipped judge kinds (registered with their backends in
-# evaluate/pairwise/judges.py; tests/evaluate/pairwise/test_judge_kinds.py checks the two agree).
-ShippedJudge = Annotated[Union[LocalJudge, OpenAIJudge, ScriptedJudge, HumanJudge], Field(discriminator="type")]
-_SHIPPED_JUDGE = TypeAdapter(ShippedJudge)
-SHIPPED_JUDGE_TYPES = tuple(get_args(m.model_fields["type"].annotation)[0] for m in get_args(get_args(ShippedJudge)[0]))
-
-
-def _judge_settings(value: Any, handler: Any) -> Any:
-    """A `judges:` entry, validated by its kind's settings model: a shipped kind's, else that of a
-    kind an installed plugin registers (`expertune.judges` entry points); other types are errors
-    naming the shipped kinds."""
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    if kind not in SHIPPED_JUDGE_TYPES:
+    if kind not in SHIPPED_JUDGE_KINDS:
         registry.load_judge_plugins()
-        plugin = registry.JUDGE_KINDS.get(kind)
-        if plugin is not None:
-            return plugin.config_model.model_validate(value)
-    return _SHIPPED_JUDGE.validate_python(value)
+    entry = registry.JUDGE_KINDS.get(kind)
+    if entry is None:
+        raise ValueError(f"type {kind!r} is not a judge kind (installed: {', '.join(registry.JUDGE_KINDS)})")
+    if isinstance(value, entry.config_model):
+        return value
+    return entry.config_model.model_validate(value)
 
 
-Judge = Annotated[Any, WrapValidator(_judge_settings)]
+# Validated by the judge kinds' own settings models, not by a union written down here.
+Judge = Annotated[Any, PlainValidator(_judge_settings)]
 
 
 class JudgeReliability(StrictModel):

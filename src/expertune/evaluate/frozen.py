@@ -1,9 +1,16 @@
 """What a run freezes of its models, and how a frozen model is opened again.
 
-A candidate or local judge is resolved to a stable identity when its run is created (base weights
-hash, adapter weights hash); `chat_model` opens it from that frozen entry and refuses when the
-weights changed since. Shared by evaluate/runs.py (candidates) and the judge kinds
-(evaluate/pairwise/judges.py), so neither depends on the other for it.
+A candidate or judge is resolved to a stable identity when its run is created (base weights hash,
+adapter weights hash, endpoint + model) and stored in the run's lineage (evaluate/runs.py) as one
+of the records below; `chat_model` opens a frozen model again and refuses when the weights changed
+since. Shared by evaluate/runs.py (candidates) and the judge kinds (evaluate/pairwise/judges.py),
+so neither depends on the other for it.
+
+Like the training records (expertune.records), these are pydantic models validated when a run is
+created and when it is read back, so a damaged lineage fails naming the field instead of a
+KeyError in a later stage. Their JSON is the shape runs have always stored (runs created before
+these models read unchanged), and the cache identities derived from them (`model_id`,
+`judge_id`) are computed exactly as before: tests/evaluate/test_frozen.py pins them.
 """
 
 from __future__ import annotations
@@ -11,14 +18,86 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import ConfigDict, Discriminator, Tag
 
 from expertune.errors import ConfigError
+from expertune.evaluate.endpoints import EndpointFields
+from expertune.records import AdapterInfo, Record
 from expertune.workspace import Workspace
 
 
 def sha256_json(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+
+class FrozenLocalModel(Record):
+    """A local base model, with its adapter if any, resolved to its identity (`resolve_local`)."""
+
+    type: Literal["local"] = "local"
+    model_id: str  # llm.local.model_id_for: the cache identity of its generations
+    base: str  # the base model as the config named it
+    base_sha256: str
+    adapter: AdapterInfo | None = None
+
+
+class FrozenLocalCandidate(FrozenLocalModel):
+    """A `candidates:` entry of type local, frozen."""
+
+    name: str
+    batch_size: int = 32
+
+
+class FrozenRemoteCandidate(Record):
+    """A `candidates:` entry of an OpenAI-compatible endpoint, frozen."""
+
+    name: str
+    type: Literal["openai"]
+    model_id: str  # llm.openai_compat.Endpoint.id
+    base: str  # the endpoint's model name
+    adapter: None = None  # (stored so every candidate has one)
+    endpoint: EndpointFields  # the settings to call it with (the key stays in the environment)
+
+
+FrozenCandidate = Annotated[Union[FrozenLocalCandidate, FrozenRemoteCandidate], Discriminator("type")]
+
+
+class FrozenJudge(Record):
+    """A `judges:` entry frozen by its judge kind (pairwise.judges.judge_entry): its settings as
+    validated, and `judge_id`, hashed from what decides its verdicts, under which its judgments
+    are cached."""
+
+    name: str
+    type: Literal["openai", "scripted", "human"]
+    judge_id: str
+    settings: dict[str, Any]  # the entry as its kind's settings model validated it (evaluate/config.py)
+    model_id: str  # who answered, in the cost ledger
+
+
+class FrozenLocalJudge(FrozenJudge, FrozenLocalModel):
+    """A local judge: a judge entry with the local model it runs."""
+
+    type: Literal["local"] = "local"
+
+
+class FrozenPluginJudge(FrozenJudge):
+    """A judge of a kind another distribution registers (`expertune.judges`): its freeze function
+    may store more than the shipped kinds do."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    type: str
+
+
+def _judge_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in ("local", "openai", "scripted", "human") else "plugin"
+
+
+AnyFrozenJudge = Annotated[Union[Annotated[FrozenLocalJudge, Tag("local")], Annotated[FrozenJudge, Tag("openai")],
+                                 Annotated[FrozenJudge, Tag("scripted")], Annotated[FrozenJudge, Tag("human")],
+                                 Annotated[FrozenPluginJudge, Tag("plugin")]], Discriminator(_judge_tag)]
 
 
 def _adapter(ws: Workspace, ref: str | None, path: str | None, where: str):
@@ -38,7 +117,8 @@ def _adapter(ws: Workspace, ref: str | None, path: str | None, where: str):
     return None
 
 
-def resolve_local(ws: Workspace, model: str | None, adapter_ref: str | None, adapter_path: str | None, where: str) -> dict[str, Any]:
+def resolve_local(ws: Workspace, model: str | None, adapter_ref: str | None, adapter_path: str | None,
+                  where: str) -> FrozenLocalModel:
     from expertune.llm.local import base_identity, model_id_for
 
     adapter = _adapter(ws, adapter_ref, adapter_path, where)
@@ -50,28 +130,26 @@ def resolve_local(ws: Workspace, model: str | None, adapter_ref: str | None, ada
         if adapter is not None and adapter.base_sha256 and adapter.base_sha256 != base_sha:
             raise ConfigError(f"{where}: adapter {adapter.label} was trained on a base with sha256 {adapter.base_sha256[:12]}…, "
                               f"but {base!r} has {base_sha[:12]}…; set model: to the adapter's base ({adapter.base_model})")
-    return {"type": "local", "model_id": model_id_for(base_sha, adapter), "base": base, "base_sha256": base_sha,
-            "adapter": adapter.as_dict() if adapter else None}
+    return FrozenLocalModel(model_id=model_id_for(base_sha, adapter), base=base, base_sha256=base_sha, adapter=adapter)
 
-def chat_model(frozen: dict[str, Any], *, on_result=None):
-    """The chat model of a frozen candidate or local judge, checking its adapter is unchanged."""
-    if frozen["type"] == "openai":
-        from expertune.evaluate.config import EndpointFields
+
+def chat_model(frozen: FrozenLocalModel | FrozenRemoteCandidate, *, batch_size: int | None = None, on_result=None):
+    """The chat model of a frozen candidate or local judge, checking its weights are unchanged.
+    `batch_size`: default the candidate's (local judges pass their own)."""
+    if isinstance(frozen, FrozenRemoteCandidate):
         from expertune.llm.openai_compat import OpenAIChatModel
 
-        endpoint = EndpointFields.model_validate({k: v for k, v in frozen["endpoint"].items() if k in EndpointFields.model_fields}).endpoint()
-        return OpenAIChatModel(endpoint, on_result=on_result)
-    from expertune.llm.adapters import AdapterInfo, read_adapter
+        return OpenAIChatModel(frozen.endpoint.endpoint(), on_result=on_result)
+    from expertune.llm.adapters import read_adapter
     from expertune.llm.local import LocalChatModel
 
-    info = None
-    if frozen.get("adapter"):
-        info = read_adapter(frozen["adapter"]["path"])
-        if info.sha256 != frozen["adapter"]["sha256"]:
-            raise ConfigError(f"{info.path}: the adapter's weights changed since this run was created "
-                              f"(sha256 {frozen['adapter']['sha256'][:12]}… → {info.sha256[:12]}…); start a new run")
-        info = AdapterInfo(**frozen["adapter"])
-    model = LocalChatModel(frozen["base"], adapter_info=info, batch_size=frozen.get("batch_size", 32))
-    if model.id != frozen["model_id"]:
-        raise ConfigError(f"{frozen['base']}: the base model's weights changed since this run was created; start a new run")
+    if frozen.adapter is not None:
+        current = read_adapter(frozen.adapter.path)
+        if current.sha256 != frozen.adapter.sha256:
+            raise ConfigError(f"{current.path}: the adapter's weights changed since this run was created "
+                              f"(sha256 {frozen.adapter.sha256[:12]}… → {current.sha256[:12]}…); start a new run")
+    model = LocalChatModel(frozen.base, adapter_info=frozen.adapter,
+                           batch_size=batch_size or getattr(frozen, "batch_size", 32))
+    if model.id != frozen.model_id:
+        raise ConfigError(f"{frozen.base}: the base model's weights changed since this run was created; start a new run")
     return model

@@ -14,7 +14,8 @@ from typing import Any, Callable, ContextManager
 from expertune.evaluate.config import EvalConfig, load_eval_config
 from expertune.evaluate.pairwise.generation import run_generation
 from expertune.evaluate.pairwise.judging import run_judging
-from expertune.evaluate.runs import TaskContext, create_run, get_run, run_config, set_status
+from expertune.evaluate.results import parse_task_summary, write_task_summary
+from expertune.evaluate.runs import EvalRunRecord, TaskContext, create_run, get_run, run_config, set_status
 from expertune.evaluate.summary import run_summary
 from expertune.workspace import Workspace
 
@@ -26,7 +27,7 @@ def _stage(progress: ProgressFactory | None, name: str):
     return progress(name) if progress else nullcontext(None)
 
 
-def start_run(ws: Workspace, config: EvalConfig | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+def start_run(ws: Workspace, config: EvalConfig | Path, overrides: list[str] | None = None) -> EvalRunRecord:
     if isinstance(config, EvalConfig):
         return create_run(ws, config)
     return create_run(ws, load_eval_config(config, overrides), source=str(Path(config).resolve()))
@@ -42,15 +43,14 @@ def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     if not config.tasks:
         return {}
     tasks = all_tasks()
-    ctx = TaskContext(ws, run["id"], Path(run["folder"]), run["lineage"]["candidates"], run["lineage"]["baseline"])
+    ctx = TaskContext(ws, run.id, Path(run.folder), run.lineage.candidates, run.lineage.baseline)
     out = {}
     for name, raw in config.tasks.items():
         task = tasks[name]
-        result = task.run(ctx, task.config_model.model_validate(raw))
-        folder = Path(run["folder"]) / "tasks"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        out[name] = result
+        returned = task.run(ctx, task.config_model.model_validate(raw))
+        summary = parse_task_summary(json.loads(json.dumps(returned, default=str)), f"task {name}", task_name=name)
+        write_task_summary(Path(run.folder) / "tasks" / f"{name}.json", summary)
+        out[name] = summary.model_dump(mode="json")
     return out
 
 
@@ -70,14 +70,14 @@ def run_eval(ws: Workspace, config: EvalConfig | Path | None = None, *, override
              progress: ProgressFactory | None = None, on_estimate: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Everything: a new run from `config` (or `resume` an existing run), every stage, the summary."""
     run = get_run(ws, resume) if resume is not None else start_run(ws, config, overrides)
-    result: dict[str, Any] = {"run": run["id"], "folder": run["folder"]}
-    if run["prompts"]:
+    result: dict[str, Any] = {"run": run.id, "folder": run.folder}
+    if run.prompts:
         with _stage(progress, "generating") as update:
-            result["generation"] = run_generation(ws, run["id"], progress=update)
-    if run["lineage"]["judges"]:
+            result["generation"] = run_generation(ws, run.id, progress=update)
+    if run.lineage.judges:
         with _stage(progress, "judging") as update:
-            result["judging"] = run_judging(ws, run["id"], budget_usd=budget_usd, progress=update, on_estimate=on_estimate)
-    result["tasks"] = run_tasks(ws, run["id"])
-    result["summary"] = write_summary(ws, run["id"])
-    set_status(ws, run["id"], "done")
+            result["judging"] = run_judging(ws, run.id, budget_usd=budget_usd, progress=update, on_estimate=on_estimate)
+    result["tasks"] = run_tasks(ws, run.id)
+    result["summary"] = write_summary(ws, run.id)
+    set_status(ws, run.id, "done")
     return result

@@ -23,7 +23,6 @@ when called): group `expertune.tasks` for tasks and sections (`load_entry_points
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -45,7 +44,7 @@ class EvalTask:
 
     name: str
     config_model: type[BaseModel]
-    run: Callable[[Any, BaseModel], dict[str, Any]]
+    run: Callable[[Any, BaseModel], dict[str, Any]]  # its dict becomes an evaluate.results.TaskSummary
     description: str = ""
 
 
@@ -126,17 +125,15 @@ def report_section(key: str, *, title: str | None = None, before: str | None = "
     return decorate
 
 
-def _results_builder(kind: str, section: Callable[[dict[str, Any]], str]) -> Builder:
+def _results_builder(kind: str, section: Callable[[Any], str]) -> Builder:
+    """The section of every `KIND*.json` of the run folder that declares that kind, each read as
+    its typed result (evaluate/results.py): a damaged one is an InputError naming the file and
+    field, shown in the section's place."""
+    from expertune.evaluate.results import read_result, result_kind
+
     def builder(ctx: Any) -> str | None:
-        fragments = []
-        for path in sorted(Path(ctx.run["folder"]).glob(f"{kind}*.json")):
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(data, dict) and data.get("kind") == kind:
-                fragments.append(section(data))
-        return "\n".join(fragments) or None
+        paths = [p for p in sorted(Path(ctx.run.folder).glob(f"{kind}*.json")) if result_kind(p) == kind]
+        return "\n".join(section(read_result(p)) for p in paths) or None
 
     return builder
 
@@ -168,15 +165,16 @@ JUDGES_ENTRY_POINT_GROUP = "expertune.judges"
 class JudgeKind:
     """A `type:` of the eval YAML's `judges:` entries. `config` validates an entry (a pydantic model
     with `type: Literal[name]` and `name`); `freeze(ws, judge, where)` resolves it to the entry stored
-    in the run's lineage (name, type, judge_id, settings, ...: see pairwise.judges.judge_entry);
+    in the run's lineage (an evaluate.frozen.FrozenJudge: name, type, judge_id, settings, model_id,
+    ...: see pairwise.judges.judge_entry);
     `make(frozen, rubric)` opens that entry as a backend with `estimate(request) -> usd` and
     `run(requests, on_outcome, budget)`. Without `make` the kind is judged by people
     (`eval human`), not by the judging stage."""
 
     name: str
     config_model: type[BaseModel]
-    freeze: Callable[[Any, Any, str], dict[str, Any]]
-    make: Callable[[dict[str, Any], Any], Any] | None = None
+    freeze: Callable[[Any, Any, str], Any]
+    make: Callable[[Any, Any], Any] | None = None
     description: str = ""
 
 
@@ -187,7 +185,7 @@ def register_judge_kind(entry: JudgeKind) -> None:
     JUDGE_KINDS[entry.name] = entry
 
 
-def judge_kind(name: str, *, config: type[BaseModel], freeze: Callable[[Any, Any, str], dict[str, Any]],
+def judge_kind(name: str, *, config: type[BaseModel], freeze: Callable[[Any, Any, str], Any],
                description: str = "") -> Callable:
     """Register the decorated backend factory `make(frozen, rubric)` (a class, usually) as the judge
     kind `name`, its `judges:` entries validated by `config` and frozen by `freeze`."""

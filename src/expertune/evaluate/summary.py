@@ -5,12 +5,12 @@ there are any (pairwise/human_stats.py), and the stored results of the run's tas
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from expertune.evaluate.pairwise.analysis import load_run_data, summarize
 from expertune.evaluate.pairwise.human_stats import human_summary
+from expertune.evaluate.results import read_task_summary
 from expertune.workspace import Workspace
 
 
@@ -22,7 +22,7 @@ def run_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     human = human_summary(ws, run_ref)
     if human["humans"]:
         summary["human"] = human
-    tasks_dir = Path(data.run["folder"]) / "tasks"
+    tasks_dir = Path(data.run.folder) / "tasks"
     if tasks_dir.is_dir():
-        summary["tasks"] = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(tasks_dir.glob("*.json"))}
+        summary["tasks"] = {p.stem: read_task_summary(p).model_dump(mode="json") for p in sorted(tasks_dir.glob("*.json"))}
     return summary

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -20,33 +18,11 @@ from expertune.atomic import write_atomic
 from expertune.errors import ConfigError
 from expertune.hashing import file_sha256
 from expertune.models.resolve import weights_hash_memo
-from expertune.records import RUN_FILE, AdapterMarker, AdapterRow, describe_validation, read_run
+from expertune.records import (  # noqa: F401  (AdapterInfo is imported from here too)
+    RUN_FILE, AdapterInfo, AdapterMarker, AdapterRow, SystemPromptPolicy, describe_validation, read_run,
+)
 
 ADAPTER_MARKER = "expertune-adapter.json"
-
-
-@dataclass
-class AdapterInfo:
-    path: str
-    kind: str  # lora | full
-    sha256: str  # of the weights: the cache identity of everything generated with it
-    name: str | None = None
-    version: int | None = None
-    base_model: str | None = None
-    base_sha256: str | None = None
-    run_id: str | None = None
-    dataset_hash: str | None = None
-    chat_template_source: str | None = None
-    registry_id: int | None = None
-    recipe: dict[str, Any] = field(default_factory=dict)
-    system_prompt_policy: dict[str, Any] | None = None  # {"mode", "text"}; None: as-data
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}@{self.version}" if self.name else Path(self.path).name
 
 
 def weights_sha256(folder: Path, kind: str) -> str:
@@ -76,12 +52,11 @@ def read_adapter(folder: str | Path) -> AdapterInfo:
         raise ConfigError(f"{path}: a LoRA adapter folder needs adapter_config.json")
     if kind == "full" and not (path / "config.json").is_file():
         raise ConfigError(f"{path}: neither a LoRA adapter (adapter_config.json) nor a full model (config.json)")
-    policy = marker.system_prompt_policy.model_dump() if marker.system_prompt_policy else None
     return AdapterInfo(
         path=str(path), kind=kind, sha256=weights_sha256(path, kind), name=marker.name, version=marker.version,
         base_model=marker.base_model or _peft_base(path), base_sha256=marker.base_sha256, run_id=marker.run_id,
         dataset_hash=marker.dataset_hash, chat_template_source=marker.chat_template_source,
-        system_prompt_policy=policy or _run_policy(path),
+        system_prompt_policy=marker.system_prompt_policy or _run_policy(path),
     )
 
 
@@ -97,14 +72,13 @@ def read_marker(folder: Path) -> AdapterMarker:
                           "re-save the adapter") from None
 
 
-def _run_policy(path: Path) -> dict[str, Any] | None:
+def _run_policy(path: Path) -> SystemPromptPolicy | None:
     """The policy in the run record next to an adapter whose marker predates recording it
     (runs/<id>/adapter beside runs/<id>/run.json). A folder that is not in a run has none; a
     run record that cannot be read is an error naming the file (records.read_run)."""
     if not (path.parent / RUN_FILE).is_file():
         return None
-    policy = read_run(path.parent).system_prompt_policy
-    return policy.model_dump() if policy else None
+    return read_run(path.parent).system_prompt_policy
 
 
 def _peft_base(path: Path) -> str | None:
@@ -125,7 +99,8 @@ def registered_adapter(row: AdapterRow) -> AdapterInfo:
     info.recipe = dict(row.recipe or {})
     if info.system_prompt_policy is None and info.recipe.get("system_prompt"):
         # Adapters registered before the marker recorded the policy: their recipe has it.
-        info.system_prompt_policy = {"mode": info.recipe["system_prompt"], "text": info.recipe.get("system_prompt_text")}
+        info.system_prompt_policy = SystemPromptPolicy(mode=info.recipe["system_prompt"],
+                                                       text=info.recipe.get("system_prompt_text"))
     return info
 
 

@@ -105,7 +105,9 @@ def base_identity(base: str) -> tuple[Any, str]:
 
 def adapter_policy(adapter: AdapterInfo | None) -> SystemPolicy:
     """The system-prompt policy an adapter was trained with (as-data for a base model)."""
-    return SystemPolicy.from_dict(adapter.system_prompt_policy) if adapter is not None else AS_DATA
+    if adapter is None or adapter.system_prompt_policy is None:
+        return AS_DATA
+    return SystemPolicy.from_dict(adapter.system_prompt_policy.model_dump())
 
 
 def model_id_for(base_sha: str, adapter: AdapterInfo | None) -> str:

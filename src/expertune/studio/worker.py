@@ -49,7 +49,7 @@ def run_evaluate(ws: Workspace, job_id: int, params: dict, run_ref: str | None) 
     from expertune.studio.jobs import write_stage
 
     if run_ref is None:
-        run_ref = str(start_run(ws, Path(params["config"]), params.get("overrides"))["id"])
+        run_ref = str(start_run(ws, Path(params["config"]), params.get("overrides")).id)
         _update(ws, job_id, run_ref=run_ref)
 
     @contextmanager

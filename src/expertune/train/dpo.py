@@ -206,7 +206,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
     plan = plan_for(recipe, base.path)
     record = DpoRun(
         id=run_id, kind="dpo", status="prepared", created_at=time.time(), recipe=recipe,
-        system_prompt_policy=policy.as_dict(), base_model=base.as_dict(), from_adapter=start.as_dict(),
+        system_prompt_policy=policy.as_dict(), base_model=base.as_dict(), from_adapter=start,
         dataset_version=dataset_ref(version),
         pairs=PairCounts(train=len(pairs["train"]), held_out=len(pairs["held_out"]),
                          sources={s: sum(p["source"] == s for p in pairs["train"]) for s in {p["source"] for p in pairs["train"]}}),

@@ -147,18 +147,18 @@ def test_budget_stops_before_spending_more_and_the_ledger_adds_up(ws, tmp_path):
     with FakeOpenAIServer(server) as srv:
         config = EvalConfig.model_validate(eval_config(srv.base_url, [judge_cfg(srv.base_url, **prices)]))
         run = start_run(ws, config)
-        run_generation(ws, run["id"])
-        estimate = run_judging(ws, run["id"], estimate_only=True)
+        run_generation(ws, run.id)
+        estimate = run_judging(ws, run.id, estimate_only=True)
         assert estimate["estimated_usd"] > 0 and estimate["judges"]["api"]["pending"] == 10
-        first = run_judging(ws, run["id"], budget_usd=0.0065)  # each call costs 0.002 (1000 in + 100 out)
+        first = run_judging(ws, run.id, budget_usd=0.0065)  # each call costs 0.002 (1000 in + 100 out)
         assert first["budget_stopped"] and first["judges"]["api"]["skipped"] > 0
         assert first["spent_usd"] <= 0.0065
         spent_calls = first["judges"]["api"]["judged"]
         assert server.judge_requests == spent_calls >= 1
         with ws.session() as s:
-            ledger = sum(c.usd for c in s.query(EvalCost).filter_by(run_id=run["id"]))
+            ledger = sum(c.usd for c in s.query(EvalCost).filter_by(run_id=run.id))
         assert ledger == pytest.approx(0.002 * spent_calls)
-        rest = run_judging(ws, run["id"], budget_usd=1.0)
+        rest = run_judging(ws, run.id, budget_usd=1.0)
     assert rest["judges"]["api"]["judged"] == 10 - spent_calls and not rest["budget_stopped"]
     assert server.judge_requests == 10  # nothing asked twice
     assert rest["spent_before_usd"] == pytest.approx(0.002 * spent_calls)
@@ -170,8 +170,8 @@ def test_killed_judging_process_resumes_without_repeating_finished_comparisons(w
     with FakeOpenAIServer(server) as srv:
         config = EvalConfig.model_validate(eval_config(srv.base_url, [judge_cfg(srv.base_url, concurrency=2)]))
         run = start_run(ws, config)
-        run_generation(ws, run["id"])
-        cmd = [sys.executable, "-m", "expertune", "-w", str(ws.root), "eval", "judge", str(run["id"]), "--json"]
+        run_generation(ws, run.id)
+        cmd = [sys.executable, "-m", "expertune", "-w", str(ws.root), "eval", "judge", str(run.id), "--json"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 60
         while server.judge_requests < 6 and time.time() < deadline and proc.poll() is None:
@@ -186,10 +186,10 @@ def test_killed_judging_process_resumes_without_repeating_finished_comparisons(w
 
             finished = {j.key for j in s.query(EvalJudgment).filter_by(status="ok")}
         assert 1 <= len(finished) < total
-        resumed = run_judging(ws, run["id"])
+        resumed = run_judging(ws, run.id)
     assert resumed["judges"]["api"]["cached"] == len(finished)
     assert resumed["judges"]["api"]["judged"] == total - len(finished)
-    finished_ids = _comparison_ids(ws, run["id"], finished)
+    finished_ids = _comparison_ids(ws, run.id, finished)
     assert len(finished_ids) == len(finished) and len(server.per_comparison) == total
     after = server.per_comparison
     assert all(after[cid] == before[cid] == 1 for cid in finished_ids)  # zero repeated requests
@@ -209,7 +209,7 @@ def _comparison_ids(ws, run_id, keys):
     out = set()
     for c in build_comparisons(run, ws=ws):
         for order in (0, 1):
-            r = build_request(c, order, run["lineage"]["judges"][0], run["lineage"]["rubric_hash"], config.rubric.labels)
+            r = build_request(c, order, run.lineage.judges[0], run.lineage.rubric_hash, config.rubric.labels)
             if r.key in keys:
                 out.add(comparison_id({"messages": judge_messages(r.conversation, r.answers, config.rubric)}))
     return out

@@ -149,7 +149,7 @@ def test_verdicts_and_scores_are_validated(run_ws):
 def test_sample_prefers_the_comparisons_where_llm_judges_disagree(run_ws):
     ws, run_id = run_ws
     session = start_human_session(ws, run_id, "dave", sample=2, prefer="disagreement")
-    questions = {c.prompt["messages"][-1]["content"].split(":")[0] for c in session.comparisons}
+    questions = {c.prompt.messages[-1]["content"].split(":")[0] for c in session.comparisons}
     assert questions == {"Question 1"} and len(session.comparisons) == 2  # both temperatures of question 1
     # the sample is kept: a later start without --sample judges the same two
     assert [comparison_id(c) for c in start_human_session(ws, run_id, "dave").comparisons] == \

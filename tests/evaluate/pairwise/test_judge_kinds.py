@@ -1,6 +1,6 @@
 """Explicit registration of judge kinds (evaluate/registry.py `@judge_kind`): the shipped kinds are
-registered by evaluate/pairwise/judges.py and agree with the `judges:` settings of the eval config,
-and a plugin distribution adds a kind through the `expertune.judges` entry points: its `judges:`
+registered by evaluate/pairwise/judges.py, and the registry is the one list of `judges:` types (the
+eval config validates an entry with the settings model of its type's kind), and a plugin distribution adds a kind through the `expertune.judges` entry points: its `judges:`
 entries validate, freeze into the run's lineage and judge like a shipped kind's."""
 
 import warnings
@@ -13,8 +13,10 @@ from plugin_helpers import install_distribution
 from expertune import plugins
 from expertune.errors import ConfigError
 from expertune.evaluate import registry
-from expertune.evaluate.config import SHIPPED_JUDGE_TYPES, EvalConfig, LocalJudge, ShippedJudge
-from expertune.evaluate.pairwise.judges import ChatJudge, all_judge_kinds, make_judge
+from expertune.evaluate.config import EvalConfig
+from expertune.evaluate.frozen import FrozenPluginJudge
+from expertune.evaluate.pairwise.judge_settings import HumanJudge, LocalJudge, OpenAIJudge, ScriptedJudge
+from expertune.evaluate.pairwise.judges import SHIPPED_JUDGE_KINDS, ChatJudge, all_judge_kinds, make_judge
 from expertune.evaluate.pipeline import run_eval
 
 PLUGIN = '''
@@ -38,7 +40,7 @@ def freeze(ws, judge, where):
 @judge_kind("marker", config=MarkerJudge, freeze=freeze, description="prefers the answer with the marker")
 class MarkerBackend:
     def __init__(self, frozen, rubric):
-        self.marker = frozen["settings"]["marker"]
+        self.marker = frozen.settings["marker"]
 
     def estimate(self, request):
         return 0.0
@@ -59,10 +61,24 @@ def clean_registry(monkeypatch):
     yield
 
 
-def test_the_shipped_judge_kinds_are_the_configs_judge_types():
+def test_the_judges_entry_types_are_the_registered_kinds():
     kinds = all_judge_kinds()
-    shipped = {kinds[name].config_model for name in SHIPPED_JUDGE_TYPES}
-    assert shipped == set(get_args(get_args(ShippedJudge)[0]))
+    assert SHIPPED_JUDGE_KINDS == ("openai", "scripted", "local", "human")
+    for name in SHIPPED_JUDGE_KINDS:  # each settings model names its own kind
+        assert get_args(kinds[name].config_model.model_fields["type"].annotation) == (name,)
+    entries = [{"name": "l"}, {"name": "o", "type": "openai", "base_url": "http://x/v1", "model": "m"},
+               {"name": "s", "type": "scripted", "script": "first"}, {"name": "h", "type": "human"}]
+    config = EvalConfig.model_validate({"candidates": [{"name": "a"}, {"name": "b"}], "prompts": [{"split": "test"}],
+                                        "judges": entries})
+    assert [type(j) for j in config.judges] == [LocalJudge, OpenAIJudge, ScriptedJudge, HumanJudge]
+    assert [type(j) for j in config.judges] == [kinds[j.type].config_model for j in config.judges]
+    with pytest.raises(ValueError, match=r"judges\.0\s.*type 'gone' is not a judge kind \(installed: openai, scripted, "
+                                         r"local, human"):
+        EvalConfig.model_validate({"candidates": [{"name": "a"}, {"name": "b"}], "prompts": [{"split": "test"}],
+                                   "judges": [{"name": "g", "type": "gone"}]})
+    with pytest.raises(ValueError, match=r"judges\.0\.script"):  # a kind's own model says what is wrong
+        EvalConfig.model_validate({"candidates": [{"name": "a"}, {"name": "b"}], "prompts": [{"split": "test"}],
+                                   "judges": [{"name": "s", "type": "scripted"}]})
     assert kinds["human"].make is None and kinds["local"].make.__name__ == "LocalJudge"
     assert kinds["openai"].make is ChatJudge and kinds["scripted"].make is ChatJudge
     assert kinds["local"].config_model is LocalJudge
@@ -70,7 +86,7 @@ def test_the_shipped_judge_kinds_are_the_configs_judge_types():
 
 def test_a_frozen_judge_of_an_unknown_kind_is_a_config_error():
     with pytest.raises(ConfigError, match="no judging backend for type 'gone'"):
-        make_judge({"name": "j", "type": "gone", "settings": {}}, None)
+        make_judge(FrozenPluginJudge(name="j", type="gone", judge_id="x", settings={}, model_id="gone:j"), None)
 
 
 def test_an_entry_point_plugin_adds_a_judge_kind(ws, tmp_path, monkeypatch, clean_registry):
@@ -98,5 +114,5 @@ def test_a_broken_judge_plugin_warns_and_leaves_the_shipped_kinds(tmp_path, monk
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         kinds = all_judge_kinds()
-    assert set(SHIPPED_JUDGE_TYPES) <= set(kinds)
+    assert set(SHIPPED_JUDGE_KINDS) <= set(kinds)
     assert any("broken" in str(w.message) and "boom" in str(w.message) for w in caught)

@@ -67,7 +67,7 @@ def test_marker_judge_recovers_the_planted_truth_in_both_orders(evaluated):
     # per prompt: the combined verdict is the truth
     data = load_run_data(evaluated["ws"], evaluated["result"]["run"])
     for item in data.items:
-        n = int(item.comparison.prompt["messages"][-1]["content"].split()[1].rstrip(":"))
+        n = int(item.comparison.prompt.messages[-1]["content"].split()[1].rstrip(":"))
         view = item.judges["marker"]
         assert view.verdict == TRUTH[n]
         if not item.comparison.identical and TRUTH[n] != "tie":
@@ -182,12 +182,12 @@ def test_judge_stage_alone_resumes_and_respects_judge_filter(ws, tmp_path):
         from expertune.evaluate.pipeline import start_run
 
         run = start_run(ws, config)
-        run_generation(ws, run["id"])
-    est = run_judging(ws, run["id"], estimate_only=True)
+        run_generation(ws, run.id)
+    est = run_judging(ws, run.id, estimate_only=True)
     assert est["judges"]["marker"] == {"planned": 4, "cached": 0, "pending": 4}
-    only = run_judging(ws, run["id"], judges=["marker"])
+    only = run_judging(ws, run.id, judges=["marker"])
     assert list(only["judges"]) == ["marker"] and only["judges"]["marker"]["judged"] == 4
-    rest = run_judging(ws, run["id"])
+    rest = run_judging(ws, run.id)
     assert rest["judges"]["marker"]["judged"] == 0 and rest["judges"]["first"]["judged"] == 4
 
 
@@ -222,7 +222,7 @@ def test_extension_tasks_run_against_the_frozen_candidates(ws, tmp_path):
 
     @task("dummy-task", config=DummyConfig)
     def run_task(ctx, config):
-        seen["candidates"] = [c["name"] for c in ctx.candidates]
+        seen["candidates"] = [c.name for c in ctx.candidates]
         model = ctx.chat_model("tuned")
         seen["model_id"] = model.id
         return {"questions": config.questions, "baseline": ctx.baseline}
@@ -234,7 +234,9 @@ def test_extension_tasks_run_against_the_frozen_candidates(ws, tmp_path):
             result = run_eval(ws, EvalConfig.model_validate(data))
     finally:
         TASKS.pop("dummy-task")
-    assert result["tasks"] == {"dummy-task": {"questions": 3, "baseline": "base"}}
+    # what the task returned, as a validated evaluate.results.TaskSummary naming the task
+    assert result["tasks"] == {"dummy-task": {"task_name": "dummy-task", "schema_version": 1, "path": None,
+                                              "baseline": "base", "questions": 3}}
     assert seen == {"candidates": ["base", "tuned"], "model_id": f"openai:{srv.base_url}|tuned"}
     assert result["summary"]["tasks"]["dummy-task"]["questions"] == 3
     assert (ws.runs_dir / f"eval-{result['run']}" / "tasks" / "dummy-task.json").is_file()

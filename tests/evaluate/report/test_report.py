@@ -62,7 +62,7 @@ def test_sections_can_be_added_and_a_broken_one_does_not_hide_the_rest(run, tmp_
     try:
         @registry.report_section("exam", title="Exams")
         def exam(ctx):
-            return f"<p>exam of run {ctx.run['id']}: {ctx.esc('<b>')}</p>"
+            return f"<p>exam of run {ctx.run.id}: {ctx.esc('<b>')}</p>"
 
         @registry.report_section("broken", title="Broken", after="lineage")
         def broken(ctx):

@@ -4,12 +4,14 @@ driven with scripted candidates through the registry (evaluate/registry.py)."""
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import synthetic_groups, write_jsonl
 from expertune.data.ingest import import_file
 from expertune.data.splits import assign_splits
+from expertune.evaluate.frozen import FrozenLocalCandidate
 from expertune.evaluate.registry import SECTIONS, TASKS
 from expertune.evaluate.tasks import mcq, validate_tasks
 from test_classify import ANSWERS, TASK, ScriptedClassifier
@@ -30,7 +32,8 @@ class Ctx:
     candidates: list = field(default_factory=list)
 
     def __post_init__(self):
-        self.candidates = [{"name": n, "model_id": f"id-{n}", "base": "scripted", "adapter": None} for n in self.models]
+        self.candidates = [FrozenLocalCandidate(name=n, model_id=f"id-{n}", base="scripted", base_sha256="s")
+                           for n in self.models]
 
     def chat_model(self, name):
         return self.models[name]
@@ -38,11 +41,11 @@ class Ctx:
 
 @dataclass
 class ReportCtx:
-    run: dict
+    run: SimpleNamespace  # the part of evaluate.runs.EvalRunRecord a results section reads
 
 
 def section(key, folder):
-    return next(s for s in SECTIONS if s.key == key).builder(ReportCtx({"folder": str(folder)}))
+    return next(s for s in SECTIONS if s.key == key).builder(ReportCtx(SimpleNamespace(folder=str(folder))))
 
 
 def test_tasks_are_registered_and_validated():

@@ -26,7 +26,7 @@ from expertune.evaluate.pairwise.generation import load_generations, plan_genera
 from expertune.evaluate.pairwise.judging import (
     Comparison, build_comparisons, build_request, llm_judges, load_judgments, text_sha,
 )
-from expertune.evaluate.runs import get_run, run_config
+from expertune.evaluate.runs import EvalRunRecord, get_run, run_config
 from expertune.store.eval_models import EvalCost
 from expertune.workspace import Workspace
 
@@ -76,7 +76,7 @@ class Item:
 
     @property
     def cluster(self) -> int:
-        return self.comparison.prompt["idx"]
+        return self.comparison.prompt.idx
 
     def pooled_score(self, judges: list[str] | None = None) -> float | None:
         """Mean score over the judges (all, or those named) that gave a verdict."""
@@ -91,7 +91,7 @@ class Item:
 
 @dataclass
 class RunData:
-    run: dict[str, Any]
+    run: EvalRunRecord
     items: list[Item]  # complete comparisons (both answers exist)
     missing: int  # comparisons lacking an answer (generation failed or not run yet)
     generations: dict[str, Any]
@@ -104,7 +104,7 @@ def load_run_data(ws: Workspace, run_ref: int | str) -> RunData:
     run = get_run(ws, run_ref)
     config = run_config(run)
     labels = list(config.rubric.labels)
-    rubric_hash = run["lineage"]["rubric_hash"]
+    rubric_hash = run.lineage.rubric_hash
     gens_all = load_generations(ws, [t.key for t in plan_generations(run)], ok_only=False)
     gens_ok = {k: g for k, g in gens_all.items() if g.finish_reason != "error"}
     comparisons = build_comparisons(run, gens_ok)
@@ -114,7 +114,7 @@ def load_run_data(ws: Workspace, run_ref: int | str) -> RunData:
         if c.complete and not c.identical:
             for j in judges:
                 for order in (0, 1):
-                    requests[(id(c), j["name"], order)] = build_request(c, order, j, rubric_hash, labels)
+                    requests[(id(c), j.name, order)] = build_request(c, order, j, rubric_hash, labels)
     rows = load_judgments(ws, [r.key for r in requests.values()])
     items = []
     for c in comparisons:
@@ -128,7 +128,7 @@ def load_run_data(ws: Workspace, run_ref: int | str) -> RunData:
                 view.verdict, view.kind, view.status = st.TIE, "identical", ["ok", "ok"]
             else:
                 for order in (0, 1):
-                    row = rows.get(requests[(id(c), j["name"], order)].key)
+                    row = rows.get(requests[(id(c), j.name, order)].key)
                     view.rows[order] = row
                     if row is None:
                         continue
@@ -137,12 +137,12 @@ def load_run_data(ws: Workspace, run_ref: int | str) -> RunData:
                         view.orders[order] = resolve_outcome(row.verdict, row.mapping, cand_sha, base_sha)
                         view.picks[order] = "tie" if row.verdict == "tie" else "first" if row.verdict == labels[0] else "second"
                 view.verdict, view.kind = st.combine_orders(*view.orders)
-            item.judges[j["name"]] = view
+            item.judges[j.name] = view
         items.append(item)
     with ws.session() as session:
         costs = [{"stage": r.stage, "actor": r.actor, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "usd": r.usd}
-                 for r in session.scalars(select(EvalCost).where(EvalCost.run_id == run["id"]))]
-    return RunData(run, items, sum(not c.complete for c in comparisons), gens_all, [j["name"] for j in judges], labels, costs)
+                 for r in session.scalars(select(EvalCost).where(EvalCost.run_id == run.id))]
+    return RunData(run, items, sum(not c.complete for c in comparisons), gens_all, [j.name for j in judges], labels, costs)
 
 
 # -- summary -------------------------------------------------------------------------------------
@@ -151,11 +151,11 @@ def summarize(data: RunData) -> dict[str, Any]:
     n_boot, seed = config.bootstrap, config.stats_seed
     run = data.run
     out: dict[str, Any] = {
-        "run": {k: run[k] for k in ("id", "name", "status", "created_at", "folder")},
-        "lineage": run["lineage"],
+        "run": run.model_dump(mode="json", include={"id", "name", "status", "created_at", "folder"}),
+        "lineage": run.lineage.model_dump(mode="json"),
         "labels": data.labels,
         "bootstrap": {"replicates": n_boot, "seed": seed},
-        "counts": {"prompts": len(run["prompts"]), "items": len(data.items), "missing_answers": data.missing,
+        "counts": {"prompts": len(run.prompts), "items": len(data.items), "missing_answers": data.missing,
                    "identical_answers": sum(i.comparison.identical for i in data.items),
                    "flagged_planted_verdict": sum(i.flagged for i in data.items)},
         "pairs": [],
@@ -165,15 +165,15 @@ def summarize(data: RunData) -> dict[str, Any]:
     }
     # Prompts of the val split chose the training checkpoint: summarised apart, never in the headline.
     val_sets = {p.label for p in config.prompts if p.split == "val"}
-    held_out = [i for i in data.items if i.comparison.prompt["set_name"] not in val_sets]
+    held_out = [i for i in data.items if i.comparison.prompt.set_name not in val_sets]
     rel = config.judge_reliability
     out["judge_reliability"] = rel.model_dump(mode="json")
-    out["pairs"] = pair_summaries(held_out, run["lineage"]["baseline"], data.judge_names, n_boot, seed, rel)
+    out["pairs"] = pair_summaries(held_out, run.lineage.baseline, data.judge_names, n_boot, seed, rel)
     if len(held_out) < len(data.items):
         out["checkpoint_selection"] = {
             "note": CHECKPOINT_SELECTION, "sets": sorted(val_sets),
-            "pairs": pair_summaries([i for i in data.items if i.comparison.prompt["set_name"] in val_sets],
-                                    run["lineage"]["baseline"], data.judge_names, n_boot, seed, rel)}
+            "pairs": pair_summaries([i for i in data.items if i.comparison.prompt.set_name in val_sets],
+                                    run.lineage.baseline, data.judge_names, n_boot, seed, rel)}
     return out
 
 
@@ -245,8 +245,8 @@ def pooled_summary(items: list[Item], n_boot: int, seed: int, judges: list[str] 
 
 def domain_split(scored: list[tuple[Item, float]], n_boot: int, seed: int, outcomes_of=None) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    groups = {"in": [(i, s) for i, s in scored if i.comparison.prompt["in_domain"]],
-              "out": [(i, s) for i, s in scored if not i.comparison.prompt["in_domain"]]}
+    groups = {"in": [(i, s) for i, s in scored if i.comparison.prompt.in_domain],
+              "out": [(i, s) for i, s in scored if not i.comparison.prompt.in_domain]}
     for name, members in groups.items():
         summary = st.mean_score_summary([s for _, s in members], [i.cluster for i, _ in members], n_boot=n_boot, seed=seed)
         if outcomes_of is not None:

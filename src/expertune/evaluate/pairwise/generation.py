@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 
-from expertune.evaluate.frozen import chat_model, sha256_json
-from expertune.evaluate.runs import get_run, rows_by_key, set_status
+from expertune.evaluate.config import EndpointFields
+from expertune.evaluate.frozen import FrozenCandidate, FrozenRemoteCandidate, chat_model, sha256_json
+from expertune.evaluate.runs import EvalRunRecord, get_run, rows_by_key, set_status
 from expertune.llm.base import GenParams
 from expertune.store.eval_models import EvalCost, EvalGeneration
 from expertune.workspace import Workspace
@@ -54,18 +55,18 @@ def generation_key(model_id: str, prompt_hash: str, temperature: float, max_new_
                         "max_new_tokens": int(max_new_tokens), "top_p": float(top_p), "seed": int(seed), "sample": int(sample)})
 
 
-def plan_generations(run: dict[str, Any]) -> list[GenTask]:
-    grid = run["lineage"]["grid"]
+def plan_generations(run: EvalRunRecord) -> list[GenTask]:
+    grid = run.lineage.grid
     tasks = []
-    for cand in run["lineage"]["candidates"]:
-        for t in grid["temperatures"]:
-            for m in grid["max_new_tokens"]:
-                for seed in grid["seeds"]:
-                    for sample in range(grid["samples"]):
-                        for p in run["prompts"]:
-                            key = generation_key(cand["model_id"], p["prompt_hash"], t, m, grid["top_p"], seed, sample)
-                            tasks.append(GenTask(key, cand["name"], cand["model_id"], p["idx"], p["prompt_hash"],
-                                                 float(t), int(m), float(grid["top_p"]), int(seed), sample))
+    for cand in run.lineage.candidates:
+        for t in grid.temperatures:
+            for m in grid.max_new_tokens:
+                for seed in grid.seeds:
+                    for sample in range(grid.samples):
+                        for p in run.prompts:
+                            key = generation_key(cand.model_id, p.prompt_hash, t, m, grid.top_p, seed, sample)
+                            tasks.append(GenTask(key, cand.name, cand.model_id, p.idx, p.prompt_hash,
+                                                 float(t), int(m), float(grid.top_p), int(seed), sample))
     return tasks
 
 
@@ -84,25 +85,25 @@ def run_generation(ws: Workspace, run_ref: int | str, *, progress: Progress | No
     by_candidate: dict[str, list[GenTask]] = defaultdict(list)
     for t in todo:
         by_candidate[t.candidate].append(t)
-    messages = {p["idx"]: p["messages"] for p in run["prompts"]}
-    summary = {"run": run["id"], "planned": len(tasks), "unique": len(unique), "cached": len(unique) - len(todo),
+    messages = {p.idx: p.messages for p in run.prompts}
+    summary = {"run": run.id, "planned": len(tasks), "unique": len(unique), "cached": len(unique) - len(todo),
                "generated": 0, "errors": 0, "candidates": {}}
     done = 0
-    for cand in run["lineage"]["candidates"]:
-        pending = by_candidate.get(cand["name"], [])
+    for cand in run.lineage.candidates:
+        pending = by_candidate.get(cand.name, [])
         stats = {"generated": 0, "errors": 0, "tokens": 0, "seconds": 0.0}
-        summary["candidates"][cand["name"]] = stats
+        summary["candidates"][cand.name] = stats
         if not pending:
             continue
         model = chat_model(cand)
-        endpoint = cand.get("endpoint")
+        endpoint = cand.endpoint if isinstance(cand, FrozenRemoteCandidate) else None
         started = time.perf_counter()
         for chunk in _chunks(pending, messages, cand):
             convs = [messages[t.prompt_idx] for t in chunk]
             t0 = chunk[0]
             params = GenParams(temperature=t0.temperature, max_new_tokens=t0.max_new_tokens, top_p=t0.top_p, seed=t0.seed)
             gens = model.generate(convs, params, seeds=[t.rng_seed if t0.temperature > 0 else t.seed for t in chunk])
-            _store(ws, run["id"], cand, chunk, gens, endpoint)
+            _store(ws, run.id, cand, chunk, gens, endpoint)
             for g in gens:
                 stats["errors" if g.finish_reason == "error" else "generated"] += 1
                 stats["tokens"] += g.completion_tokens
@@ -114,14 +115,14 @@ def run_generation(ws: Workspace, run_ref: int | str, *, progress: Progress | No
             model.close()  # one candidate's weights in memory at a time
         summary["generated"] += stats["generated"]
         summary["errors"] += stats["errors"]
-    set_status(ws, run["id"], "generated")
+    set_status(ws, run.id, "generated")
     return summary
 
 
-def _chunks(pending: list[GenTask], messages: dict[int, list], cand: dict[str, Any]) -> Iterable[list[GenTask]]:
+def _chunks(pending: list[GenTask], messages: dict[int, list], cand: FrozenCandidate) -> Iterable[list[GenTask]]:
     """Tasks with equal sampling parameters, sorted by prompt length (similar lengths batch with
     little padding), cut into chunks that are generated and stored one at a time."""
-    size = cand.get("batch_size", 32) if cand["type"] == "local" else 4 * int(cand["endpoint"].get("concurrency", 4))
+    size = cand.endpoint.concurrency * 4 if isinstance(cand, FrozenRemoteCandidate) else cand.batch_size
     groups: dict[tuple, list[GenTask]] = defaultdict(list)
     for t in pending:
         groups[(t.temperature, t.max_new_tokens, t.top_p)].append(t)
@@ -131,7 +132,8 @@ def _chunks(pending: list[GenTask], messages: dict[int, list], cand: dict[str, A
             yield tasks[i:i + size]
 
 
-def _store(ws: Workspace, run_id: int, cand: dict[str, Any], chunk: list[GenTask], gens, endpoint: dict | None) -> None:
+def _store(ws: Workspace, run_id: int, cand: FrozenCandidate, chunk: list[GenTask], gens,
+           endpoint: EndpointFields | None) -> None:
     with ws.session() as session:
         for t, g in zip(chunk, gens):
             session.merge(EvalGeneration(
@@ -141,6 +143,7 @@ def _store(ws: Workspace, run_id: int, cand: dict[str, Any], chunk: list[GenTask
                 completion_tokens=g.completion_tokens, error=g.error, seconds=float(g.extra.get("seconds", 0.0)),
             ))
             if endpoint and (g.prompt_tokens or g.completion_tokens):
-                usd = (g.prompt_tokens * endpoint.get("price_input_per_1m", 0) + g.completion_tokens * endpoint.get("price_output_per_1m", 0)) / 1e6
-                session.add(EvalCost(run_id=run_id, stage="generate", actor=cand["name"], model=cand["model_id"], key=t.key,
+                usd = (g.prompt_tokens * endpoint.price_input_per_1m
+                       + g.completion_tokens * endpoint.price_output_per_1m) / 1e6
+                session.add(EvalCost(run_id=run_id, stage="generate", actor=cand.name, model=cand.model_id, key=t.key,
                                      input_tokens=g.prompt_tokens, output_tokens=g.completion_tokens, usd=usd))

@@ -34,10 +34,11 @@ from typing import Any, Literal
 from expertune.errors import ConfigError, InputError, NotFound
 from expertune.evaluate import stats as st
 from expertune.evaluate.config import Rubric
+from expertune.evaluate.frozen import FrozenJudge
 from expertune.evaluate.pairwise.analysis import load_run_data
 from expertune.evaluate.pairwise.judges import HUMAN_PREFIX, human_judge
 from expertune.evaluate.pairwise.judging import Comparison, build_comparisons, build_request, load_judgments
-from expertune.evaluate.runs import get_run, run_config, sha256_json
+from expertune.evaluate.runs import EvalRunRecord, get_run, run_config, sha256_json
 from expertune.store.eval_models import EvalJudgment
 from expertune.workspace import Workspace
 
@@ -48,12 +49,12 @@ def judge_name_for(person: str) -> str:
     """A valid human judge name for a display name ("Dr. Lee" -> "Dr._Lee"): the studio knows its
     users by names that may hold spaces or apostrophes, which a judge name cannot."""
     name = re.sub(r"[^\w.@-]+", "_", (person or "").strip()).strip("_")[:100]
-    return human_judge(name)["settings"]["name"]
+    return human_judge(name).settings["name"]
 
 
 def comparison_id(c: Comparison) -> str:
     """A stable short id of a comparison within its run (what the studio puts in its URLs)."""
-    return sha256_json([c.candidate, c.prompt["idx"], c.temperature, c.max_new_tokens, c.seed, c.sample])[:16]
+    return sha256_json([c.candidate, c.prompt.idx, c.temperature, c.max_new_tokens, c.seed, c.sample])[:16]
 
 
 def _unit(*parts: Any) -> float:
@@ -78,9 +79,9 @@ class Shown:
 @dataclass
 class HumanSession:
     ws: Workspace
-    run: dict[str, Any]
+    run: EvalRunRecord
     name: str
-    judge: dict[str, Any]
+    judge: FrozenJudge
     rubric: Rubric
     rubric_hash: str
     comparisons: list[Comparison]  # the session's comparisons in presentation order
@@ -92,7 +93,7 @@ class HumanSession:
 
     def order_of(self, c: Comparison) -> int:
         """0: the baseline's answer under the first label; 1: the candidate's."""
-        return int(_unit("order", self.run["id"], self.name, comparison_id(c)) < 0.5)
+        return int(_unit("order", self.run.id, self.name, comparison_id(c)) < 0.5)
 
     def request(self, c: Comparison):
         return build_request(c, self.order_of(c), self.judge, self.rubric_hash, self.labels)
@@ -101,19 +102,19 @@ class HumanSession:
         for c in self.comparisons:
             if comparison_id(c) == cid:
                 return c
-        raise NotFound(f"comparison {cid!r} is not in {self.name}'s session of eval run {self.run['id']}")
+        raise NotFound(f"comparison {cid!r} is not in {self.name}'s session of eval run {self.run.id}")
 
     def judged(self) -> dict[str, EvalJudgment]:
         """comparison id -> this human's stored judgment (in either order: a reused one counts)."""
         return human_judgments(self.ws, self.run, self.name, self.comparisons, self.rubric_hash, self.labels)
 
 
-def judgeable(run: dict[str, Any], ws: Workspace) -> list[Comparison]:
+def judgeable(run: EvalRunRecord, ws: Workspace) -> list[Comparison]:
     """Comparisons with both answers that differ (identical answers are a tie without asking)."""
     return [c for c in build_comparisons(run, ws=ws) if c.complete and not c.identical]
 
 
-def human_judgments(ws: Workspace, run: dict[str, Any], name: str, comparisons: list[Comparison], rubric_hash: str,
+def human_judgments(ws: Workspace, run: EvalRunRecord, name: str, comparisons: list[Comparison], rubric_hash: str,
                     labels: list[str]) -> dict[str, EvalJudgment]:
     judge = human_judge(name)
     keys = {comparison_id(c): [build_request(c, order, judge, rubric_hash, labels).key for order in (0, 1)] for c in comparisons}
@@ -121,11 +122,11 @@ def human_judgments(ws: Workspace, run: dict[str, Any], name: str, comparisons: 
     return {cid: rows[k] for cid, ks in keys.items() for k in ks if k in rows}
 
 
-def human_names(ws: Workspace, run: dict[str, Any]) -> list[str]:
+def human_names(ws: Workspace, run: EvalRunRecord) -> list[str]:
     """The run's declared human judges and everyone who stored a human judgment, sorted."""
     from sqlalchemy import select
 
-    declared = {j["settings"]["name"] for j in run["lineage"]["judges"] if j["type"] == "human"}
+    declared = {j.settings["name"] for j in run.lineage.judges if j.type == "human"}
     with ws.session() as session:
         stored = {j.removeprefix(HUMAN_PREFIX) for j in session.scalars(
             select(EvalJudgment.judge).where(EvalJudgment.judge.like(HUMAN_PREFIX + "%")).distinct())}
@@ -146,9 +147,9 @@ def start_human_session(ws: Workspace, run_ref: int | str, name: str, sample: in
         raise ConfigError(f"--sample {sample}: give a positive number of comparisons")
     comparisons = judgeable(run, ws)
     if not comparisons:
-        raise NotFound(f"eval run {run['id']} has no comparisons to judge yet (both answers needed); "
-                       f"run `expertune eval generate {run['id']}` first")
-    rank = {comparison_id(c): _unit("sequence", run["id"], name, comparison_id(c)) for c in comparisons}
+        raise NotFound(f"eval run {run.id} has no comparisons to judge yet (both answers needed); "
+                       f"run `expertune eval generate {run.id}` first")
+    rank = {comparison_id(c): _unit("sequence", run.id, name, comparison_id(c)) for c in comparisons}
     comparisons.sort(key=lambda c: rank[comparison_id(c)])
     saved = _sample_file(run, name)
     if sample is not None:
@@ -163,25 +164,25 @@ def start_human_session(ws: Workspace, run_ref: int | str, name: str, sample: in
     if chosen is not None:
         keep = set(chosen)
         comparisons = [c for c in comparisons if comparison_id(c) in keep]
-    return HumanSession(ws, run, name, judge, config.rubric, run["lineage"]["rubric_hash"], comparisons)
+    return HumanSession(ws, run, name, judge, config.rubric, run.lineage.rubric_hash, comparisons)
 
 
-def _sample_file(run: dict[str, Any], name: str) -> Path:
-    return Path(run["folder"]) / "human" / f"{name}.json"
+def _sample_file(run: EvalRunRecord, name: str) -> Path:
+    return Path(run.folder) / "human" / f"{name}.json"
 
 
-def disagreement(ws: Workspace, run: dict[str, Any]) -> dict[str, float]:
+def disagreement(ws: Workspace, run: EvalRunRecord) -> dict[str, float]:
     """comparison id -> how unsettled the LLM verdicts are: the standard deviation of the scores
     (win 1, tie 0.5, loss 0) over every judge and order that gave one; 0.5 (the most) when none
     did, since an unjudged comparison is the least certain of all."""
     out = {}
-    for item in load_run_data(ws, run["id"]).items:
+    for item in load_run_data(ws, run.id).items:
         scores = [st.SCORE[o] for v in item.judges.values() for o in v.orders if o is not None]
         out[comparison_id(item.comparison)] = st.population_std(scores) if scores else 0.5
     return out
 
 
-def _choose(ws: Workspace, run: dict[str, Any], comparisons: list[Comparison], n: int, prefer: str) -> list[str]:
+def _choose(ws: Workspace, run: EvalRunRecord, comparisons: list[Comparison], n: int, prefer: str) -> list[str]:
     """The ids of n comparisons; `comparisons` is already in this human's random order, which
     breaks ties (and is the whole choice for prefer=random)."""
     ids = [comparison_id(c) for c in comparisons]
@@ -205,7 +206,7 @@ def next_comparison(session: HumanSession) -> Shown | None:
             continue
         request = session.request(c)
         session.shown_at[cid] = time.monotonic()
-        return Shown(cid, list(c.prompt["messages"]), dict(request.answers), session.labels,
+        return Shown(cid, list(c.prompt.messages), dict(request.answers), session.labels,
                      [k.name for k in session.rubric.criteria], (session.rubric.scale_min, session.rubric.scale_max),
                      len(judged) + 1, len(session.comparisons))
     return None
@@ -230,9 +231,9 @@ def record_human_judgment(session: HumanSession, comparison: str, verdict: str,
     if seconds is None:
         seconds = round(time.monotonic() - started, 3) if started else 0.0
     row = EvalJudgment(
-        key=request.key, judge=session.judge["name"], judge_id=session.judge["judge_id"], status="ok", verdict=match,
+        key=request.key, judge=session.judge.name, judge_id=session.judge.judge_id, status="ok", verdict=match,
         mapping=request.mapping, scores=scores or None, reason=(note or "").strip() or None,
-        flags={**request.flags, "order": session.order_of(c), "run": session.run["id"]},
+        flags={**request.flags, "order": session.order_of(c), "run": session.run.id},
         raw=None, attempts=1, error=None, seconds=max(0.0, round(seconds, 3)))
     with session.ws.session() as db:
         # A reused judgment of the same comparison in the other order is replaced, not doubled.

@@ -56,7 +56,7 @@ def human_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     notes: dict[str, int] = defaultdict(int)
     by_id = {comparison_id(c): c for c in comparisons}
     for name in names:
-        for cid, row in human_judgments(ws, run, name, comparisons, run["lineage"]["rubric_hash"], labels).items():
+        for cid, row in human_judgments(ws, run, name, comparisons, run.lineage.rubric_hash, labels).items():
             c = by_id[cid]
             verdicts[cid][name] = resolve_outcome(row.verdict, row.mapping, text_sha(c.candidate_gen.text), text_sha(c.baseline_gen.text))
             notes[name] += bool(row.reason)
@@ -64,14 +64,14 @@ def human_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
     out: dict[str, Any] = {"humans": names, "pairs": []}
     if not names:
         return out
-    data = load_run_data(ws, run["id"])
+    data = load_run_data(ws, run.id)
     by_pair: dict[str, list[Item]] = defaultdict(list)
     for item in data.items:
         if comparison_id(item.comparison) in verdicts:
             by_pair[item.comparison.candidate].append(item)
     n_boot, seed = config.bootstrap, config.stats_seed
     for candidate, items in by_pair.items():
-        out["pairs"].append(_pair(candidate, run["lineage"]["baseline"], items, verdicts, names, data.judge_names,
+        out["pairs"].append(_pair(candidate, run.lineage.baseline, items, verdicts, names, data.judge_names,
                                   n_boot, seed, notes))
     return out
 

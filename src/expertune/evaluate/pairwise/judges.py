@@ -20,16 +20,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from pydantic import TypeAdapter
+
 from expertune.errors import ConfigError
-from expertune.evaluate import config as settings
 from expertune.evaluate import registry
-from expertune.evaluate.config import Rubric
-from expertune.evaluate.frozen import chat_model, resolve_local, sha256_json
+from expertune.evaluate.endpoints import EndpointFields
+from expertune.evaluate.frozen import (
+    AnyFrozenJudge, FrozenJudge, FrozenLocalJudge, chat_model, resolve_local, sha256_json,
+)
+from expertune.evaluate.pairwise import judge_settings as settings
 from expertune.evaluate.pairwise.verdicts import (
     TEMPLATE_VERSION, ParseError, choice_messages, judge_messages, parse_verdict, reprompt, response_format,
     score_messages,
 )
 from expertune.evaluate.registry import JudgeKind, judge_kind, register_judge_kind
+from expertune.evaluate.rubric import Rubric
 from expertune.llm.base import Message
 from expertune.llm.openai_compat import ChatResult, EndpointError
 
@@ -88,21 +93,25 @@ def estimate_tokens(messages: list[Message]) -> int:
 
 
 # -- freezing a judges: entry into the run's lineage ----------------------------------------------
-def judge_entry(judge: Any, identity: dict[str, Any], **frozen: Any) -> dict[str, Any]:
+_FROZEN_JUDGE: TypeAdapter[FrozenJudge] = TypeAdapter(AnyFrozenJudge)
+
+
+def judge_entry(judge: Any, identity: dict[str, Any], **frozen: Any) -> FrozenJudge:
     """The lineage entry of a `judges:` entry: its settings, and a judge_id hashed from what decides
-    its verdicts (`identity`), under which its judgments are cached."""
-    return {"name": judge.name, "type": judge.type, "judge_id": sha256_json(identity),
-            "settings": judge.model_dump(mode="json"), **frozen}
+    its verdicts (`identity`), under which its judgments are cached. `frozen`: what else the kind
+    stores (model_id, always: who answered)."""
+    return _FROZEN_JUDGE.validate_python({"name": judge.name, "type": judge.type, "judge_id": sha256_json(identity),
+                                          "settings": judge.model_dump(mode="json"), **frozen})
 
 
-def freeze_local(ws: Any, j: settings.LocalJudge, where: str) -> dict[str, Any]:
+def freeze_local(ws: Any, j: settings.LocalJudge, where: str) -> FrozenJudge:
     frozen = resolve_local(ws, j.model, j.adapter, j.adapter_path, where)
-    identity = {"type": "local", "model_id": frozen["model_id"], "rubric_scores": j.rubric_scores,
+    identity = {"type": "local", "model_id": frozen.model_id, "rubric_scores": j.rubric_scores,
                 "tie_margin": j.tie_margin, "template": TEMPLATE_VERSION}
-    return judge_entry(j, identity, **frozen)
+    return judge_entry(j, identity, **dict(frozen))
 
 
-def freeze_openai(ws: Any, j: settings.OpenAIJudge, where: str) -> dict[str, Any]:
+def freeze_openai(ws: Any, j: settings.OpenAIJudge, where: str) -> FrozenJudge:
     j.endpoint().api_key()  # fail before generating, not when judging starts
     identity = {"type": "openai", "model_id": j.endpoint().id, "temperature": j.temperature,
                 "max_tokens": j.max_tokens, "response_format": j.response_format, "template": TEMPLATE_VERSION,
@@ -110,7 +119,7 @@ def freeze_openai(ws: Any, j: settings.OpenAIJudge, where: str) -> dict[str, Any
     return judge_entry(j, identity, model_id=j.endpoint().id)
 
 
-def freeze_scripted(ws: Any, j: settings.ScriptedJudge, where: str) -> dict[str, Any]:
+def freeze_scripted(ws: Any, j: settings.ScriptedJudge, where: str) -> FrozenJudge:
     identity = {"type": "scripted", "script": j.script, "template": TEMPLATE_VERSION}
     return judge_entry(j, identity, model_id=f"scripted:{j.script}")
 
@@ -143,11 +152,11 @@ FORMAT_STEPS = ("json_schema", "json_object", "none")
 class ChatJudge:
     """Asks for the rubric JSON, re-prompts on unreadable replies, runs `concurrency` at once."""
 
-    def __init__(self, frozen: dict[str, Any], rubric: Rubric):
+    def __init__(self, frozen: FrozenJudge, rubric: Rubric):
         self.frozen = frozen
-        self.settings = frozen["settings"]
+        self.settings = frozen.settings
         self.rubric = rubric
-        self.kind = frozen["type"]
+        self.kind = frozen.type
         self.concurrency = int(self.settings.get("concurrency", 1))
         self.max_parse_attempts = int(self.settings.get("max_parse_attempts", 3))
         wanted = self.settings.get("response_format", "none" if self.kind == "scripted" else "auto")
@@ -156,13 +165,11 @@ class ChatJudge:
         if self.kind == "scripted":
             script = self.settings["script"]
             if script not in SCRIPTS:
-                raise ConfigError(f"judge {frozen['name']!r}: no scripted judge named {script!r} is registered "
+                raise ConfigError(f"judge {frozen.name!r}: no scripted judge named {script!r} is registered "
                                   "(scripted judges exist for tests, via expertune.evaluate.pairwise.judges.register_script)")
             self.script = SCRIPTS[script]
             self.endpoint = None
         else:
-            from expertune.evaluate.config import EndpointFields
-
             fields = {k: v for k, v in self.settings.items() if k in EndpointFields.model_fields}
             self.endpoint = EndpointFields.model_validate(fields).endpoint()
 
@@ -248,7 +255,7 @@ class ChatJudge:
                     self._step_down_from(used)
                     continue
                 if not err.retryable and err.status in (401, 403, 404):
-                    raise ConfigError(f"judge {self.frozen['name']!r}: {err}; check base_url, model and "
+                    raise ConfigError(f"judge {self.frozen.name!r}: {err}; check base_url, model and "
                                       f"{self.settings.get('api_key_env') or 'the API key'}") from None
                 raise
 
@@ -277,11 +284,11 @@ class LocalJudge:
 
     chunk = 16  # requests scored (and stored) per step
 
-    def __init__(self, frozen: dict[str, Any], rubric: Rubric, model=None):
+    def __init__(self, frozen: FrozenLocalJudge, rubric: Rubric, model=None):
         self.frozen = frozen
-        self.settings = frozen["settings"]
+        self.settings = frozen.settings
         self.rubric = rubric
-        self.model = model or chat_model({**frozen, "batch_size": self.settings.get("batch_size", 8)})
+        self.model = model or chat_model(frozen, batch_size=self.settings.get("batch_size", 8))
 
     def estimate(self, request: JudgeRequest) -> float:
         return 0.0
@@ -323,12 +330,12 @@ HUMAN_PREFIX = "human:"  # a human judge is stored as the judge `human:NAME`
 HUMAN_NAME = re.compile(r"^[\w.@-]{1,100}$")
 
 
-def human_judge(name: str) -> dict[str, Any]:
-    """The frozen judge entry of a human, in the shape of the run lineage's judges."""
+def human_judge(name: str) -> FrozenJudge:
+    """The frozen judge entry of a human, as the run lineage's judges are."""
     if not HUMAN_NAME.match(name or ""):
         raise ConfigError(f"human judge name {name!r}: use 1-100 letters, digits, '.', '_', '@' or '-' (e.g. --name alice)")
-    return {"name": HUMAN_PREFIX + name, "type": "human", "judge_id": sha256_json({"type": "human", "name": name}),
-            "model_id": HUMAN_PREFIX + name, "settings": {"name": name, "type": "human"}}
+    return FrozenJudge(name=HUMAN_PREFIX + name, type="human", judge_id=sha256_json({"type": "human", "name": name}),
+                       model_id=HUMAN_PREFIX + name, settings={"name": name, "type": "human"})
 
 
 # Judged by people in `eval human` (evaluate/pairwise/human.py), so no backend.
@@ -337,16 +344,21 @@ register_judge_kind(JudgeKind("human", settings.HumanJudge, lambda ws, j, where:
 
 
 # -- the kinds ------------------------------------------------------------------------------------
+# The kinds registered above: the `judges:` types every expertune has (the eval config validates an
+# entry with its kind's settings model; plugin kinds come from all_judge_kinds()).
+SHIPPED_JUDGE_KINDS = tuple(registry.JUDGE_KINDS)
+
+
 def all_judge_kinds() -> dict[str, JudgeKind]:
     """Every judge kind: the shipped ones above, then those of installed plugins (loaded once)."""
     registry.load_judge_plugins()
     return registry.JUDGE_KINDS
 
 
-def make_judge(frozen: dict[str, Any], rubric: Rubric):
+def make_judge(frozen: FrozenJudge, rubric: Rubric):
     """The backend of a frozen judge, by its kind."""
-    kind = all_judge_kinds().get(frozen["type"])
+    kind = all_judge_kinds().get(frozen.type)
     if kind is None or kind.make is None:
-        raise ConfigError(f"judge {frozen['name']!r}: no judging backend for type {frozen['type']!r} "
+        raise ConfigError(f"judge {frozen.name!r}: no judging backend for type {frozen.type!r} "
                           f"(installed: {', '.join(k for k, v in registry.JUDGE_KINDS.items() if v.make) or 'none'})")
     return kind.make(frozen, rubric)

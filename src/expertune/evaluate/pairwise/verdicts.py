@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from expertune.evaluate.config import Rubric
+from expertune.evaluate.rubric import Rubric
 
 TEMPLATE_VERSION = "pairwise-v1"  # part of every judge's cache identity: change it when prompts change
 

@@ -37,7 +37,7 @@ def build_report(ws: Workspace, run_ref: int | str, *, samples: int = 30) -> tup
     """The report's HTML and the summary it was built from."""
     all_tasks()  # the tasks' result sections, including those of entry-point plugins
     data = load_run_data(ws, run_ref)
-    summary = run_summary(ws, run_ref) if (Path(data.run["folder"]) / "tasks").is_dir() else summarize(data)
+    summary = run_summary(ws, run_ref) if (Path(data.run.folder) / "tasks").is_dir() else summarize(data)
     ctx = ReportContext(ws, data.run, data, summary, {"samples": samples})
     body, nav, built, errors = [], [], [], {}
     for section in ordered_sections():
@@ -50,7 +50,7 @@ def build_report(ws: Workspace, run_ref: int | str, *, samples: int = 30) -> tup
             built.append(section.key)
             nav.append(f'<a href="#{esc(section.key)}">{esc(section.title)}</a>')
             body.append(f'<section id="{esc(section.key)}"><h2>{esc(section.title)}</h2>{fragment}</section>')
-    title = f"expertune evaluation eval-{data.run['id']}" + (f" · {data.run['name']}" if data.run.get("name") else "")
+    title = f"expertune evaluation eval-{data.run.id}" + (f" · {data.run.name}" if data.run.name else "")
     page = (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{esc(title)}</title><style>{CSS}</style></head>"
             f"<body><h1>{esc(title)}</h1><nav>{''.join(nav)}</nav>{''.join(body)}</body></html>")
     return page, {"sections": built, "section_errors": errors, "summary": summary}

@@ -18,7 +18,7 @@ def _kappa_ci(ci) -> str:
 
 @report_section("human", title="Human judgments and judge validity", before="reliability")
 def human_section(ctx: ReportContext) -> str | None:
-    summary = human_summary(ctx.ws, ctx.run["id"])
+    summary = human_summary(ctx.ws, ctx.run.id)
     if not summary["humans"]:
         return None
     parts = []

@@ -19,13 +19,14 @@ from expertune.evaluate.registry import report_section
 from expertune.evaluate.report import plots
 from expertune.evaluate.report.evidence import evidence_summary, report_section as evidence_section
 from expertune.evaluate.report.html import esc, img, interval, num, pct, table
+from expertune.evaluate.runs import EvalRunRecord
 from expertune.workspace import Workspace
 
 
 @dataclass
 class ReportContext:
     ws: Workspace
-    run: dict[str, Any]
+    run: EvalRunRecord
     data: RunData
     summary: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
@@ -47,31 +48,31 @@ def _evidence(ctx: ReportContext) -> str | None:
 
 @report_section("lineage", title="Lineage", before=None)
 def _lineage(ctx: ReportContext) -> str:
-    lin = ctx.run["lineage"]
-    dv = lin.get("dataset_version")
-    rows = [["run", f"eval-{ctx.run['id']}" + (f" ({ctx.run['name']})" if ctx.run.get("name") else "")],
-            ["created", lin.get("created_at")], ["expertune", lin.get("expertune_version")],
+    lin = ctx.run.lineage
+    dv = lin.dataset_version
+    rows = [["run", f"eval-{ctx.run.id}" + (f" ({ctx.run.name})" if ctx.run.name else "")],
+            ["created", lin.created_at], ["expertune", lin.expertune_version],
             ["dataset version", f"{dv['id']} · {dv['hash'][:12]} · {dv.get('name') or ''}" if dv else "none (no snapshot yet)"],
-            ["config", lin.get("config_source") or "(Python API)"]]
+            ["config", lin.config_source or "(Python API)"]]
     cands = []
-    for c in lin["candidates"]:
-        a = c.get("adapter") or {}
-        adapter = (f"{a.get('name') or a.get('path')}@{a.get('version')}" if a.get("name") else a.get("path", "")) if a else "–"
-        cands.append([c["name"] + (" (baseline)" if c["name"] == lin["baseline"] else ""), c["type"], c.get("base"),
-                      (c.get("base_sha256") or "")[:12], adapter, (a.get("sha256") or "")[:12],
-                      (a.get("dataset_hash") or "")[:12], json.dumps(a.get("recipe") or {}, sort_keys=True)[:200] if a else "–"])
-    judges = [[j["name"], j["type"], j.get("model_id", ""), j["judge_id"][:12],
-               json.dumps({k: v for k, v in j["settings"].items() if k not in ("name", "type")}, sort_keys=True)[:300]]
-              for j in lin["judges"]]
-    grid = lin["grid"]
-    sets = [[s["name"], s["prompts"], s["in_domain"], s["out_of_domain"]] for s in lin.get("prompt_sets", [])]
+    for c in lin.candidates:
+        a = c.adapter
+        adapter = (f"{a.name}@{a.version}" if a.name else a.path) if a else "–"
+        cands.append([c.name + (" (baseline)" if c.name == lin.baseline else ""), c.type, c.base,
+                      (getattr(c, "base_sha256", None) or "")[:12], adapter, a.sha256[:12] if a else "",
+                      (a.dataset_hash or "")[:12] if a else "", json.dumps(a.recipe, sort_keys=True)[:200] if a else "–"])
+    judges = [[j.name, j.type, j.model_id or "", j.judge_id[:12],
+               json.dumps({k: v for k, v in j.settings.items() if k not in ("name", "type")}, sort_keys=True)[:300]]
+              for j in lin.judges]
+    grid = lin.grid
+    sets = [[s.name, s.prompts, s.in_domain, s.out_of_domain] for s in lin.prompt_sets]
     return (table(["", ""], rows)
             + "<h3>Candidates</h3>" + table(["name", "type", "base", "base sha256", "adapter", "adapter sha256", "dataset", "recipe"], cands)
             + "<h3>Judges</h3>" + (table(["name", "type", "model", "id", "settings"], judges) if judges else "<p>No judges.</p>")
             + "<h3>Prompts and grid</h3>" + table(["prompt set", "prompts", "in-domain", "out-of-domain"], sets)
-            + f"<p>temperatures {esc(grid['temperatures'])} × max_new_tokens {esc(grid['max_new_tokens'])} × seeds "
-              f"{esc(grid['seeds'])} × {esc(grid['samples'])} sample(s); top_p {esc(grid['top_p'])}; labels "
-              f"{esc(' / '.join(ctx.summary['labels']))}; rubric {esc(lin['rubric_hash'][:12])}</p>")
+            + f"<p>temperatures {esc(grid.temperatures)} × max_new_tokens {esc(grid.max_new_tokens)} × seeds "
+              f"{esc(grid.seeds)} × {esc(grid.samples)} sample(s); top_p {esc(grid.top_p)}; labels "
+              f"{esc(' / '.join(ctx.summary['labels']))}; rubric {esc(lin.rubric_hash[:12])}</p>")
 
 
 @report_section("headline", title="Win rates", before=None)
@@ -137,8 +138,8 @@ def _domain(ctx: ReportContext) -> str | None:
 
 @report_section("grid", title="Temperature × max tokens", before=None)
 def _grid(ctx: ReportContext) -> str | None:
-    grid = ctx.run["lineage"]["grid"]
-    temps, lengths = grid["temperatures"], grid["max_new_tokens"]
+    grid = ctx.run.lineage.grid
+    temps, lengths = grid.temperatures, grid.max_new_tokens
     cols = [str(m) for m in lengths]
     rows_lbl = [f"T={t}" for t in temps]
     parts = []
@@ -230,14 +231,14 @@ def _failures(ctx: ReportContext) -> str | None:
 def _samples(ctx: ReportContext) -> str | None:
     limit = int(ctx.options.get("samples", 30))
     items = sorted(ctx.data.items, key=lambda i: (not i.flagged, not any(v.kind == "flip" for v in i.judges.values()),
-                                                    i.comparison.prompt["idx"]))[:limit]
+                                                    i.comparison.prompt.idx))[:limit]
     if not items:
         return None
     out = [f"<p class=note>{len(items)} of {len(ctx.data.items)} comparisons (flagged and flipped first). Names are shown "
            "here; the judges saw only neutral labels.</p>"]
     for item in items:
         c = item.comparison
-        convo = "".join(f"<div class=msg><b>{esc(m['role'])}</b><pre>{esc(m['content'])}</pre></div>" for m in c.prompt["messages"])
+        convo = "".join(f"<div class=msg><b>{esc(m['role'])}</b><pre>{esc(m['content'])}</pre></div>" for m in c.prompt.messages)
         verdicts = []
         for name, v in item.judges.items():
             orders = []
@@ -251,9 +252,9 @@ def _samples(ctx: ReportContext) -> str | None:
                 orders.append(f"order {order + 1} ({shown}): <b>{body}</b>{flag}<br><span class=reason>{esc(row.reason)}</span>")
             verdicts.append(f"<li><b>{esc(name)}</b>: {esc(v.verdict or 'no verdict')} ({esc(v.kind)})<br>" + "<br>".join(orders) + "</li>")
         out.append(
-            f"<details><summary>#{c.prompt['idx']} · {esc(c.prompt['set_name'])} · {'in' if c.prompt['in_domain'] else 'out of'} "
+            f"<details><summary>#{c.prompt.idx} · {esc(c.prompt.set_name)} · {'in' if c.prompt.in_domain else 'out of'} "
             f"domain · T={esc(c.temperature)} · max {esc(c.max_new_tokens)} · seed {esc(c.seed)}/{esc(c.sample)} · "
-            f"{esc(_short(c.prompt['messages'][-1]['content']))}</summary>{convo}<div class=pair>"
+            f"{esc(_short(c.prompt.messages[-1]['content']))}</summary>{convo}<div class=pair>"
             f"<div><h4>{esc(c.candidate)} <small>({esc(c.candidate_gen.finish_reason)})</small></h4><pre>{esc(c.candidate_gen.text)}</pre></div>"
             f"<div><h4>{esc(c.baseline)} <small>({esc(c.baseline_gen.finish_reason)})</small></h4><pre>{esc(c.baseline_gen.text)}</pre></div>"
             f"</div><ul>{''.join(verdicts)}</ul></details>")

@@ -20,6 +20,7 @@ from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, table, new_figure
+from expertune.evaluate.results import TaskResult, as_result
 from expertune.evaluate.stats import INVALID, classification_metrics, mcnemar
 from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
@@ -289,19 +290,20 @@ def confusion_chart(metrics: dict[str, Any], title: str) -> str:
 
 
 @registry.report_section("classify", title="Classification tasks", results="classify")
-def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
-    task = result["task"]
+def report_section(result: TaskResult | dict[str, Any], *, charts: bool = True) -> str:
+    result = as_result(result)
+    task = result.task
     parts = [f"<section class=\"expertune-classify\"><h3>Classification: {esc(task.get('name') or task.get('source', ''))}</h3>",
-             f"<p>{task['n_items']} items, labels: {esc(', '.join(task['labels']))}; scoring {esc(result['config']['scoring'])}.</p>"]
+             f"<p>{task['n_items']} items, labels: {esc(', '.join(task['labels']))}; scoring {esc(result.config['scoring'])}.</p>"]
     rows = []
-    for label, res in result["models"].items():
+    for label, res in result.models.items():
         for mode, m in res["summary"].items():
             if mode == "agreement":
                 continue
             rows.append([label, mode, fmt_pct(m["accuracy"]), fmt_num(m["macro"]["f1"]), fmt_num(m["micro"]["f1"]),
                          fmt_num(m["macro"]["specificity"]), fmt_pct(m["invalid"])])
     parts.append(table(["model", "scoring", "accuracy", "macro F1", "micro F1", "macro specificity", "invalid"], rows))
-    for label, res in result["models"].items():
+    for label, res in result.models.items():
         for mode, m in res["summary"].items():
             if mode == "agreement":
                 continue
@@ -314,10 +316,10 @@ def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
     crow = [[label, mode, fmt_num(c["base_accuracy"]), fmt_num(c["tuned_accuracy"]),
              f"{c['mcnemar']['base_only']}/{c['mcnemar']['tuned_only']}", c["mcnemar"]["method"],
              fmt_num(c["mcnemar"]["p_value"], 4)]
-            for label, per in (result.get("comparisons") or {}).items() for mode, c in per.items()]
+            for label, per in result.comparisons.items() for mode, c in per.items()]
     if crow:
-        parts.append(table(["model", "scoring", f"{result['baseline']} accuracy", "model accuracy", "discordant (baseline only/model only)",
-                                 "test", "p"], crow, caption=f"Each model vs {result['baseline']} on the same items (McNemar)"))
+        parts.append(table(["model", "scoring", f"{result.baseline} accuracy", "model accuracy", "discordant (baseline only/model only)",
+                                 "test", "p"], crow, caption=f"Each model vs {result.baseline} on the same items (McNemar)"))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -342,6 +344,6 @@ def _run_task(ctx, cfg: ClassifyTaskConfig) -> dict[str, Any]:
     models, meta = task_models(ctx)
     result = run_task(models, items, scoring=cfg.scoring, params=GenParams(max_new_tokens=cfg.max_new_tokens),
                       task_info=info, model_info=meta, limit=cfg.limit, baseline=ctx.baseline)
-    path = write_result(ctx.folder, f"classify-{slug(cfg.task)}.json", result)
+    path = write_result(ctx.folder, f"classify-{slug(cfg.task)}.json", result, task_name="classify")
     return {"path": str(path), "baseline": result["baseline"], "comparisons": result["comparisons"],
             "summary": {label: res["summary"] for label, res in result["models"].items()}}

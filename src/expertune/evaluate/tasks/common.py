@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from expertune.atomic import write_atomic
 
 
 # -- result files ----------------------------------------------------------------------------------
@@ -75,13 +74,12 @@ def compare_with_baseline(result: dict[str, Any], compare: Callable[[dict, dict]
     return {label: compare(models[b], res) for label, res in models.items() if b in models and label != b}
 
 
-def write_result(folder: Path, filename: str, data: dict[str, Any]) -> Path:
-    """Write a result JSON atomically (a crash never leaves half a file for the report to read)."""
-    import json
+def write_result(folder: Path, filename: str, data: dict[str, Any], *, task_name: str | None = None) -> Path:
+    """Write a result file, validated by its kind's model (evaluate/results.py) and atomically;
+    `task_name`: the `tasks:` entry of `eval run` that produced it."""
+    from expertune.evaluate.results import write_result as write_validated
 
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / filename
-    return write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False, default=str))
+    return write_validated(folder, filename, {**data, "task_name": task_name} if task_name else data)
 
 
 def result_files(run_dir: Path) -> list[Path]:
@@ -132,7 +130,7 @@ def open_local_models(ws, model: str | None = None, adapter: str | None = None, 
             raise ConfigError(f"adapter {info.label} was trained on a base with sha256 {info.base_sha256[:12]}…, but "
                               f"{base!r} has {tuned.base_sha256[:12]}…; pass --model {info.base_model or 'BASE'}")
         models["tuned"] = tuned
-        meta["tuned"] = {"base_model": base, "adapter": info.as_dict(), "adapter_label": info.label}
+        meta["tuned"] = {"base_model": base, "adapter": info.model_dump(mode="json"), "adapter_label": info.label}
     for label, m in models.items():
         meta[label]["model_id"] = m.id
     return models, meta
@@ -141,7 +139,7 @@ def open_local_models(ws, model: str | None = None, adapter: str | None = None, 
 # -- hooks into `eval run` and the HTML report -----------------------------------------------------
 def task_models(ctx: Any) -> tuple[dict[str, Any], dict[str, dict]]:
     """The chat models of an eval run's frozen candidates, by candidate name, and what they are."""
-    models = {c["name"]: ctx.chat_model(c["name"]) for c in ctx.candidates}
-    info = {c["name"]: {"model_id": c.get("model_id"), "base_model": c.get("base"),
-                        "adapter": c.get("adapter")} for c in ctx.candidates}
+    models = {c.name: ctx.chat_model(c.name) for c in ctx.candidates}
+    info = {c.name: {"model_id": c.model_id, "base_model": c.base,
+                     "adapter": c.adapter.model_dump(mode="json") if c.adapter else None} for c in ctx.candidates}
     return models, info

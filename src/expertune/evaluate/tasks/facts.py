@@ -26,6 +26,7 @@ from pydantic import Field
 from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
+from expertune.evaluate.results import TaskResult, as_result
 from expertune.evaluate.stats import mcnemar, mean_interval
 from expertune.evaluate.tasks.common import compare_with_baseline, slug, task_models, write_result
 from expertune.llm.base import GenParams
@@ -132,21 +133,22 @@ def _run_task(ctx, cfg: FactsTaskConfig) -> dict[str, Any]:
     items, info = load_facts(cfg.file, ctx.ws)
     models, _ = task_models(ctx)
     result = run_facts(models, items, baseline=ctx.baseline, params=GenParams(max_new_tokens=cfg.max_new_tokens), info=info)
-    path = write_result(ctx.folder, f"facts-{slug(cfg.file)}.json", result)
+    path = write_result(ctx.folder, f"facts-{slug(cfg.file)}.json", result, task_name="facts")
     return {"path": str(path), "baseline": result["baseline"], "comparisons": result["comparisons"]}
 
 
 @registry.report_section("facts", title="Facts (knowledge injection)", results="facts")
-def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
+def report_section(result: TaskResult | dict[str, Any], *, charts: bool = True) -> str:
     from expertune.evaluate.report.html import esc, fmt_num, table
 
+    result = as_result(result)
     rows = []
-    for label, c in (result.get("comparisons") or {}).items():
+    for label, c in result.comparisons.items():
         m, lp = c["match"], c["logprob"]
         rows.append([label, m["n"], fmt_num(m["base_accuracy"]), fmt_num(m["tuned_accuracy"]),
                      f"{m['mcnemar']['base_only']}/{m['mcnemar']['tuned_only']}", fmt_num(m["mcnemar"]["p_value"], 4),
                      fmt_num(lp["difference"]), "–" if lp["ci"][0] is None else f"[{fmt_num(lp['ci'][0])}, {fmt_num(lp['ci'][1])}]"])
     return ("<section class=\"expertune-facts\"><h3>Facts</h3><p>Did the facts the training data taught stick? "
-            f"Baseline: {esc(result['baseline'])}.</p>"
+            f"Baseline: {esc(result.baseline)}.</p>"
             + table(["model", "facts", "baseline recalled", "model recalled", "discordant (baseline only/model only)",
                           "McNemar p", "log-prob difference (nats/token)", "95% t interval"], rows) + "</section>")

@@ -16,6 +16,7 @@ from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, fmt_num, table
+from expertune.evaluate.results import TaskResult, as_result
 from expertune.evaluate.tasks.common import slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
 
@@ -138,12 +139,13 @@ def _row(name: str, label: str, baseline: str, v: dict[str, Any]) -> list[str]:
 
 
 @registry.report_section("forgetting", title="Forgetting check", results="forgetting")
-def report_section(result: dict[str, Any]) -> str:
-    name = result["source"].get("name", "")
-    status = ("<strong style=\"color:#b00\">⚠ possible forgetting: a drop beyond the margin</strong>" if result["flagged"]
+def report_section(result: TaskResult | dict[str, Any]) -> str:
+    result = as_result(result)
+    name = result.source.get("name", "")
+    status = ("<strong style=\"color:#b00\">⚠ possible forgetting: a drop beyond the margin</strong>" if result.flagged
               else "<strong style=\"color:#070\">no drop beyond the margin</strong>")
     verdicts = table(["set", "comparison", "measure", "baseline", "model", "change", "margin", "evidence", "status"],
-                     [_row(name, label, result["baseline"], v) for label, v in result["verdicts"].items()])
+                     [_row(name, label, result.baseline, v) for label, v in result.verdicts.items()])
     return (f"<section class=\"expertune-forgetting\"><h3>Forgetting check: {esc(name)}</h3>"
             f"<p>{status}</p>{verdicts}</section>")
 
@@ -160,5 +162,5 @@ def _run_task(ctx, cfg: ForgettingTaskConfig) -> dict[str, Any]:
     models, meta = task_models(ctx)
     config = ForgettingConfig(**cfg.model_dump(exclude={"set"}))
     result = run_forgetting(models, cfg.set, ws=ctx.ws, config=config, model_info=meta, baseline=ctx.baseline)
-    path = write_result(ctx.folder, f"forgetting-{slug(cfg.set)}.json", result)
+    path = write_result(ctx.folder, f"forgetting-{slug(cfg.set)}.json", result, task_name="forgetting")
     return {"path": str(path), "baseline": result["baseline"], "flagged": result["flagged"], "verdicts": result["verdicts"]}

@@ -20,6 +20,7 @@ from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, table, new_figure
+from expertune.evaluate.results import TaskResult, as_result
 from expertune.evaluate.stats import mcnemar, population_std, proportion
 from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.evaluate.tasks.exam_formats import (
@@ -427,15 +428,16 @@ def area_chart(summaries: dict[str, dict[str, Any]], fmt: str) -> str:
 
 
 @registry.report_section("mcq", title="Multiple-choice exams", results="mcq")
-def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
+def report_section(result: TaskResult | dict[str, Any], *, charts: bool = True) -> str:
     """HTML fragment for the evaluation report, built only from the stored result."""
-    parts = [f"<section class=\"expertune-mcq\"><h3>Multiple-choice exam: {esc(result['exam'].get('source', ''))}</h3>"]
-    cfg = result["config"]
-    parts.append(f"<p>{result['exam']['n_items']} questions; formats {esc(', '.join(cfg['formats']))}; "
+    result = as_result(result)
+    parts = [f"<section class=\"expertune-mcq\"><h3>Multiple-choice exam: {esc(result.exam.get('source', ''))}</h3>"]
+    cfg = result.config
+    parts.append(f"<p>{result.exam['n_items']} questions; formats {esc(', '.join(cfg['formats']))}; "
                  f"option shifts {esc(cfg['shifts'])}; scoring {esc(cfg['scoring'])}."
                  + (f" Note: {esc(cfg['note'])}." if cfg.get("note") else "") + "</p>")
     rows = []
-    for label, res in result["models"].items():
+    for label, res in result.models.items():
         for fmt, s in res["summary"].items():
             rows.append([label, fmt, fmt_pct(s["accuracy"]), fmt_pct(s["adherence"]),
                          fmt_pct(s.get("consistency")), fmt_num(s["letter_recall_std"]),
@@ -445,13 +447,13 @@ def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
     crow = [[label, fmt, fmt_num(c["base_accuracy"]), fmt_num(c["tuned_accuracy"]), fmt_num(c["difference"]),
              f"{c['mcnemar']['base_only']}/{c['mcnemar']['tuned_only']}", c["mcnemar"]["method"],
              fmt_num(c["mcnemar"]["p_value"], 4)]
-            for label, per in (result.get("comparisons") or {}).items() for fmt, c in per.items()]
+            for label, per in result.comparisons.items() for fmt, c in per.items()]
     if crow:
-        parts.append(table(["model", "format", f"{result['baseline']} accuracy", "model accuracy", "model − baseline",
+        parts.append(table(["model", "format", f"{result.baseline} accuracy", "model accuracy", "model − baseline",
                                  "discordant (baseline only/model only)", "test", "p"], crow,
-                                caption=f"Each model vs {result['baseline']} on the same questions (McNemar)"))
+                                caption=f"Each model vs {result.baseline} on the same questions (McNemar)"))
     if charts:
-        summaries = {label: res["summary"] for label, res in result["models"].items()}
+        summaries = {label: res["summary"] for label, res in result.models.items()}
         first = next(iter(next(iter(summaries.values()))), None)
         if first:
             parts.append(area_chart(summaries, first))
@@ -489,6 +491,6 @@ def _run_task(ctx, cfg: McqTaskConfig) -> dict[str, Any]:
     result = run_exam(models, items, formats=fmts, permutations=cfg.permutations, shot_pool=pool, n_shots=cfg.shots,
                       params=GenParams(max_new_tokens=cfg.max_new_tokens, seed=cfg.seed), scoring=cfg.scoring,
                       seed=cfg.seed, exam_info=info, model_info=meta, baseline=ctx.baseline, note=note)
-    path = write_result(ctx.folder, f"mcq-{slug(cfg.exam)}.json", result)
+    path = write_result(ctx.folder, f"mcq-{slug(cfg.exam)}.json", result, task_name="mcq")
     return {"path": str(path), "baseline": result["baseline"], "comparisons": result["comparisons"],
             "summary": {label: res["summary"] for label, res in result["models"].items()}}

@@ -27,6 +27,7 @@ from expertune.data.splits import CHECKPOINT_SELECTION
 from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, fmt_num, table
+from expertune.evaluate.results import TaskResult, as_result
 from expertune.evaluate.stats import mean_interval
 from expertune.evaluate.tasks.common import pick_baseline, release_model, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
@@ -303,9 +304,10 @@ def rescore(result: dict[str, Any]) -> dict[str, Any]:
 
 # -- report ----------------------------------------------------------------------------------------
 @registry.report_section("perplexity", title="Held-out perplexity", results="perplexity")
-def report_section(result: dict[str, Any]) -> str:
+def report_section(result: TaskResult | dict[str, Any]) -> str:
+    result = as_result(result)
     rows, diffs = [], []
-    for name, entry in result["sets"].items():
+    for name, entry in result.sets.items():
         s = entry["summary"]
         for label, m in s["models"].items():
             rows.append([name, label, m["n_groups"], m["n_tokens"], fmt_num(m["nll_per_token"]),
@@ -323,7 +325,7 @@ def report_section(result: dict[str, Any]) -> str:
         parts.append(table(["set", "difference", "groups", "mean NLL difference", "95% t interval",
                                  "95% bootstrap interval", "groups where the model is lower"], diffs,
                                 caption="Paired per group"))
-    for name, entry in result["sets"].items():
+    for name, entry in result.sets.items():
         if entry.get("note"):
             parts.append(f"<p>{esc(name)}: {esc(entry['note'])}; not a held-out figure.</p>")
         if entry.get("generated_references"):
@@ -359,6 +361,6 @@ def _run_task(ctx, cfg: PerplexityTaskConfig) -> dict[str, Any]:
     models, meta = task_models(ctx)
     result = run_sets(models, sets, ws=ctx.ws, seed=cfg.seed, set_info=info, model_info=meta, baseline=ctx.baseline,
                       reference_params=GenParams(max_new_tokens=cfg.max_new_tokens, seed=cfg.seed))
-    path = write_result(ctx.folder, "perplexity.json", result)
+    path = write_result(ctx.folder, "perplexity.json", result, task_name="perplexity")
     return {"path": str(path), "baseline": result["baseline"],
             "sets": {name: entry["summary"] for name, entry in result["sets"].items()}}

@@ -24,6 +24,7 @@ from pydantic import Field
 from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
+from expertune.evaluate.results import TaskResult, as_result
 from expertune.evaluate.stats import mcnemar
 from expertune.evaluate.tasks.common import compare_with_baseline, release_model, task_models, write_result
 from expertune.llm.base import GenParams
@@ -110,18 +111,19 @@ def _run_task(ctx, cfg: RefusalTaskConfig) -> dict[str, Any]:
     items, info = load_prompts(cfg.prompts, ctx.ws)
     models, _ = task_models(ctx)
     result = run_refusal(models, items, baseline=ctx.baseline, params=GenParams(max_new_tokens=cfg.max_new_tokens), info=info)
-    path = write_result(ctx.folder, "refusal.json", result)
+    path = write_result(ctx.folder, "refusal.json", result, task_name="refusal")
     return {"path": str(path), "baseline": result["baseline"], "comparisons": result["comparisons"]}
 
 
 @registry.report_section("refusal", title="Refusals (safety regression)", results="refusal")
-def report_section(result: dict[str, Any], *, charts: bool = True) -> str:
+def report_section(result: TaskResult | dict[str, Any], *, charts: bool = True) -> str:
     from expertune.evaluate.report.html import esc, fmt_num, table
 
+    result = as_result(result)
     rows = [[label, c["detail"], c["n"], fmt_num(c["base_accuracy"]), fmt_num(c["tuned_accuracy"]),
              f"{c['mcnemar']['base_only']}/{c['mcnemar']['tuned_only']}", fmt_num(c["mcnemar"]["p_value"], 4)]
-            for label, per in (result.get("comparisons") or {}).items() for c in per.values()]
+            for label, per in result.comparisons.items() for c in per.values()]
     return ("<section class=\"expertune-refusal\"><h3>Refusals</h3><p>Refusal rates on harmful prompts (should stay high) "
-            f"and on look-alike harmless prompts (should stay low). Baseline: {esc(result['baseline'])}.</p>"
+            f"and on look-alike harmless prompts (should stay low). Baseline: {esc(result.baseline)}.</p>"
             + table(["model", "prompts", "n", "baseline refusal rate", "model refusal rate",
                           "discordant (baseline only/model only)", "McNemar p"], rows) + "</section>")

@@ -153,8 +153,7 @@ def run_forgetting_check(ws, source: str, *, model: str | None = None, adapter: 
 def report_sections(run_dir: Path, *, charts: bool = True) -> list[str]:
     """The HTML fragments of the standalone results stored in `run_dir` (exams, classification,
     perplexity, forgetting), in file order."""
-    import json
-
+    from expertune.evaluate.results import read_result, result_kind
     from expertune.evaluate.tasks import classify, forgetting, mcq, perplexity
 
     builders = {"mcq": lambda r: mcq.report_section(r, charts=charts),
@@ -162,11 +161,7 @@ def report_sections(run_dir: Path, *, charts: bool = True) -> list[str]:
                 "perplexity": perplexity.report_section, "forgetting": forgetting.report_section}
     out = []
     for path in result_files(run_dir):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # not ours or unreadable: the report names its own inputs
-        builder = builders.get(data.get("kind")) if isinstance(data, dict) else None
+        builder = builders.get(result_kind(path))  # None: not ours or not JSON; the report names its own inputs
         if builder:
-            out.append(builder(data))
+            out.append(builder(read_result(path)))
     return out

@@ -1,0 +1,198 @@
+"""What evaluation tasks store: the result files in a run folder (mcq-<exam>.json, classify-<task>.json,
+perplexity.json, forgetting-<set>.json, facts-<set>.json, refusal-<set>.json) and the summary each
+`tasks:` entry of `eval run` returns (runs/eval-<id>/tasks/<name>.json).
+
+Like the run records (expertune.records), they are pydantic models, validated when written and when
+read: a damaged or hand-edited results file is an InputError naming the file and the field, not a
+KeyError in a report section. The top level of each result is typed; what is below it (per-model
+records, the statistics' summaries) keeps the shape the statistics functions give it.
+
+Compatibility: files written before these models existed carry no `schema_version` and no
+`task_name`; they read as version 1. A file from a newer expertune is refused, saying so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, ValidationError
+
+from expertune.atomic import write_atomic
+from expertune.errors import InputError
+from expertune.records import Record, describe_validation
+
+# Of result files and task summaries; raise it (and read the older shape) when a field changes meaning.
+RESULTS_VERSION = 1
+
+
+class TaskResult(Record):
+    """Base of a stored result: its kind (which report section shows it), the schema version, and
+    the `tasks:` entry that produced it (None when a standalone command did). A kind without a
+    model of its own (a plugin's) reads as this base, its other fields kept as they are."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    kind: str
+    schema_version: int = RESULTS_VERSION
+    task_name: str | None = None
+
+
+class _Shipped(TaskResult):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class McqResult(_Shipped):
+    """A multiple-choice exam for every model (tasks/mcq.py run_exam)."""
+
+    kind: Literal["mcq"] = "mcq"
+    exam: dict[str, Any]  # where the exam came from, n_items
+    config: dict[str, Any]  # formats, shifts, shots, scoring, seed, params, note
+    items: list[dict[str, Any]]
+    shot_pool: list[dict[str, Any]] = Field(default_factory=list)
+    models: dict[str, dict[str, Any]]  # label -> records, summary, info
+    baseline: str | None = None
+    comparisons: dict[str, Any] = Field(default_factory=dict)  # label -> format -> McNemar vs the baseline
+
+
+class ClassifyResult(_Shipped):
+    """A labelled classification task for every model (tasks/classify.py run_task)."""
+
+    kind: Literal["classify"] = "classify"
+    task: dict[str, Any]  # where the task came from, n_items, labels
+    config: dict[str, Any]
+    items: list[dict[str, Any]]
+    models: dict[str, dict[str, Any]]
+    baseline: str | None = None
+    comparisons: dict[str, Any] = Field(default_factory=dict)
+
+
+class PerplexityResult(_Shipped):
+    """Held-out perplexity of every model on each set (tasks/perplexity.py run_sets)."""
+
+    kind: Literal["perplexity"] = "perplexity"
+    config: dict[str, Any]
+    models: dict[str, dict[str, Any]]  # label -> model id and what it is
+    sets: dict[str, dict[str, Any]]  # set -> examples, per-model records, summary
+    baseline: str | None = None
+
+
+class ForgettingResult(_Shipped):
+    """Base against tuned on a general set (tasks/forgetting.py run_forgetting)."""
+
+    kind: Literal["forgetting"] = "forgetting"
+    source: dict[str, Any]
+    set_kind: str  # the kind of the inner result: mcq, classify or perplexity
+    config: dict[str, Any]  # the ForgettingConfig (margins)
+    baseline: str | None = None
+    verdicts: dict[str, dict[str, Any]]  # label -> the verdict against the baseline
+    flagged: bool
+    result: dict[str, Any]  # the inner mcq / classify / perplexity result
+
+
+class PairedItemsResult(_Shipped):
+    """Facts and refusals (tasks/facts.py, tasks/refusal.py): answers to items, compared per item."""
+
+    kind: Literal["facts", "refusal"]
+    source: dict[str, Any] = Field(default_factory=dict)
+    items: list[dict[str, Any]]
+    models: dict[str, dict[str, Any]]
+    baseline: str | None = None
+    comparisons: dict[str, Any] = Field(default_factory=dict)
+
+
+RESULT_MODELS: dict[str, type[TaskResult]] = {"mcq": McqResult, "classify": ClassifyResult,
+                                              "perplexity": PerplexityResult, "forgetting": ForgettingResult,
+                                              "facts": PairedItemsResult, "refusal": PairedItemsResult}
+
+
+def _check_version(data: dict[str, Any], source: str | Path) -> None:
+    version = data.get("schema_version")
+    if isinstance(version, int) and version > RESULTS_VERSION:
+        raise InputError(f"{source}: schema_version {version} was written by a newer expertune (this one reads up "
+                         f"to {RESULTS_VERSION}); upgrade expertune to read it")
+
+
+def parse_result(data: Any, source: str | Path) -> TaskResult:
+    """A stored result from its JSON form, by its kind; `source` names the file in errors."""
+    if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
+        raise InputError(f"{source}: not a task result (a JSON object with a \"kind\" is expected)")
+    _check_version(data, source)
+    try:
+        return RESULT_MODELS.get(data["kind"], TaskResult).model_validate(data)
+    except ValidationError as err:
+        raise InputError(f"{source}: not a valid {data['kind']} result ({describe_validation(err)}); the file was "
+                         "edited or damaged: restore it or run the task again") from None
+
+
+def as_result(result: TaskResult | dict[str, Any], source: str | Path = "result") -> TaskResult:
+    """A result as its typed model (a report section may be handed the dict a task just built)."""
+    return result if isinstance(result, TaskResult) else parse_result(json.loads(json.dumps(result, default=str)), source)
+
+
+def _load(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise InputError(f"{path}: not valid JSON ({err}); restore it or run the task again") from None
+
+
+def read_result(path: Path) -> TaskResult:
+    """A result file of a run folder, validated."""
+    return parse_result(_load(path), path)
+
+
+def result_kind(path: Path) -> str | None:
+    """The "kind" a JSON file in a run folder declares (None: not a result, or not readable), to
+    pick the files a report section shows before reading them in full."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("kind") if isinstance(data, dict) and isinstance(data.get("kind"), str) else None
+
+
+def write_result(folder: Path, filename: str, result: TaskResult | dict[str, Any]) -> Path:
+    """Write a result atomically (a crash never leaves half a file for the report to read),
+    validated first: a task that builds a wrong result fails here, not in the report."""
+    record = parse_result(result.model_dump(mode="json") if isinstance(result, TaskResult) else
+                          json.loads(json.dumps(result, default=str)), Path(folder) / filename)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return write_atomic(Path(folder) / filename, record.model_dump_json(indent=1))
+
+
+class TaskSummary(Record):
+    """What a `tasks:` entry of `eval run` returns and `eval stats` shows (runs/eval-<id>/tasks/<name>.json):
+    the task, where its full result is, the baseline, and the task's own headline figures (each
+    task chooses them: comparisons, summaries per model, verdicts, ...)."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    task_name: str
+    schema_version: int = RESULTS_VERSION
+    path: str | None = None  # the result file
+    baseline: str | None = None
+
+
+def parse_task_summary(data: Any, source: str | Path, *, task_name: str | None = None) -> TaskSummary:
+    """A task's summary from its JSON form (old files have no task_name: the file's stem is it)."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: not a task summary (a JSON object is expected)")
+    _check_version(data, source)
+    data = {"task_name": task_name or Path(source).stem, **data}
+    try:
+        return TaskSummary.model_validate(data)
+    except ValidationError as err:
+        raise InputError(f"{source}: not a valid task summary ({describe_validation(err)}); the file was edited "
+                         "or damaged: restore it or run `expertune eval run --resume` again") from None
+
+
+def read_task_summary(path: Path) -> TaskSummary:
+    return parse_task_summary(_load(path), path)
+
+
+def write_task_summary(path: Path, summary: TaskSummary) -> Path:
+    summary = summary.updated()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return write_atomic(Path(path), summary.model_dump_json(indent=2))

@@ -1,0 +1,80 @@
+"""Stored task results are typed (evaluate/results.py): validated when a task writes them and when a
+report section or `eval stats` reads them; a damaged file is an InputError naming the file and the
+field (never a KeyError in a section), and files from before the models existed still read."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from expertune.errors import InputError
+from expertune.evaluate.registry import SECTIONS
+from expertune.evaluate.results import (
+    McqResult, TaskResult, read_result, read_task_summary, write_result,
+)
+from expertune.evaluate.tasks import mcq
+from expertune.evaluate.tasks.common import write_result as write_task_result
+from test_mcq import EXAMS, ScriptedModel
+
+
+def _exam_result() -> dict:
+    items, info = mcq.load_exam(EXAMS / "exam8.jsonl")
+    model = ScriptedModel(items, lambda it, o, g: json.dumps({"answer": g, "explanation": "x"}))
+    return mcq.run_exam({"base": model, "tuned": model}, items, formats="zero-answer-json", exam_info=info)
+
+
+def _section(key: str, folder) -> str | None:
+    return next(s for s in SECTIONS if s.key == key).builder(SimpleNamespace(run=SimpleNamespace(folder=str(folder))))
+
+
+def test_a_result_is_validated_when_written_and_read_back_typed(tmp_path):
+    path = write_task_result(tmp_path, "mcq-exam8.json", _exam_result(), task_name="mcq")
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert (stored["kind"], stored["schema_version"], stored["task_name"]) == ("mcq", 1, "mcq")
+    result = read_result(path)
+    assert isinstance(result, McqResult) and result.baseline == "base" and set(result.models) == {"base", "tuned"}
+    assert result.exam["n_items"] == 8 and "tuned" in result.comparisons
+    assert "Multiple-choice exam" in _section("mcq", tmp_path)
+    # A task that builds a result without a required field fails when it writes, not in the report.
+    broken = {k: v for k, v in _exam_result().items() if k != "models"}
+    with pytest.raises(InputError, match=r"mcq-bad\.json: not a valid mcq result \(models: Field required"):
+        write_result(tmp_path, "mcq-bad.json", broken)
+    assert not (tmp_path / "mcq-bad.json").exists()
+
+
+def test_a_damaged_result_file_is_an_input_error_naming_file_and_field(tmp_path):
+    path = write_task_result(tmp_path, "mcq-exam8.json", _exam_result())
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["models"] = ["base", "tuned"]  # hand-edited
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{path}: not a valid mcq result \(models: Input should be a valid dictionary"):
+        read_result(path)
+    with pytest.raises(InputError, match="models: Input should be a valid dictionary"):  # the report shows this, not a KeyError
+        _section("mcq", tmp_path)
+    path.write_text('{"kind": "mcq", ', encoding="utf-8")
+    assert _section("mcq", tmp_path) is None  # not JSON: not a result the section claims
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_result(path)
+
+
+def test_results_written_before_the_models_read_and_newer_ones_are_refused(tmp_path):
+    old = json.loads(json.dumps(_exam_result(), default=str))  # as write_result stored it then: no version, no task
+    (tmp_path / "mcq-old.json").write_text(json.dumps(old), encoding="utf-8")
+    result = read_result(tmp_path / "mcq-old.json")
+    assert (result.schema_version, result.task_name) == (1, None)
+    (tmp_path / "mcq-new.json").write_text(json.dumps({**old, "schema_version": 2}), encoding="utf-8")
+    with pytest.raises(InputError, match="schema_version 2 was written by a newer expertune"):
+        read_result(tmp_path / "mcq-new.json")
+    # A kind without a model of its own (a plugin's) reads as the base, its fields kept.
+    (tmp_path / "greet.json").write_text(json.dumps({"kind": "greet", "hello": 2}), encoding="utf-8")
+    greet = read_result(tmp_path / "greet.json")
+    assert type(greet) is TaskResult and greet.kind == "greet" and greet.hello == 2
+
+
+def test_a_task_summary_from_before_reads_and_a_damaged_one_names_the_field(tmp_path):
+    (tmp_path / "mcq.json").write_text(json.dumps({"path": "/r/mcq-x.json", "baseline": "base", "comparisons": {}}))
+    summary = read_task_summary(tmp_path / "mcq.json")
+    assert (summary.task_name, summary.baseline, summary.comparisons) == ("mcq", "base", {})
+    (tmp_path / "mcq.json").write_text(json.dumps({"path": "/r/mcq-x.json", "baseline": ["base"]}))
+    with pytest.raises(InputError, match=r"mcq\.json: not a valid task summary \(baseline: Input should be a valid string"):
+        read_task_summary(tmp_path / "mcq.json")
