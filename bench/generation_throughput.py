@@ -55,7 +55,8 @@ def main() -> None:
     convs = prompts(args.prompts)
     harness = LocalChatModel(MODEL, batch_size=args.batch_size)
     model, tok = harness.model, harness.tokenizer  # loaded once, shared by both runs
-    prompt_tokens = [len(tok(harness.render(c), add_special_tokens=False)["input_ids"]) for c in convs]
+    prompt_ids = [harness.render(c).input_ids for c in convs]  # the one renderer, as generation uses
+    prompt_tokens = [len(ids) for ids in prompt_ids]
     print(f"model {MODEL} · {len(convs)} prompts ({min(prompt_tokens)}-{max(prompt_tokens)} prompt tokens) · "
           f"{args.tokens} new tokens each · greedy · torch {torch.__version__}, {threads} threads", flush=True)
 
@@ -73,15 +74,15 @@ def main() -> None:
 
     started = time.perf_counter()
     hf_tokens = 0
-    for conv in convs:
-        ids = tok(harness.render(conv), add_special_tokens=False, return_tensors="pt")
+    for ids in prompt_ids:
+        ids = {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}
         out = model.generate(**ids, max_new_tokens=args.tokens, min_new_tokens=args.tokens, do_sample=False,
                              pad_token_id=tok.pad_token_id)
         hf_tokens += out.shape[1] - ids["input_ids"].shape[1]
     hf_seconds = time.perf_counter() - started
     hf_rate = hf_tokens / hf_seconds
     print(f"Hugging Face generate, one prompt at a time: {hf_tokens} tokens in {hf_seconds:.1f} s = {hf_rate:.1f} tokens/s")
-    print(f"speed-up: {harness_rate / hf_rate:.1f}x (target >= 5x)")
+    print(f"speed-up: {harness_rate / hf_rate:.1f}x (target >= 10x)")
 
 
 if __name__ == "__main__":

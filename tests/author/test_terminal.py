@@ -134,6 +134,7 @@ def check_store(ws, directed, take):
 
 
 @pytest.mark.integration
+@pytest.mark.slow  # ~80 s in the suite; the session drives a real terminal, then trains
 def test_pty_session_on_builtin_model_then_trains(ws, tmp_path):
     child = spawn(ws, "--topic", "Contracts", "--system", "You are a contract-law tutor.", "--max-tokens", "24",
                   timeout=300)

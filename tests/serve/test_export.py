@@ -18,6 +18,7 @@ def ws(tmp_path_factory):
     return workspace_with_adapters(tmp_path_factory.mktemp("export"))
 
 
+@pytest.mark.slow  # ~75 s in the suite: converts, writes and reloads a whole GGUF model
 def test_gguf_export_loads_back_with_the_same_greedy_answers(ws, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
