@@ -104,7 +104,7 @@ def test_an_entry_point_plugin_adds_a_judge_kind(ws, tmp_path, monkeypatch, clea
     judged = result["judging"]["judges"]["plug"]
     assert judged["judged"] > 0 and judged["failed"] == 0
     # prompts 0, 1 carry the marker in tuned's answer, prompt 2 in base's, prompt 3 is identical
-    overall = result["summary"]["pairs"][0]["judges"]["plug"]["overall"]
+    overall = result["summary"].pairs[0].judges["plug"]["overall"]
     assert overall["n"] > 0 and overall["win_rate"] > 0.5
 
 
