@@ -74,3 +74,26 @@ def test_a_pair_counts_all_its_judges_when_it_predates_reliability():
     pair = {"candidate": "tuned", "baseline": "base", "judges": {"a": {}, "b": {}}, "pooled": {}, "agreement": {}}
     summary = RunSummary.model_validate({**summary.model_dump(), "pairs": [pair]})
     assert summary.pairs[0].counted_judges == ["a", "b"]
+
+
+def test_runs_are_listed_as_typed_rows_even_with_a_damaged_lineage(ws, tmp_path):
+    from pairwise_helpers import eval_config, make_workspace, register_scripts
+
+    from expertune.evaluate.config import EvalConfig
+    from expertune.evaluate.runs import EvalRunRow, create_run, get_run, list_runs
+    from expertune.store.eval_models import EvalRun
+
+    make_workspace(ws, tmp_path, in_domain=3, out_domain=0)
+    register_scripts()
+    judges = [{"name": "marker", "type": "scripted", "script": "prefers_marker"}]
+    config = EvalConfig.model_validate(eval_config("http://127.0.0.1:9/v1", judges, out_domain=False, name="listed"))
+    first, second = create_run(ws, config), create_run(ws, config)
+    with ws.session() as session:  # a hand-edited lineage: get_run refuses it, the list still shows the run
+        run = session.get(EvalRun, second.id)
+        run.lineage = {**run.lineage, "grid": "broken"}
+    with pytest.raises(InputError, match="lineage.grid"):
+        get_run(ws, second.id)
+    rows = list_runs(ws)
+    assert all(isinstance(r, EvalRunRow) for r in rows) and [r.id for r in rows] == [first.id, second.id]
+    assert rows[0].name == "listed" and rows[0].candidates == ["base", "tuned"] and rows[0].judges == ["marker"]
+    assert rows[0].prompts == 3 and rows[0].status == first.status and rows[0].folder == first.folder

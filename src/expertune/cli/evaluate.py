@@ -224,8 +224,8 @@ def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     def render(rows):
         t = Table("run", "name", "status", "candidates", "judges", "prompts", "created")
         for r in rows:
-            t.add_row(f"eval-{r['id']}", r["name"] or "", r["status"], ", ".join(r["candidates"]),
-                      ", ".join(r["judges"]), str(r["prompts"]), r["created_at"][:19])
+            t.add_row(f"eval-{r.id}", r.name or "", r.status, ", ".join(r.candidates),
+                      ", ".join(r.judges), str(r.prompts), r.created_at[:19])
         console.print(t)
 
     emit(list_runs(workspace(ctx)), as_json, render)
