@@ -196,9 +196,7 @@ def test_html_inline_elements_stay_inside_their_paragraph(ws):
 
 # --- the CLI ---------------------------------------------------------------------------------
 
-# Until cli/app.py registers these commands, run the app with them registered (as app.py will).
-_CLI = ("import sys; from expertune.cli import app as a, documents as d; "
-        "'docs' in [g.name for g in a.app.registered_groups] or d.register(a.app); sys.argv[0] = 'expertune'; a.main()")
+_CLI = "import sys; from expertune.cli import app as a; sys.argv[0] = 'expertune'; a.main()"
 
 
 def cli(*args, cwd=None):

@@ -121,8 +121,7 @@ def test_checker_accounts_for_every_part_exactly_once(text):
 
 # --- the CLI ---------------------------------------------------------------------------------
 
-_CLI = ("import sys; from expertune.cli import app as a, documents as d; "
-        "'templates' in [g.name for g in a.app.registered_groups] or d.register(a.app); sys.argv[0] = 'expertune'; a.main()")
+_CLI = "import sys; from expertune.cli import app as a; sys.argv[0] = 'expertune'; a.main()"
 
 
 def cli(*args, cwd=None):

@@ -1,7 +1,7 @@
 import pytest
 from sqlalchemy import inspect
 
-from expertune.store.db import current_revision, head_revision, make_engine, upgrade
+from expertune.store.db import HEAD_REVISION, current_revision, head_revision, make_engine, upgrade
 from expertune.store.tables import Base
 
 
@@ -25,6 +25,29 @@ def test_migrated_schema_matches_the_models(store_url):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_known_head_is_alembics_head():
+    """Opening a store skips Alembic when the stored revision is HEAD_REVISION: a new migration
+    must move it too, or stores would stay on the old schema."""
+    assert HEAD_REVISION == head_revision()
+
+
+def test_a_store_one_migration_behind_is_upgraded(store_url):
+    """The revision check done without Alembic sends an older store to Alembic's upgrade."""
+    from alembic import command
+
+    from expertune.store.db import alembic_config
+
+    engine = make_engine(store_url)
+    upgrade(engine)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "-1")
+    assert current_revision(engine) not in (None, HEAD_REVISION)
+    upgrade(engine)
+    assert current_revision(engine) == HEAD_REVISION
 
 
 def test_upgrade_is_idempotent(store_url):

@@ -3,14 +3,6 @@
 import pytest
 
 from expertune.cli import app as cli_app
-from expertune.cli import studio
-
-
-@pytest.fixture(autouse=True)
-def registered():
-    # cli/app.py registers the command (`studio.register(app)`); register it here if not yet merged.
-    if not any(c.name == "studio" for c in cli_app.app.registered_commands):
-        studio.register(cli_app.app)
 
 
 def test_public_bind_without_token_exits_2_with_the_fix(ws, capsys):

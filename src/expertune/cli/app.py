@@ -3,24 +3,90 @@
 `main` is the one way in: it quiets the libraries' own warnings and prints every `ExpertuneError`
 as one line (as text, never markup) with exit code 2, so a user never sees a traceback for a
 mistake they can fix.
+
+Start-up is part of the interface (`expertune --help` and quick commands like `stats` answer in a
+fraction of a second): a command's module is imported only when that command runs or lists its
+help, and the modules import their libraries inside the handlers (tests/cli/test_startup_imports.py).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Optional, Sequence
 
 import typer
 from rich.text import Text
+from typer.core import TyperGroup
 
-from expertune.cli import author, curate, data, db, documents, evalsets, evaluate, human, records, serve, studio, train
 from expertune.cli.common import err_console
 from expertune.errors import ExpertuneError
 from expertune.quiet import quiet_warnings
 
+# Every command, in the order `expertune --help` lists them, and the module of expertune.cli
+# whose register(app) adds it. A command's module is imported, and its commands built, only when
+# it is run or its help is shown: `expertune stats` does not load the other modules nor turn their
+# sixty-odd commands into click commands; `expertune --help` builds them all to list them.
+# tests/cli/test_lazy_commands.py checks this table against what the modules register.
+COMMAND_MODULES: dict[str, str] = {
+    "init": "data", "import": "data", "split": "data", "export": "data", "snapshot": "data",
+    "versions": "data", "stats": "data",
+    "check": "curate", "redact": "curate", "datacard": "curate",
+    "report": "evaluate",
+    "backup": "db", "restore": "db", "purge": "db",
+    "serve": "serve",
+    "studio": "studio",
+    "response": "records",
+    "evalsets": "evalsets",
+    "models": "train", "train": "train", "adapters": "train",
+    "fix": "curate",
+    "eval": "evaluate",
+    "docs": "documents", "templates": "documents",
+    "author": "author",
+    "db": "db",
+}
+
+
+@cache
+def module_commands(module: str) -> dict[str, typer.core.TyperCommand]:
+    """The click commands a module of expertune.cli registers, built once per process."""
+    commands = typer.Typer()
+    # An import statement's machinery (`python -X importtime` reports it; importlib.import_module's it does not)
+    __import__(f"expertune.cli.{module}", fromlist=["register"]).register(commands)
+    return typer.main.get_group(commands).commands
+
+
+class LazyCommands(Mapping):
+    """The root's commands by name (in COMMAND_MODULES' order), each built on first look-up."""
+
+    def __getitem__(self, name: str):
+        if name not in COMMAND_MODULES:
+            raise KeyError(name)
+        return module_commands(COMMAND_MODULES[name])[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMAND_MODULES)
+
+    def __len__(self) -> int:
+        return len(COMMAND_MODULES)
+
+
+class LazyGroup(TyperGroup):
+    def __init__(self, *, commands=None, **kwargs) -> None:
+        if commands:  # one way to add a command: it would otherwise be silently replaced
+            raise TypeError(f"commands {sorted(commands)} added to the root directly; list them in COMMAND_MODULES")
+        super().__init__(**kwargs)
+        self.commands = LazyCommands()
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)  # the names, without building every command as TyperGroup's would
+
+
 app = typer.Typer(
     name="expertune",
     help="Turn a domain expert's knowledge into a specialised small LLM, and prove it helped.",
+    cls=LazyGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -34,20 +100,6 @@ def _global(
     ),
 ) -> None:
     ctx.obj = {"workspace": workspace}
-
-
-data.register(app)
-records.register(app)
-evalsets.register(app)
-train.register(app)
-curate.register(app)
-evaluate.register(app)
-human.register(evaluate.eval_app)
-documents.register(app)
-author.register(app)
-db.register(app)
-serve.register(app)
-studio.register(app)
 
 
 def print_error(message: str) -> None:

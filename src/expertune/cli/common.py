@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
 if TYPE_CHECKING:
@@ -51,6 +50,8 @@ def workspace(ctx: typer.Context) -> Workspace:
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     """`data` as JSON (a record: its JSON form, the keys of its file) or through `render`."""
     if as_json:
+        from pydantic import BaseModel  # loaded by then anyway (typer checks arguments with it); not for --help
+
         if isinstance(data, BaseModel):
             data = data.model_dump(mode="json")
         elif isinstance(data, list):

@@ -377,6 +377,7 @@ def _print_stats(s: RunSummary) -> None:
 def register(app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")
     app.command("report")(report)
-    from expertune.cli import exams
+    from expertune.cli import exams, human
 
     exams.register(eval_app)
+    human.register(eval_app)

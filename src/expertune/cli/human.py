@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from typing import Optional
 
-import click
 import typer
 from rich.panel import Panel
 from rich.text import Text
@@ -67,7 +66,7 @@ def human(
 def _key(prompt: str) -> str:
     console.print(Text(prompt, style="bold cyan"))
     try:
-        return click.getchar().lower()
+        return typer.getchar().lower()
     except (KeyboardInterrupt, EOFError):
         return "q"
 

@@ -18,20 +18,25 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from expertune.errors import ConfigError, ExpertuneError, StoreBusy
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration's revision. Opening a store compares the stored revision with it, so a
+# command on an up-to-date store never imports Alembic (a tenth of a second of start-up, with
+# Mako and Pygments behind it). tests/store/test_migrations.py checks it is Alembic's head.
+HEAD_REVISION = "0005"
+# Alembic's default version table, which store/migrations/env.py keeps.
+VERSION_TABLE = "alembic_version"
 # Execution option of a connection whose transactions only read.
 READ_ONLY = "expertune_read_only"
 # A writer waiting longer than this tells the user why it is not moving.
@@ -160,24 +165,45 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 
 def head_revision() -> str:
+    """The newest migration's revision, as Alembic reads it from store/migrations."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _at_head(engine: Engine) -> bool:
+    """Whether the store's one stored revision is HEAD_REVISION, read without Alembic.
+
+    Anything else (no version table, no row, several rows, an older revision) is False and
+    left to Alembic, which knows what to make of it."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        if not inspect(conn).has_table(VERSION_TABLE):
+            return False
+        stored = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return stored == [HEAD_REVISION]
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration; a no-op when already there."""
-    if current_revision(engine) == head_revision():
+    if _at_head(engine) or current_revision(engine) == head_revision():
         return
+    from alembic import command
+
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -130,10 +130,32 @@ def load_base(model_path: str, recipe: Recipe, plan: DevicePlan):
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
-    elif plan.device == "cuda" and plan.precision in ("bf16", "fp16") and recipe.method == "lora":
-        # Frozen base weights in half precision on a GPU; LoRA weights stay fp32 under autocast.
+    elif plan.precision in ("bf16", "fp16") and recipe.method == "lora":
+        # Frozen base weights in half precision (a GPU, or a CPU with native bf16); PEFT keeps the LoRA
+        # weights in fp32 under autocast. On a CPU this halves the model's memory and saves autocast
+        # re-casting every frozen weight on every forward (it caches casts of trainable leaves only).
         kwargs["dtype"] = torch.bfloat16 if plan.precision == "bf16" else torch.float16
     return AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+
+
+# Rows of the LM-head tile in TRL's fused log-prob kernel. TRL scores 4,096 positions per tile;
+# on a CPU its fallback folds each tile with torch ops, whose fp32 temporaries then take ~0.4 GB
+# each (4,096 x 32,768 vocabulary columns): most of the transient memory of a batch of 4 x 768.
+# 512 rows keep them at ~64 MB, measured at the same speed (the projection is still a large matmul).
+CPU_LOGPROB_TILE_ROWS = 512
+
+
+def fit_logprob_tiles(plan: DevicePlan) -> None:
+    """Smaller LM-head tiles on a CPU (see CPU_LOGPROB_TILE_ROWS); GPUs keep TRL's Triton tiles."""
+    if plan.device != "cpu":
+        return
+    try:
+        from trl.kernels import chunked_logprob
+    except ImportError:  # a TRL without the fused head: nothing to fit
+        return
+    if not hasattr(chunked_logprob, "TOKEN_CHUNK_SIZE"):  # TRL moved it: train as TRL decides
+        return
+    chunked_logprob.TOKEN_CHUNK_SIZE = min(chunked_logprob.TOKEN_CHUNK_SIZE, CPU_LOGPROB_TILE_ROWS)
 
 
 def build_trainer(recipe: Recipe, plan: DevicePlan, model_path: str, examples: dict[str, list[dict]],
@@ -144,6 +166,7 @@ def build_trainer(recipe: Recipe, plan: DevicePlan, model_path: str, examples: d
     tokenizer = training_tokenizer(model_path)
     policy = SystemPolicy.from_recipe(recipe)
     model = load_base(model_path, recipe, plan)
+    fit_logprob_tiles(plan)
     lora = peft_config(recipe, model.config.model_type, linear_module_names(model))
     train_ds = Dataset.from_list(tokenise(examples["train"], tokenizer, policy))
     eval_ds = Dataset.from_list(tokenise(examples["val"], tokenizer, policy)) if examples.get("val") else None
