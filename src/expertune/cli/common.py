@@ -63,6 +63,8 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
 
 def _json_default(value: Any) -> Any:
     """A record inside a result (`eval run`'s summary, the report's) as its JSON form; anything else as text."""
+    from pydantic import BaseModel  # only when printing JSON (see emit)
+
     return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
 
 
