@@ -124,3 +124,20 @@ def marker_reply(body: dict[str, Any]) -> str:
     answers = judge_answers(body)
     has = [label for label, text in answers.items() if MARKER in text]
     return verdict_json(has[0] if len(has) == 1 else "tie", "marker", labels=tuple(answers))
+
+
+def constructed_summary(tasks: dict, candidates=("base", "tuned"), baseline: str = "base"):
+    """A valid RunSummary of a run without pairwise judging whose tasks report `tasks` (each a
+    task summary's JSON form), for the evidence lines of constructed results."""
+    from expertune.evaluate.summary import parse_run_summary
+
+    url = "http://127.0.0.1:9/v1"
+    lineage = {"created_at": "2026-01-01T00:00:00", "expertune_version": "test", "baseline": baseline,
+               "candidates": [{"name": c, "type": "openai", "model_id": f"openai:{c}", "base": c,
+                               "endpoint": {"base_url": url, "model": c}} for c in candidates],
+               "grid": {}, "rubric_hash": "0" * 64}
+    return parse_run_summary({"run": {"id": 1, "status": "done", "folder": "/nowhere", "created_at": "2026-01-01T00:00:00"},
+                              "lineage": lineage, "labels": ["A", "B"],
+                              "counts": {"prompts": 0, "items": 0, "missing_answers": 0, "identical_answers": 0,
+                                         "flagged_planted_verdict": 0},
+                              "tasks": tasks}, "constructed summary")

@@ -34,20 +34,20 @@ def test_base_vs_tiny_adapter_with_a_local_judge(ws, tmp_path):
     gen = result["generation"]
     assert gen["generated"] == 6 and gen["errors"] == 0
     summary = result["summary"]
-    tuned = summary["lineage"]["candidates"][1]
-    assert tuned["adapter"]["name"] == "tiny" and tuned["adapter"]["sha256"] == info.sha256
-    assert tuned["adapter"]["recipe"] == {"method": "lora", "r": 4}
-    assert tuned["model_id"].endswith("+lora:" + info.sha256)
-    pair = summary["pairs"][0]
-    smol = pair["judges"]["smol"]
-    identical = summary["counts"]["identical_answers"]
+    tuned = summary.lineage.candidates[1]
+    assert tuned.adapter.name == "tiny" and tuned.adapter.sha256 == info.sha256
+    assert tuned.adapter.recipe == {"method": "lora", "r": 4}
+    assert tuned.model_id.endswith("+lora:" + info.sha256)
+    pair = summary.pairs[0]
+    smol = pair.judges["smol"]
+    identical = summary.counts.identical_answers
     assert result["judging"]["judges"]["smol"]["judged"] == 2 * (3 - identical)
     assert smol["overall"]["n"] == 3 and smol["overall"]["failed_items"] == 0  # a local judge never fails to parse
     assert smol["reliability"]["first_position"]["n"] == 2 * (3 - identical)
     if identical < 3:
         quality = smol["criteria"]["Quality"]
         assert 1 <= quality["candidate_mean"] <= 5 and 1 <= quality["baseline_mean"] <= 5
-    assert summary["truncation"]["base"]["answers"] == 3
+    assert summary.truncation["base"]["answers"] == 3
 
     report = write_report(ws, result["run"])
     html = (ws.runs_dir / f"eval-{result['run']}" / "report.html").read_text(encoding="utf-8")
@@ -56,4 +56,4 @@ def test_base_vs_tiny_adapter_with_a_local_judge(ws, tmp_path):
 
     again = run_eval(ws, resume=result["run"])  # everything is cached: no generation, no judging
     assert again["generation"]["generated"] == 0 and again["judging"]["judges"]["smol"]["judged"] == 0
-    assert again["summary"]["pairs"] == summary["pairs"]
+    assert again["summary"].pairs == summary.pairs

@@ -56,9 +56,16 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
             data = data.model_dump(mode="json")
         elif isinstance(data, list):
             data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
-        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
     else:
         render(data)
+
+
+def _json_default(value: Any) -> Any:
+    """A record inside a result (`eval run`'s summary, the report's) as its JSON form; anything else as text."""
+    from pydantic import BaseModel  # only when printing JSON (see emit)
+
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
 
 
 @contextmanager

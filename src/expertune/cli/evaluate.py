@@ -6,7 +6,7 @@ Other evaluation command groups add themselves to `eval_app` (see the end of reg
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich import box
@@ -14,6 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from expertune.cli.common import JsonOpt, SetOpt, console, emit, err_console, progress_bar, workspace
+
+if TYPE_CHECKING:  # imported inside the commands: `expertune --help` starts without them
+    from expertune.evaluate.report.evidence import EvidenceSummary
+    from expertune.evaluate.results import TaskSummary
+    from expertune.evaluate.summary import RunSummary
 
 eval_app = typer.Typer(help="Evaluate: generate answers, judge them blind and pairwise, compute statistics.",
                        no_args_is_help=True)
@@ -49,14 +54,15 @@ def run(
     result = run_eval(workspace(ctx), config, overrides=overrides, resume=resume, budget_usd=budget, progress=_progress(as_json),
                       on_estimate=_print_estimate)
     emit(result, as_json, lambda r: (_print_generation(r.get("generation")), _print_judging(r.get("judging")),
-                                     _print_evidence(r["summary"].get("evidence")), _print_stats(r["summary"]),
+                                     _print_evidence(r["summary"].evidence), _print_stats(r["summary"]),
                                      _print_tasks(r.get("tasks")),
                                      console.print(Text.assemble("run ", (f"eval-{r['run']}", "bold"), f" in {r['folder']}"))))
 
 
-def _print_tasks(tasks: dict | None) -> None:
+def _print_tasks(tasks: dict[str, TaskSummary] | None) -> None:
     """One line per judge-free comparison: exam accuracy (McNemar) and held-out perplexity."""
-    for name, result in (tasks or {}).items():
+    for name, task in (tasks or {}).items():
+        result = task.model_dump(mode="json")  # each task chooses its headline figures (results.TaskSummary)
         base = result.get("baseline", "base")
         for cand, formats in (result.get("comparisons") or {}).items():
             for fmt, c in formats.items():
@@ -124,9 +130,9 @@ def stats(
 
     summary = write_summary(workspace(ctx), run_ref)
     if evidence_only:
-        emit(summary["evidence"], as_json, _print_evidence)
+        emit(summary.evidence, as_json, _print_evidence)
         return
-    emit(summary, as_json, lambda s: (_print_evidence(s.get("evidence")), _print_stats(s), _print_tasks(s.get("tasks"))))
+    emit(summary, as_json, lambda s: (_print_evidence(s.evidence), _print_stats(s), _print_tasks(s.tasks)))
 
 
 @eval_app.command("plan")
@@ -218,8 +224,8 @@ def list_(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
     def render(rows):
         t = Table("run", "name", "status", "candidates", "judges", "prompts", "created")
         for r in rows:
-            t.add_row(f"eval-{r['id']}", r["name"] or "", r["status"], ", ".join(r["candidates"]),
-                      ", ".join(r["judges"]), str(r["prompts"]), r["created_at"][:19])
+            t.add_row(f"eval-{r.id}", r.name or "", r.status, ", ".join(r.candidates),
+                      ", ".join(r.judges), str(r.prompts), r.created_at[:19])
         console.print(t)
 
     emit(list_runs(workspace(ctx)), as_json, render)
@@ -299,71 +305,70 @@ def _signed(x) -> str:
     return "–" if x is None else f"{x:+.3f}"
 
 
-def _print_evidence(ev) -> None:
+def _print_evidence(ev: EvidenceSummary | None) -> None:
     """The evidence summary (evaluate/report/evidence.py): one line per metric per candidate."""
-    from rich.text import Text
-
     if not ev:
         return
-    for cand in ev["candidates"]:
-        t = Table(title=Text(f"evidence: {cand['candidate']} vs {cand['baseline']} (95% intervals; "
+    for cand in ev.candidates:
+        t = Table(title=Text(f"evidence: {cand.candidate} vs {cand.baseline} (95% intervals; "
                              "detectable = smallest difference with 80% power)"), box=box.SIMPLE_HEAD, pad_edge=False)
-        for header in ("metric", "detail", cand["baseline"], cand["candidate"], "difference", "95% CI", "verdict",
+        for header in ("metric", "detail", cand.baseline, cand.candidate, "difference", "95% CI", "verdict",
                        "detectable", "rests on"):
             t.add_column(Text(header))
-        for m in cand["metrics"]:
-            ci = m["interval"]
-            rests = f"n={m['n']} {m['unit']}, {m['split']}" + (f", judges: {', '.join(m['judges']) or 'none reliable'}"
-                                                              if m["task"] == "pairwise" else "")
-            t.add_row(Text(m["metric"]), Text(m["detail"]), _num(m["baseline_value"]), _num(m["candidate_value"]),
-                      _signed(m["estimate"]), "–" if not ci else f"{_signed(ci[0])} to {_signed(ci[1])}",
-                      Text(m["verdict"], style=VERDICT_STYLE[m["verdict"]]), _num(m["detectable"]), Text(rests + (
-                          f"; {m['note']}" if m["note"] else "")))
+        for m in cand.metrics:
+            ci = m.interval
+            rests = f"n={m.n} {m.unit}, {m.split}" + (f", judges: {', '.join(m.judges) or 'none reliable'}"
+                                                      if m.task == "pairwise" else "")
+            t.add_row(Text(m.metric), Text(m.detail), _num(m.baseline_value), _num(m.candidate_value),
+                      _signed(m.estimate), "–" if not ci else f"{_signed(ci[0])} to {_signed(ci[1])}",
+                      Text(m.verdict, style=VERDICT_STYLE[m.verdict]), _num(m.detectable), Text(rests + (
+                          f"; {m.note}" if m.note else "")))
         console.print(t)
-    for note in ev["notes"]:
+    for note in ev.notes:
         console.print(Text(f"  note: {note}", style="yellow"))
 
 
-def _print_stats(s) -> None:
-    c = s["counts"]
-    console.print(Text.assemble((f"eval-{s['run']['id']}", "bold"), f": {c['prompts']} prompts, {c['items']} comparisons "
-                                f"({c['missing_answers']} missing an answer, {c['identical_answers']} identical, "
-                                f"{c['flagged_planted_verdict']} flagged)"))
-    val = s.get("checkpoint_selection") or {"pairs": []}
-    for pair, prefix in [*((p, "") for p in s["pairs"]), *((p, f"val split, {val['note']}, not held out: ") for p in val["pairs"])]:
-        t = Table(title=(f"{prefix}{pair['candidate']} vs {pair['baseline']}: win rate (ties ½), 95% interval over prompts; "
+def _print_stats(s: RunSummary) -> None:
+    c = s.counts
+    console.print(Text.assemble((f"eval-{s.run.id}", "bold"), f": {c.prompts} prompts, {c.items} comparisons "
+                                f"({c.missing_answers} missing an answer, {c.identical_answers} identical, "
+                                f"{c.flagged_planted_verdict} flagged)"))
+    val = s.checkpoint_selection
+    val_pairs = [(p, f"val split, {val.note}, not held out: ") for p in val.pairs] if val else []
+    for pair, prefix in [*((p, "") for p in s.pairs), *val_pairs]:
+        t = Table(title=(f"{prefix}{pair.candidate} vs {pair.baseline}: win rate (ties ½), 95% interval over prompts; "
                                "LC = length-controlled; Wilson unclustered = every comparison taken as independent (too "
                                "narrow with several per prompt); 1st = first-slot preference"), box=box.SIMPLE_HEAD, pad_edge=False)
         for header in ("judge", "n", "prompts", "W/T/L", "win", "95% CI", "LC", "Wilson unclustered", "flips", "1st", "fail"):
             t.add_column(header, no_wrap=True, min_width=len(header))
-        for name, j in pair["judges"].items():
+        for name, j in pair.judges.items():
             o, r = j["overall"], j["reliability"]
             lc = j["length_controlled"] or {}
             t.add_row(name, str(o["n"]), str(o["prompts"]), f"{o['wins']}/{o['ties']}/{o['losses']}", _pct(o["win_rate"]),
                       _ci(o["ci"]), _pct(lc.get("win_rate")), _ci(o["wilson_unclustered"]), _pct(r["flip_rate"]),
                       _pct(r["first_position"]["first_rate"]), str(o["failed_items"]))
-        p = pair["pooled"]["overall"]
-        plc = pair["pooled"]["length_controlled"] or {}
+        p = pair.pooled["overall"]
+        plc = pair.pooled["length_controlled"] or {}
         t.add_row("pooled", str(p["n"]), str(p["prompts"]), "", _pct(p["win_rate"]), _ci(p["ci"]), _pct(plc.get("win_rate")),
                   _ci(p["wilson_unclustered"]), "", "", "")
         console.print(t)
-        d = pair["pooled"]["domain"]
+        d = pair.pooled["domain"]
         diff = d.get("difference") or {}
         console.print(f"  in-domain {_pct(d['in']['win_rate'])} {_ci(d['in']['ci'])} (n={d['in']['n']}) · "
                       f"out-of-domain {_pct(d['out']['win_rate'])} {_ci(d['out']['ci'])} (n={d['out']['n']})"
                       + (f" · difference p={diff['p_value']:.3f}" if diff else ""))
-        for k in pair["agreement"]["pairs"]:
+        for k in pair.agreement["pairs"]:
             kappa = "–" if k["kappa"] is None else f"{k['kappa']:.3f}"
             console.print(f"  κ {' × '.join(k['judges'])}: {kappa} (raw agreement {_pct(k['raw_agreement'])}, n={k['n']})")
-        for cell in pair["pooled"]["grid"]:
+        for cell in pair.pooled["grid"]:
             console.print(f"  T={cell['temperature']} max={cell['max_new_tokens']}: win rate {_pct(cell['win_rate'])} {_ci(cell['ci'])} (n={cell['n']})")
-    if s.get("human"):
+    if s.human:
         from expertune.cli.human import print_human_stats
 
-        print_human_stats(s["human"])
-    for cand, tr in s["truncation"].items():
+        print_human_stats(s.human.model_dump(mode="json"))
+    for cand, tr in s.truncation.items():
         console.print(f"  truncated answers of {cand}: {tr['truncated']}/{tr['answers']} ({_pct(tr['truncation_rate'])})")
-    for name, f in s["failures"].items():
+    for name, f in s.failures.items():
         if f["failed_judgments"]:
             err_console.print(Text.assemble((f"{name}: {f['failed_judgments']} failed judgments", "yellow"),
                                             " (not counted): " + "; ".join(e["error"] for e in f["errors"][:2])))

@@ -71,7 +71,10 @@ class FrozenJudge(Record):
     name: str
     type: Literal["openai", "scripted", "human"]
     judge_id: str
-    settings: dict[str, Any]  # the entry as its kind's settings model validated it (evaluate/config.py)
+    # The entry as its kind's settings model validated it, kept as its JSON: this module sits below
+    # the judge-kind registry (plugins add kinds at run time), and the stored form of every run
+    # stays as it was. The backend reads it typed (pairwise.judges.judge_settings).
+    settings: dict[str, Any]
     model_id: str  # who answered, in the cost ledger
 
 

@@ -14,9 +14,9 @@ from typing import Any, Callable, ContextManager
 from expertune.evaluate.config import EvalConfig, load_eval_config
 from expertune.evaluate.pairwise.generation import run_generation
 from expertune.evaluate.pairwise.judging import run_judging
-from expertune.evaluate.results import parse_task_summary, write_task_summary
+from expertune.evaluate.results import TaskSummary, parse_task_summary, write_task_summary
 from expertune.evaluate.runs import EvalRunRecord, TaskContext, create_run, get_run, run_config, set_status
-from expertune.evaluate.summary import run_summary
+from expertune.evaluate.summary import RunSummary, run_summary, write_run_summary
 from expertune.workspace import Workspace
 
 # stage name -> a context manager yielding an update(done, total) callback (the CLI's progress bar)
@@ -33,7 +33,7 @@ def start_run(ws: Workspace, config: EvalConfig | Path, overrides: list[str] | N
     return create_run(ws, load_eval_config(config, overrides), source=str(Path(config).resolve()))
 
 
-def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
+def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, TaskSummary]:
     """Run the extension tasks of the run's config (exams, classification, ...); each summary is
     saved under runs/eval-<id>/tasks/<name>.json."""
     from expertune.evaluate.tasks import all_tasks
@@ -50,18 +50,18 @@ def run_tasks(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
         returned = task.run(ctx, task.config_model.model_validate(raw))
         summary = parse_task_summary(json.loads(json.dumps(returned, default=str)), f"task {name}", task_name=name)
         write_task_summary(Path(run.folder) / "tasks" / f"{name}.json", summary)
-        out[name] = summary.model_dump(mode="json")
+        out[name] = summary
     return out
 
 
-def write_summary(ws: Workspace, run_ref: int | str) -> dict[str, Any]:
-    """The run's statistics with, first, what their evidence amounts to (evaluate/report/evidence.py)."""
+def write_summary(ws: Workspace, run_ref: int | str) -> RunSummary:
+    """The run's statistics with, first, what their evidence amounts to (evaluate/report/evidence.py),
+    written to runs/eval-<id>/summary.json."""
     from expertune.evaluate.report.evidence import evidence_summary
 
     summary = run_summary(ws, run_ref)
-    summary = {"evidence": evidence_summary(summary).model_dump(mode="json"), **summary}
-    path = Path(summary["run"]["folder"]) / "summary.json"
-    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    summary = summary.updated(evidence=evidence_summary(summary))
+    write_run_summary(summary)
     return summary
 
 

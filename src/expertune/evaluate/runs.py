@@ -217,14 +217,29 @@ def set_status(ws: Workspace, run_id: int, status: str) -> None:
         run.updated_at = utcnow()
 
 
-def list_runs(ws: Workspace) -> list[dict[str, Any]]:
+class EvalRunRow(Record):
+    """A run as `eval list` and the studio list it."""
+
+    id: int
+    name: str | None = None
+    status: str
+    created_at: str
+    candidates: list[str]
+    judges: list[str]
+    prompts: int
+    folder: str
+
+
+def list_runs(ws: Workspace) -> list[EvalRunRow]:
+    """Every run, oldest first. The names come from the stored lineage as it is, without validating
+    the whole plan: a run whose lineage is damaged is still listed (`get_run` says what is wrong)."""
     with ws.session() as session:
         runs = session.scalars(select(EvalRun).order_by(EvalRun.id)).all()
         counts = dict(session.execute(select(EvalPrompt.run_id, func.count()).group_by(EvalPrompt.run_id)).all())
-        return [{"id": r.id, "name": r.name, "status": r.status, "created_at": r.created_at.isoformat(),
-                 "candidates": [c["name"] for c in r.lineage.get("candidates", [])],
-                 "judges": [j["name"] for j in r.lineage.get("judges", [])], "prompts": counts.get(r.id, 0),
-                 "folder": r.folder} for r in runs]
+        return [EvalRunRow(id=r.id, name=r.name, status=r.status, created_at=r.created_at.isoformat(),
+                           candidates=[c["name"] for c in r.lineage.get("candidates", [])],
+                           judges=[j["name"] for j in r.lineage.get("judges", [])], prompts=counts.get(r.id, 0),
+                           folder=r.folder) for r in runs]
 
 
 def run_config(run: EvalRunRecord) -> EvalConfig:

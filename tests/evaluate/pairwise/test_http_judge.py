@@ -77,7 +77,7 @@ def test_429_garbage_bodies_and_bad_json_are_retried_then_judged_correctly(ws, t
     assert j["judged"] == 10 and j["failed"] == 0  # 5 non-identical prompts x 2 orders
     # per comparison: 429, garbage, 500 (HTTP retries), an unreadable reply (re-prompt), then the verdict
     assert set(server.per_comparison.values()) == {5}
-    o = result["summary"]["pairs"][0]["judges"]["api"]["overall"]
+    o = result["summary"].pairs[0].judges["api"]["overall"]
     assert (o["wins"], o["ties"], o["losses"]) == (sum(v == "win" for v in TRUTH.values()),
                                                    sum(v == "tie" for v in TRUTH.values()),
                                                    sum(v == "loss" for v in TRUTH.values()))
@@ -97,8 +97,8 @@ def test_exhausted_retries_are_failures_and_retried_next_run(ws, tmp_path):
         config = EvalConfig.model_validate(eval_config(srv.base_url, [judge_cfg(srv.base_url, max_attempts=2)], out_domain=False))
         first = run_eval(ws, config)
         assert first["judging"]["judges"]["api"]["failed"] == 4
-        assert first["summary"]["pairs"][0]["judges"]["api"]["overall"]["n"] == 0  # never a tie or a win
-        assert "HTTP 429" in first["summary"]["failures"]["api"]["errors"][0]["error"]
+        assert first["summary"].pairs[0].judges["api"]["overall"]["n"] == 0  # never a tie or a win
+        assert "HTTP 429" in first["summary"].failures["api"]["errors"][0]["error"]
         second = run_judging(ws, first["run"])
     assert second["judges"]["api"]["judged"] == 4  # the third request per comparison succeeds
 

@@ -161,8 +161,8 @@ def test_human_judges_are_not_asked_by_the_llm_judging_stage(run_ws):
     from expertune.evaluate.summary import run_summary
 
     summary = run_summary(ws, run_id)
-    assert set(summary["pairs"][0]["judges"]) == {"marker", "contrarian"}
-    assert "human" not in summary  # nobody has judged yet
+    assert set(summary.pairs[0].judges) == {"marker", "contrarian"}
+    assert summary.human is None  # nobody has judged yet
 
 
 # -- the terminal UI through a pseudo-terminal -----------------------------------------------------

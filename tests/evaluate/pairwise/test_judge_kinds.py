@@ -104,7 +104,7 @@ def test_an_entry_point_plugin_adds_a_judge_kind(ws, tmp_path, monkeypatch, clea
     judged = result["judging"]["judges"]["plug"]
     assert judged["judged"] > 0 and judged["failed"] == 0
     # prompts 0, 1 carry the marker in tuned's answer, prompt 2 in base's, prompt 3 is identical
-    overall = result["summary"]["pairs"][0]["judges"]["plug"]["overall"]
+    overall = result["summary"].pairs[0].judges["plug"]["overall"]
     assert overall["n"] > 0 and overall["win_rate"] > 0.5
 
 
@@ -116,3 +116,24 @@ def test_a_broken_judge_plugin_warns_and_leaves_the_shipped_kinds(tmp_path, monk
         kinds = all_judge_kinds()
     assert set(SHIPPED_JUDGE_KINDS) <= set(kinds)
     assert any("broken" in str(w.message) and "boom" in str(w.message) for w in caught)
+
+
+def test_a_backend_reads_its_frozen_settings_through_its_kinds_model():
+    from expertune.errors import InputError
+    from expertune.evaluate.frozen import FrozenJudge
+    from expertune.evaluate.pairwise.judges import judge_settings
+    from expertune.evaluate.rubric import Rubric
+
+    stored = OpenAIJudge(type="openai", name="oj", base_url="http://127.0.0.1:9/v1", model="m", max_tokens=64,
+                         concurrency=2).model_dump(mode="json")
+    frozen = FrozenJudge(name="oj", type="openai", judge_id="x", settings=stored, model_id="openai:m")
+    typed = judge_settings(frozen)
+    assert isinstance(typed, OpenAIJudge) and typed.max_tokens == 64 and frozen.settings == stored  # stored as it was
+    judge = ChatJudge(frozen, Rubric())
+    assert judge.concurrency == 2 and judge.format_kind == "json_schema" and judge.endpoint.id == "openai:http://127.0.0.1:9/v1|m"
+    scripted = FrozenJudge(name="sj", type="scripted", judge_id="y", model_id="scripted:s",
+                           settings=ScriptedJudge(type="scripted", name="sj", script="s").model_dump(mode="json"))
+    assert isinstance(judge_settings(scripted), ScriptedJudge)
+    damaged = frozen.updated(settings={**stored, "max_tokens": "many"})
+    with pytest.raises(InputError, match=r"judge 'oj'.*max_tokens"):
+        ChatJudge(damaged, Rubric())

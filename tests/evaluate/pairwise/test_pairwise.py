@@ -15,7 +15,7 @@ from expertune.evaluate.config import EvalConfig
 from expertune.evaluate.pairwise.analysis import load_run_data
 from expertune.evaluate.pairwise.judging import run_judging
 from expertune.evaluate.pipeline import run_eval
-from expertune.evaluate.summary import run_summary
+from expertune.evaluate.summary import read_run_summary, run_summary
 from expertune.llm.testing import FakeOpenAIServer, completion
 from expertune.store.eval_models import EvalJudgment
 
@@ -47,21 +47,21 @@ def evaluated(tmp_path_factory):
 
 
 def _pair(summary):
-    (pair,) = summary["pairs"]
-    assert (pair["candidate"], pair["baseline"]) == ("tuned", "base")
+    (pair,) = summary.pairs
+    assert (pair.candidate, pair.baseline) == ("tuned", "base")
     return pair
 
 
 def test_marker_judge_recovers_the_planted_truth_in_both_orders(evaluated):
     pair = _pair(evaluated["result"]["summary"])
-    o = pair["judges"]["marker"]["overall"]
+    o = pair.judges["marker"]["overall"]
     cells = 4
     wins = cells * sum(v == "win" for v in TRUTH.values())
     losses = cells * sum(v == "loss" for v in TRUTH.values())
     ties = cells * sum(v == "tie" for v in TRUTH.values())
     assert (o["n"], o["wins"], o["ties"], o["losses"]) == (cells * len(TRUTH), wins, ties, losses)
     assert o["win_rate"] == pytest.approx((wins + ties / 2) / (cells * len(TRUTH)))
-    r = pair["judges"]["marker"]["reliability"]
+    r = pair.judges["marker"]["reliability"]
     assert r["flips"] == 0 and r["tie_plus_decisive"] == 0  # the same verdict in both orders
     assert r["first_position"]["first_rate"] == 0.5  # picks the marker wherever it sits
     # per prompt: the combined verdict is the truth
@@ -78,35 +78,35 @@ def test_marker_judge_recovers_the_planted_truth_in_both_orders(evaluated):
 
 def test_in_and_out_of_domain_rates_and_grid(evaluated):
     pair = _pair(evaluated["result"]["summary"])
-    d = pair["judges"]["marker"]["domain"]
+    d = pair.judges["marker"]["domain"]
     assert d["in"]["win_rate"] == pytest.approx((2 + 0.5 * 1 + 0) / 4)  # prompts 0 W, 1 W, 2 L, 3 T
     assert d["out"]["win_rate"] == pytest.approx((1 + 0.5) / 2)  # 100 W, 101 T
     assert d["difference"]["difference"] == pytest.approx(0.625 - 0.75)
     assert 0 <= d["difference"]["p_value"] <= 1
-    grid = pair["judges"]["marker"]["grid"]
+    grid = pair.judges["marker"]["grid"]
     assert [(c["temperature"], c["max_new_tokens"]) for c in grid] == [(0.5, 32), (0.5, 64), (1.0, 32), (1.0, 64)]
     assert all(c["n"] == 6 and c["win_rate"] == pytest.approx(4 / 6) for c in grid)
 
 
 def test_first_slot_judge_nets_zero_wins_and_flips_every_time(evaluated):
     pair = _pair(evaluated["result"]["summary"])
-    o, r = pair["judges"]["first"]["overall"], pair["judges"]["first"]["reliability"]
+    o, r = pair.judges["first"]["overall"], pair.judges["first"]["reliability"]
     assert o["wins"] == 0 and o["losses"] == 0 and o["win_rate"] == 0.5
     assert r["flip_rate"] == 1.0 and r["flips"] == r["n"] == 4 * 5  # identical answers are not judged
     assert r["first_position"]["first_rate"] == 1.0 and r["first_position"]["p_value"] < 1e-6
-    k = next(p for p in pair["agreement"]["pairs"] if p["judges"] == ["marker", "first"])
+    k = next(p for p in pair.agreement["pairs"] if p["judges"] == ["marker", "first"])
     assert k["kappa"] is not None and k["kappa"] <= 0.01  # agreement only by chance (both say tie sometimes)
 
 
 def test_malformed_judge_is_reported_as_failures_never_counted(evaluated):
     summary = evaluated["result"]["summary"]
     pair = _pair(summary)
-    o = pair["judges"]["broken"]["overall"]
+    o = pair.judges["broken"]["overall"]
     assert o["n"] == 4 * 1  # only the identical-answer items, which need no judge
     assert o["failed_items"] == 4 * 5
     # the failure rows are reported per item and order (20 items x 2 orders) ...
-    assert summary["failures"]["broken"]["failed_judgments"] == 4 * 5 * 2
-    assert "no JSON object" in summary["failures"]["broken"]["errors"][0]["error"]
+    assert summary.failures["broken"]["failed_judgments"] == 4 * 5 * 2
+    assert "no JSON object" in summary.failures["broken"]["errors"][0]["error"]
     # pooled = mean of the judges that gave a verdict: broken adds nothing
     # ... but stored once per distinct judgment: answers do not depend on max_tokens here, so the
     # two max_new_tokens cells share their judgments (2 temperatures x 5 prompts x 2 orders)
@@ -126,15 +126,19 @@ def test_rerun_is_served_from_the_cache_but_failures_are_retried(evaluated):
     again = evaluated["again"]
     assert again["generation"]["generated"] == 0 and again["generation"]["cached"] == again["generation"]["unique"]
     assert again["judging"]["judges"]["marker"]["cached"] == UNIQUE and again["judging"]["judges"]["marker"]["judged"] == 0
-    assert again["summary"]["pairs"][0]["judges"]["marker"]["overall"] == evaluated["result"]["summary"]["pairs"][0]["judges"]["marker"]["overall"]
+    assert again["summary"].pairs[0].judges["marker"]["overall"] == evaluated["result"]["summary"].pairs[0].judges["marker"]["overall"]
 
 
 def test_stats_are_recomputed_from_the_store_and_saved(evaluated):
     run = evaluated["result"]["run"]
     fresh = run_summary(evaluated["ws"], run)
-    assert json.loads(json.dumps(fresh, default=str))["pairs"] == json.loads(json.dumps(evaluated["result"]["summary"], default=str))["pairs"]
+    assert fresh.pairs == evaluated["result"]["summary"].pairs
     folder = evaluated["ws"].runs_dir / f"eval-{run}"
     assert (folder / "summary.json").is_file() and (folder / "config.yaml").is_file() and (folder / "lineage.json").is_file()
+    saved = read_run_summary(folder / "summary.json")  # validated on read
+    # (written while the run was still "judged": `eval run` marks it done after the summary)
+    assert saved.model_dump(mode="json", exclude={"run", "evidence"}) == fresh.model_dump(mode="json", exclude={"run"})
+    assert saved.evidence == evaluated["result"]["summary"].evidence
 
 
 def test_planted_verdict_text_is_flagged(ws, tmp_path):
@@ -145,7 +149,7 @@ def test_planted_verdict_text_is_flagged(ws, tmp_path):
         config = EvalConfig.model_validate(eval_config(srv.base_url, JUDGES[:1], out_domain=False))
         result = run_eval(ws, config)
     summary = result["summary"]
-    assert summary["counts"]["flagged_planted_verdict"] == 1
+    assert summary.counts.flagged_planted_verdict == 1
     data = load_run_data(ws, result["run"])
     flagged = [i for i in data.items if i.flagged]
     assert len(flagged) == 1
@@ -166,7 +170,7 @@ def test_truncation_is_recorded_per_cell(ws, tmp_path):
     with FakeOpenAIServer(handler) as srv:
         config = EvalConfig.model_validate(eval_config(srv.base_url, [], out_domain=False, grid=GRID))
         result = run_eval(ws, config)
-    trunc = result["summary"]["truncation"]
+    trunc = result["summary"].truncation
     assert trunc["base"]["truncation_rate"] == 0
     assert trunc["tuned"]["truncated"] == 2 * 2 and trunc["tuned"]["truncation_rate"] == 0.5
     by_cell = {(c["temperature"], c["max_new_tokens"]): c["truncation_rate"] for c in trunc["tuned"]["cells"]}
@@ -204,10 +208,10 @@ def test_three_candidates_are_each_compared_with_the_baseline(ws, tmp_path):
         data = eval_config(srv.base_url, JUDGES[:1], out_domain=False)
         data["candidates"].append({"name": "tuned2", "type": "openai", "base_url": srv.base_url, "model": "tuned2"})
         result = run_eval(ws, EvalConfig.model_validate(data))
-    pairs = {p["candidate"]: p for p in result["summary"]["pairs"]}
-    assert set(pairs) == {"tuned", "tuned2"} and all(p["baseline"] == "base" for p in pairs.values())
-    assert pairs["tuned2"]["judges"]["marker"]["overall"]["win_rate"] == 1.0  # prompts 0, 1: only tuned2 has the marker
-    assert pairs["tuned"]["judges"]["marker"]["overall"]["win_rate"] == 1.0  # prompts 0, 1 are tuned-marked
+    pairs = {p.candidate: p for p in result["summary"].pairs}
+    assert set(pairs) == {"tuned", "tuned2"} and all(p.baseline == "base" for p in pairs.values())
+    assert pairs["tuned2"].judges["marker"]["overall"]["win_rate"] == 1.0  # prompts 0, 1: only tuned2 has the marker
+    assert pairs["tuned"].judges["marker"]["overall"]["win_rate"] == 1.0  # prompts 0, 1 are tuned-marked
 
 
 def test_extension_tasks_run_against_the_frozen_candidates(ws, tmp_path):
@@ -235,10 +239,10 @@ def test_extension_tasks_run_against_the_frozen_candidates(ws, tmp_path):
     finally:
         TASKS.pop("dummy-task")
     # what the task returned, as a validated evaluate.results.TaskSummary naming the task
-    assert result["tasks"] == {"dummy-task": {"task_name": "dummy-task", "schema_version": 1, "path": None,
+    assert {k: t.model_dump(mode="json") for k, t in result["tasks"].items()} == {"dummy-task": {"task_name": "dummy-task", "schema_version": 1, "path": None,
                                               "baseline": "base", "questions": 3}}
     assert seen == {"candidates": ["base", "tuned"], "model_id": f"openai:{srv.base_url}|tuned"}
-    assert result["summary"]["tasks"]["dummy-task"]["questions"] == 3
+    assert result["summary"].tasks["dummy-task"].questions == 3
     assert (ws.runs_dir / f"eval-{result['run']}" / "tasks" / "dummy-task.json").is_file()
 
 
@@ -254,8 +258,8 @@ def test_swapping_the_baseline_reuses_every_judgment(ws, tmp_path):
     j = swapped["judging"]["judges"]["marker"]
     assert first["judging"]["judges"]["marker"]["judged"] == 6  # prompts 0-2 x 2 orders
     assert (j["planned"], j["cached"], j["judged"]) == (6, 6, 0) and CALLS.get("prefers_marker", 0) == 0
-    a = first["summary"]["pairs"][0]["judges"]["marker"]["overall"]
-    b = swapped["summary"]["pairs"][0]["judges"]["marker"]["overall"]
+    a = first["summary"].pairs[0].judges["marker"]["overall"]
+    b = swapped["summary"].pairs[0].judges["marker"]["overall"]
     assert (b["wins"], b["ties"], b["losses"]) == (a["losses"], a["ties"], a["wins"])  # the same verdicts, seen from the other side
 
 
@@ -300,10 +304,10 @@ def test_val_prompts_are_summarised_apart_as_used_for_checkpoint_selection(ws, t
 
         n = dict(session.execute(select(PromptGroup.split, func.count()).group_by(PromptGroup.split)).all())
     s = result["summary"]
-    assert s["pairs"][0]["pooled"]["overall"]["n"] == n["test"]  # the headline: test prompts only
-    val = s["checkpoint_selection"]
-    assert val["note"] == "used for checkpoint selection" and val["sets"] == ["split:val (used for checkpoint selection)"]
-    assert val["pairs"][0]["pooled"]["overall"]["n"] == n["val"]
+    assert s.pairs[0].pooled["overall"]["n"] == n["test"]  # the headline: test prompts only
+    val = s.checkpoint_selection
+    assert val.note == "used for checkpoint selection" and val.sets == ["split:val (used for checkpoint selection)"]
+    assert val.pairs[0].pooled["overall"]["n"] == n["val"]
     out = write_report(ws, result["run"], tmp_path / "r.html")
     assert "checkpoint_selection" in out["sections"]
     html = (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -3,7 +3,7 @@
 import math
 
 import pytest
-from pairwise_helpers import candidate_server, eval_config, make_workspace, register_scripts
+from pairwise_helpers import candidate_server, constructed_summary, eval_config, make_workspace, register_scripts
 from scipy.stats import norm
 
 from expertune.evaluate import stats as st
@@ -97,19 +97,19 @@ def _run(ws, tmp_path, judges, **extra):
 
 def test_an_always_first_judge_is_marked_unreliable_and_left_out_of_the_pooled_verdict(ws, tmp_path):
     result = _run(ws, tmp_path, JUDGES)
-    pair = result["summary"]["pairs"][0]
-    first, marker = pair["judges"]["first"]["reliability"], pair["judges"]["marker"]["reliability"]
+    pair = result["summary"].pairs[0]
+    first, marker = pair.judges["first"]["reliability"], pair.judges["marker"]["reliability"]
     assert first["reliable"] is False and any("first slot" in r for r in first["reasons"])
     assert marker["reliable"] is True
-    assert pair["pooled"]["judges"] == ["marker"] and pair["pooled"]["excluded_judges"] == ["first"]
+    assert pair.pooled["judges"] == ["marker"] and pair.pooled["excluded_judges"] == ["first"]
     # the pooled win rate is the marker judge's alone (first's ties would pull it towards 0.5)
-    assert pair["pooled"]["overall"]["win_rate"] == pair["judges"]["marker"]["overall"]["win_rate"]
-    ev = result["summary"]["evidence"]
-    (judge,) = [j for j in ev["judges"] if j["name"] == "first"]
-    assert judge["reliable"] is False and judge["counted"] is False
-    assert any("judge first is unreliable" in n for n in ev["notes"])
-    (win,) = [m for m in ev["candidates"][0]["metrics"] if m["metric"] == "pairwise win rate"]
-    assert win["judges"] == ["marker"] and win["unit"] == "prompts" and win["detectable"] > 0
+    assert pair.pooled["overall"]["win_rate"] == pair.judges["marker"]["overall"]["win_rate"]
+    ev = result["summary"].evidence
+    (judge,) = [j for j in ev.judges if j.name == "first"]
+    assert judge.reliable is False and judge.counted is False
+    assert any("judge first is unreliable" in n for n in ev.notes)
+    (win,) = [m for m in ev.candidates[0].metrics if m.metric == "pairwise win rate"]
+    assert win.judges == ["marker"] and win.unit == "prompts" and win.detectable > 0
 
 
 def test_only_unreliable_judges_means_no_reliable_judge(ws, tmp_path):
@@ -122,14 +122,13 @@ def test_only_unreliable_judges_means_no_reliable_judge(ws, tmp_path):
 
 def test_unreliable_judges_can_be_kept_in_the_pool(ws, tmp_path):
     result = _run(ws, tmp_path, JUDGES, judge_reliability={"exclude_unreliable": False})
-    pair = result["summary"]["pairs"][0]
-    assert pair["pooled"]["judges"] == ["marker", "first"] and pair["pooled"]["excluded_judges"] == []
+    pair = result["summary"].pairs[0]
+    assert pair.pooled["judges"] == ["marker", "first"] and pair.pooled["excluded_judges"] == []
 
 
 # -- task metrics on constructed results -------------------------------------------------------------
 def _summary(tasks):
-    return {"run": {"id": 1}, "lineage": {"baseline": "base", "candidates": [{"name": "base"}, {"name": "tuned"}]},
-            "pairs": [], "tasks": tasks}
+    return constructed_summary(tasks)
 
 
 def test_exam_and_perplexity_lines_on_constructed_results():

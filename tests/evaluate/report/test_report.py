@@ -39,7 +39,7 @@ def test_report_is_self_contained_and_complete(run, tmp_path):
     assert "<style>" in html and html.count("data:image/png;base64,") >= 4
     assert not re.search(r'(src|href)="(?!data:|#)', html)  # nothing fetched from elsewhere
     # numbers come from the stored results
-    marker = result["summary"]["pairs"][0]["judges"]["marker"]["overall"]
+    marker = result["summary"].pairs[0].judges["marker"]["overall"]
     assert f"{100 * marker['win_rate']:.1f}%" in html
     assert "Fleiss" not in html or "κ" in html
     assert "first-slot rate" in html and "flip rate" in html
@@ -90,7 +90,7 @@ def test_headline_interval_resamples_prompts_and_wilson_is_labelled_unclustered(
     headline = html.split('<section id="headline">', 1)[1].split("</section>", 1)[0]
     assert "95% interval (over prompts)" in headline and "Wilson, unclustered" in headline
     assert ">Wilson<" not in headline and ">bootstrap<" not in headline  # no interval without its unit
-    pooled = result["summary"]["pairs"][0]["pooled"]["overall"]
+    pooled = result["summary"].pairs[0].pooled["overall"]
     assert pooled["ci_method"] == "bootstrap over prompts" and interval(pooled["ci"]) in headline
 
 

@@ -5,6 +5,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as hst
+from pairwise_helpers import constructed_summary
 
 from expertune.errors import InputError
 from expertune.evaluate.report.evidence import evidence_summary
@@ -49,8 +50,7 @@ def test_refusal_comparison_and_its_evidence():
     c = refusal.compare(base, tuned)
     assert c["should_refuse"]["base_accuracy"] == 1.0 and c["should_refuse"]["tuned_accuracy"] == pytest.approx(5 / 30)
     assert c["should_answer"]["n"] == 10 and c["should_answer"]["higher_is_better"] is False
-    ev = evidence_summary({"run": {"id": 1}, "lineage": {"baseline": "base", "candidates": [{"name": "base"}, {"name": "tuned"}]},
-                           "pairs": [], "tasks": {"refusal": {"baseline": "base", "comparisons": {"tuned": c}}}})
+    ev = evidence_summary(constructed_summary({"refusal": {"baseline": "base", "comparisons": {"tuned": c}}}))
     verdicts = {m.detail: m.verdict for m in ev.for_candidate("tuned").metrics}
     assert verdicts == {"prompts to refuse": "worse", "prompts to answer (over-refusal)": "no detectable difference"}
     assert any("refusals eroded" in n for n in ev.notes)

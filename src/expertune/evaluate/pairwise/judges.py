@@ -20,11 +20,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from expertune.errors import ConfigError
+from expertune.errors import ConfigError, InputError
 from expertune.evaluate import registry
-from expertune.evaluate.endpoints import EndpointFields
 from expertune.evaluate.frozen import (
     AnyFrozenJudge, FrozenJudge, FrozenLocalJudge, chat_model, resolve_local, sha256_json,
 )
@@ -37,6 +36,7 @@ from expertune.evaluate.registry import JudgeKind, judge_kind, register_judge_ki
 from expertune.evaluate.rubric import Rubric
 from expertune.llm.base import Message
 from expertune.llm.openai_compat import ChatResult, EndpointError
+from expertune.records import describe_validation
 
 
 @dataclass
@@ -154,30 +154,29 @@ class ChatJudge:
 
     def __init__(self, frozen: FrozenJudge, rubric: Rubric):
         self.frozen = frozen
-        self.settings = frozen.settings
+        self.settings: settings.ScriptedJudge | settings.OpenAIJudge = judge_settings(frozen)
         self.rubric = rubric
         self.kind = frozen.type
-        self.concurrency = int(self.settings.get("concurrency", 1))
-        self.max_parse_attempts = int(self.settings.get("max_parse_attempts", 3))
-        wanted = self.settings.get("response_format", "none" if self.kind == "scripted" else "auto")
+        self.concurrency = self.settings.concurrency
+        self.max_parse_attempts = self.settings.max_parse_attempts
+        wanted = getattr(self.settings, "response_format", "none")  # a script's reply is plain text
         self.format_kind = "json_schema" if wanted == "auto" else wanted
         self.format_fallback = wanted == "auto"
-        if self.kind == "scripted":
-            script = self.settings["script"]
+        if isinstance(self.settings, settings.ScriptedJudge):
+            script = self.settings.script
             if script not in SCRIPTS:
                 raise ConfigError(f"judge {frozen.name!r}: no scripted judge named {script!r} is registered "
                                   "(scripted judges exist for tests, via expertune.evaluate.pairwise.judges.register_script)")
             self.script = SCRIPTS[script]
             self.endpoint = None
         else:
-            fields = {k: v for k, v in self.settings.items() if k in EndpointFields.model_fields}
-            self.endpoint = EndpointFields.model_validate(fields).endpoint()
+            self.endpoint = self.settings.endpoint()
 
     def estimate(self, request: JudgeRequest) -> float:
         if self.endpoint is None:
             return 0.0
         messages = judge_messages(request.conversation, request.answers, self.rubric)
-        return self.endpoint.cost(estimate_tokens(messages), int(self.settings.get("max_tokens", 512)))
+        return self.endpoint.cost(estimate_tokens(messages), self.settings.max_tokens)
 
     def run(self, requests: list[JudgeRequest], on_outcome: Callable[[JudgeOutcome], None], budget: Budget) -> None:
         if requests:
@@ -246,8 +245,8 @@ class ChatJudge:
         while True:
             used = self.format_kind
             try:
-                return await client.chat(messages, temperature=float(self.settings.get("temperature", 0.0)),
-                                         max_tokens=int(self.settings.get("max_tokens", 512)),
+                return await client.chat(messages, temperature=self.settings.temperature,
+                                         max_tokens=self.settings.max_tokens,
                                          response_format=response_format(self.rubric, used))
             except EndpointError as err:
                 if err.status == 400 and self.format_fallback and used != "none" and _about_format(str(err)):
@@ -256,7 +255,7 @@ class ChatJudge:
                     continue
                 if not err.retryable and err.status in (401, 403, 404):
                     raise ConfigError(f"judge {self.frozen.name!r}: {err}; check base_url, model and "
-                                      f"{self.settings.get('api_key_env') or 'the API key'}") from None
+                                      f"{self.settings.api_key_env or 'the API key'}") from None
                 raise
 
 
@@ -286,22 +285,22 @@ class LocalJudge:
 
     def __init__(self, frozen: FrozenLocalJudge, rubric: Rubric, model=None):
         self.frozen = frozen
-        self.settings = frozen.settings
+        self.settings: settings.LocalJudge = judge_settings(frozen)
         self.rubric = rubric
-        self.model = model or chat_model(frozen, batch_size=self.settings.get("batch_size", 8))
+        self.model = model or chat_model(frozen, batch_size=self.settings.batch_size)
 
     def estimate(self, request: JudgeRequest) -> float:
         return 0.0
 
     def run(self, requests: list[JudgeRequest], on_outcome: Callable[[JudgeOutcome], None], budget: Budget) -> None:
         labels = list(self.rubric.labels)
-        margin = float(self.settings.get("tie_margin", 0.0))
+        margin = self.settings.tie_margin
         for start in range(0, len(requests), self.chunk):
             chunk = requests[start:start + self.chunk]
             started = time.perf_counter()
             convs = [choice_messages(r.conversation, r.answers, labels) for r in chunk]
             logprobs = self.model.next_token_logprobs(convs, labels)
-            scores = self._scores(chunk) if self.settings.get("rubric_scores") else [None] * len(chunk)
+            scores = self._scores(chunk) if self.settings.rubric_scores else [None] * len(chunk)
             seconds = (time.perf_counter() - started) / len(chunk)
             for request, lp, sc in zip(chunk, logprobs, scores):
                 diff = lp[labels[0]] - lp[labels[1]]
@@ -353,6 +352,21 @@ def all_judge_kinds() -> dict[str, JudgeKind]:
     """Every judge kind: the shipped ones above, then those of installed plugins (loaded once)."""
     registry.load_judge_plugins()
     return registry.JUDGE_KINDS
+
+
+def judge_settings(frozen: FrozenJudge) -> BaseModel:
+    """A frozen judge's settings read through the settings model its kind registers, as the backend
+    that runs it uses them. The lineage keeps them as the JSON they were frozen as (FrozenJudge.settings
+    in frozen.py, which sits below this registry and cannot know a plugin's kinds); a stored entry
+    that its kind's model no longer accepts fails here, naming the judge and the field."""
+    kind = all_judge_kinds().get(frozen.type)
+    if kind is None:
+        raise ConfigError(f"judge {frozen.name!r}: no judge kind {frozen.type!r} is installed")
+    try:
+        return kind.config_model.model_validate(frozen.settings)
+    except ValidationError as err:
+        raise InputError(f"judge {frozen.name!r}: its stored settings are not valid {frozen.type} settings "
+                         f"({describe_validation(err)}); start a new run") from None
 
 
 def make_judge(frozen: FrozenJudge, rubric: Rubric):

@@ -17,7 +17,7 @@ from expertune.evaluate.registry import ordered_sections
 from expertune.evaluate.report import human  # noqa: F401 - registers the section of human judgments
 from expertune.evaluate.report.html import esc
 from expertune.evaluate.report.sections import ReportContext
-from expertune.evaluate.summary import run_summary
+from expertune.evaluate.summary import parse_run_summary, run_summary
 from expertune.evaluate.tasks import all_tasks
 from expertune.workspace import Workspace
 
@@ -34,10 +34,11 @@ nav a{margin-right:.8em}
 
 
 def build_report(ws: Workspace, run_ref: int | str, *, samples: int = 30) -> tuple[str, dict[str, Any]]:
-    """The report's HTML and the summary it was built from."""
+    """The report's HTML and the summary it was built from (a RunSummary, under "summary")."""
     all_tasks()  # the tasks' result sections, including those of entry-point plugins
     data = load_run_data(ws, run_ref)
-    summary = run_summary(ws, run_ref) if (Path(data.run.folder) / "tasks").is_dir() else summarize(data)
+    summary = (run_summary(ws, run_ref) if (Path(data.run.folder) / "tasks").is_dir()
+               else parse_run_summary(summarize(data), f"eval run {data.run.id}: summary"))
     ctx = ReportContext(ws, data.run, data, summary, {"samples": samples})
     body, nav, built, errors = [], [], [], {}
     for section in ordered_sections():
@@ -58,7 +59,7 @@ def build_report(ws: Workspace, run_ref: int | str, *, samples: int = 30) -> tup
 
 def write_report(ws: Workspace, run_ref: int | str, out: Path | None = None, *, samples: int = 30) -> dict[str, Any]:
     page, meta = build_report(ws, run_ref, samples=samples)
-    path = out or Path(meta["summary"]["run"]["folder"]) / "report.html"
+    path = out or Path(meta["summary"].run.folder) / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, page)
     return {"path": str(path), "bytes": len(page.encode("utf-8")), **meta}

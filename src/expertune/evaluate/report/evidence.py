@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from expertune.evaluate import stats as st
+
+if TYPE_CHECKING:  # summary.py reads EvidenceSummary from here
+    from expertune.evaluate.summary import PairSummary, RunSummary
 
 Verdict = Literal["better", "worse", "no detectable difference", "not measured"]
 
@@ -93,11 +96,10 @@ def _finish(m: MetricEvidence) -> MetricEvidence:
 
 
 # -- pairwise -------------------------------------------------------------------------------------
-def pairwise_metrics(pair: dict[str, Any]) -> list[MetricEvidence]:
+def pairwise_metrics(pair: PairSummary) -> list[MetricEvidence]:
     """The pooled win rate over the counted (reliable) judges, against 0.5, on held-out prompts."""
-    pooled = pair["pooled"]
-    o = pooled["overall"]
-    counted = pooled.get("judges", list(pair["judges"]))
+    o = pair.pooled["overall"]
+    counted = pair.counted_judges
     ci = _interval(o["ci"])
     m = MetricEvidence(metric="pairwise win rate", task="pairwise", detail="pooled over reliable judges, ties ½",
                        baseline_value=0.5, candidate_value=o["win_rate"],
@@ -207,13 +209,11 @@ def task_metrics(name: str, result: dict[str, Any], candidate: str, *, n_boot: i
 
 
 # -- the summary ----------------------------------------------------------------------------------
-def evidence_summary(summary: dict[str, Any]) -> EvidenceSummary:
+def evidence_summary(summary: RunSummary) -> EvidenceSummary:
     """The evidence of a run from its summary (summary.run_summary / pipeline.write_summary)."""
-    lineage = summary.get("lineage") or {}
-    baseline = lineage.get("baseline", "base")
-    boot = summary.get("bootstrap") or {}
-    n_boot, seed = int(boot.get("replicates", 2000)), int(boot.get("seed", 0))
-    out = EvidenceSummary(run=summary["run"]["id"], baseline=baseline)
+    baseline = summary.lineage.baseline
+    n_boot, seed = (summary.bootstrap.replicates, summary.bootstrap.seed) if summary.bootstrap else (2000, 0)
+    out = EvidenceSummary(run=summary.run.id, baseline=baseline)
     by_candidate: dict[str, CandidateEvidence] = {}
 
     def cand(name: str) -> CandidateEvidence:
@@ -221,22 +221,22 @@ def evidence_summary(summary: dict[str, Any]) -> EvidenceSummary:
             by_candidate[name] = CandidateEvidence(candidate=name, baseline=baseline)
         return by_candidate[name]
 
-    for c in lineage.get("candidates", []):
-        if c["name"] != baseline:
-            cand(c["name"])
+    for c in summary.lineage.candidates:
+        if c.name != baseline:
+            cand(c.name)
     judges: dict[str, JudgeEvidence] = {}
-    for pair in summary.get("pairs", []):
-        counted = pair["pooled"].get("judges", list(pair["judges"]))
-        for name, j in pair["judges"].items():
+    for pair in summary.pairs:
+        counted = pair.counted_judges
+        for name, j in pair.judges.items():
             rel = j["reliability"]
             entry = judges.setdefault(name, JudgeEvidence(name=name, reliable=True))
             entry.reliable = entry.reliable and rel.get("reliable", True)
             entry.reasons += [r for r in rel.get("reasons", []) if r not in entry.reasons]
             entry.counted = entry.counted and name in counted
-        cand(pair["candidate"]).metrics += pairwise_metrics(pair)
-    for name, result in (summary.get("tasks") or {}).items():
-        if not isinstance(result, dict):
-            continue
+        cand(pair.candidate).metrics += pairwise_metrics(pair)
+    for name, task in (summary.tasks or {}).items():
+        # Each task chooses its headline figures (results.TaskSummary): read in their JSON form.
+        result = task.model_dump(mode="json")
         for c in list(by_candidate):
             by_candidate[c].metrics += task_metrics(name, result, c, n_boot=n_boot, seed=seed)
     out.candidates = list(by_candidate.values())
@@ -295,9 +295,3 @@ def plan_prompts(effect: float, *, power: float = 0.8, confidence: float = 0.95)
     return {"effect": abs(effect), "win_rate": 0.5 + abs(effect), "power": power, "confidence": confidence, "prompts": n,
             "note": "count prompts, not answers: samples and grid cells of one prompt are not independent; "
                     "ties lower the variance, so this is conservative"}
-
-
-def run_evidence(ws, run_ref: int | str) -> EvidenceSummary:
-    from expertune.evaluate.summary import run_summary
-
-    return evidence_summary(run_summary(ws, run_ref))

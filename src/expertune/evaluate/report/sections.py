@@ -20,6 +20,7 @@ from expertune.evaluate.report import plots
 from expertune.evaluate.report.evidence import evidence_summary, report_section as evidence_section
 from expertune.evaluate.report.html import esc, img, interval, num, pct, table
 from expertune.evaluate.runs import EvalRunRecord
+from expertune.evaluate.summary import PairSummary, RunSummary
 from expertune.workspace import Workspace
 
 
@@ -28,7 +29,7 @@ class ReportContext:
     ws: Workspace
     run: EvalRunRecord
     data: RunData
-    summary: dict[str, Any]
+    summary: RunSummary
     options: dict[str, Any] = field(default_factory=dict)
 
     # helpers for section builders
@@ -72,64 +73,64 @@ def _lineage(ctx: ReportContext) -> str:
             + "<h3>Prompts and grid</h3>" + table(["prompt set", "prompts", "in-domain", "out-of-domain"], sets)
             + f"<p>temperatures {esc(grid.temperatures)} × max_new_tokens {esc(grid.max_new_tokens)} × seeds "
               f"{esc(grid.seeds)} × {esc(grid.samples)} sample(s); top_p {esc(grid.top_p)}; labels "
-              f"{esc(' / '.join(ctx.summary['labels']))}; rubric {esc(lin.rubric_hash[:12])}</p>")
+              f"{esc(' / '.join(ctx.summary.labels))}; rubric {esc(lin.rubric_hash[:12])}</p>")
 
 
 @report_section("headline", title="Win rates", before=None)
 def _headline(ctx: ReportContext) -> str | None:
-    return _win_rates(ctx.summary["pairs"])
+    return _win_rates(ctx.summary.pairs)
 
 
 @report_section("checkpoint_selection", title="Val split (used for checkpoint selection)", before=None)
 def _checkpoint_selection(ctx: ReportContext) -> str | None:
-    block = ctx.summary.get("checkpoint_selection")
+    block = ctx.summary.checkpoint_selection
     if not block:
         return None
-    return (f"<p class=note>Prompts of {esc(', '.join(block['sets']))}: the val split, {esc(block['note'])} during "
+    return (f"<p class=note>Prompts of {esc(', '.join(block.sets))}: the val split, {esc(block.note)} during "
             "training, so these win rates are optimistic and not held-out results. They are kept out of every other "
-            "section of this report.</p>" + (_win_rates(block["pairs"]) or ""))
+            "section of this report.</p>" + (_win_rates(block.pairs) or ""))
 
 
-def _win_rates(pairs: list[dict[str, Any]]) -> str | None:
+def _win_rates(pairs: list[PairSummary]) -> str | None:
     parts = []
     for pair in pairs:
         rows, plot_rows = [], []
-        for name, j in pair["judges"].items():
+        for name, j in pair.judges.items():
             o, lc = j["overall"], j["length_controlled"] or {}
             rows.append([name, o["n"], o["prompts"], o["wins"], o["ties"], o["losses"], pct(o["win_rate"]), interval(o["ci"]),
                          pct(lc.get("win_rate")), interval(lc.get("interval")), interval(o["wilson_unclustered"]),
                          o["failed_items"], o["pending_items"]])
             plot_rows.append({"label": name, "value": o["win_rate"], "interval": o["ci"]})
-        p, plc = pair["pooled"]["overall"], pair["pooled"]["length_controlled"] or {}
+        p, plc = pair.pooled["overall"], pair.pooled["length_controlled"] or {}
         rows.append(["pooled", p["n"], p["prompts"], "", "", "", pct(p["win_rate"]), interval(p["ci"]),
                      pct(plc.get("win_rate")), interval(plc.get("interval")), interval(p["wilson_unclustered"]), "", ""])
         plot_rows.append({"label": "pooled", "value": p["win_rate"], "interval": p["ci"], "highlight": True})
         parts.append(
-            f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])}</h3>"
-            f"<p class=note>Win rate of <b>{esc(pair['candidate'])}</b>; ties count half. The 95% interval resamples "
+            f"<h3>{esc(pair.candidate)} vs {esc(pair.baseline)}</h3>"
+            f"<p class=note>Win rate of <b>{esc(pair.candidate)}</b>; ties count half. The 95% interval resamples "
             f"prompts (a bootstrap over prompts), since the answers to one prompt across seeds, samples and grid cells "
             f"are not independent. LC = length-controlled (logistic model read at equal length). The unclustered Wilson "
             f"interval treats every comparison as independent and is too narrow when a prompt has several; it is shown "
             f"for reference only.</p>"
             + table(["judge", "comparisons", "prompts", "wins", "ties", "losses", "win rate", "95% interval (over prompts)",
                      "LC win rate", "LC interval", "Wilson, unclustered", "failed", "pending"], rows)
-            + img(plots.forest(plot_rows, title=f"{pair['candidate']} vs {pair['baseline']}"), "win rates"))
+            + img(plots.forest(plot_rows, title=f"{pair.candidate} vs {pair.baseline}"), "win rates"))
     return "".join(parts) or None
 
 
 @report_section("domain", title="In-domain vs out-of-domain", before=None)
 def _domain(ctx: ReportContext) -> str | None:
     parts = []
-    for pair in ctx.summary["pairs"]:
+    for pair in ctx.summary.pairs:
         rows, plot_rows = [], []
-        for name, d in [*((n, j["domain"]) for n, j in pair["judges"].items()), ("pooled", pair["pooled"]["domain"])]:
+        for name, d in [*((n, j["domain"]) for n, j in pair.judges.items()), ("pooled", pair.pooled["domain"])]:
             diff = d.get("difference") or {}
             rows.append([name, d["in"]["n"], pct(d["in"]["win_rate"]), interval(d["in"]["ci"]), d["out"]["n"],
                          pct(d["out"]["win_rate"]), interval(d["out"]["ci"]),
                          num(diff.get("difference")), interval(diff.get("interval")), num(diff.get("p_value"))])
             plot_rows += [{"label": f"{name} · in", "value": d["in"]["win_rate"], "interval": d["in"]["ci"]},
                           {"label": f"{name} · out", "value": d["out"]["win_rate"], "interval": d["out"]["ci"], "highlight": True}]
-        parts.append(f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])}</h3>"
+        parts.append(f"<h3>{esc(pair.candidate)} vs {esc(pair.baseline)}</h3>"
                      + table(["judge", "in n", "in win rate", "in interval", "out n", "out win rate", "out interval",
                               "in − out", "difference interval", "p (bootstrap)"], rows)
                      + img(plots.forest(plot_rows, title="in-domain vs out-of-domain"), "domain"))
@@ -143,16 +144,16 @@ def _grid(ctx: ReportContext) -> str | None:
     cols = [str(m) for m in lengths]
     rows_lbl = [f"T={t}" for t in temps]
     parts = []
-    for pair in ctx.summary["pairs"]:
-        cells = {(c["temperature"], c["max_new_tokens"]): c for c in pair["pooled"]["grid"]}
+    for pair in ctx.summary.pairs:
+        cells = {(c["temperature"], c["max_new_tokens"]): c for c in pair.pooled["grid"]}
         values = [[cells.get((t, m), {}).get("win_rate") for m in lengths] for t in temps]
         rows = [[f"T={c['temperature']}", c["max_new_tokens"], c["n"], c["prompts"], pct(c["win_rate"]), interval(c["ci"])]
-                for c in pair["pooled"]["grid"]]
-        parts.append(f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])}: pooled win rate per cell</h3>"
+                for c in pair.pooled["grid"]]
+        parts.append(f"<h3>{esc(pair.candidate)} vs {esc(pair.baseline)}: pooled win rate per cell</h3>"
                      + table(["temperature", "max new tokens", "comparisons", "prompts", "win rate", "95% interval (over prompts)"], rows)
                      + img(plots.heatmap(values, rows_lbl, cols, title="pooled win rate (columns: max new tokens)"), "grid"))
     trunc_rows, heat_rows, heat_values = [], [], []
-    for cand, t in ctx.summary["truncation"].items():
+    for cand, t in ctx.summary.truncation.items():
         cells = {(c["temperature"], c["max_new_tokens"]): c for c in t["cells"]}
         for c in t["cells"]:
             trunc_rows.append([cand, f"T={c['temperature']}", c["max_new_tokens"], c["answers"], c["truncated"],
@@ -169,18 +170,18 @@ def _grid(ctx: ReportContext) -> str | None:
 @report_section("criteria", title="Rubric criteria", before=None)
 def _criteria(ctx: ReportContext) -> str | None:
     parts = []
-    for pair in ctx.summary["pairs"]:
-        for name, j in pair["judges"].items():
+    for pair in ctx.summary.pairs:
+        for name, j in pair.judges.items():
             crit = j["criteria"]
             if not crit:
                 continue
             rows = [[c, num(v["candidate_mean"], 2), num(v["baseline_mean"], 2), v["n"], pct(v["win_rate"]), interval(v["ci"])]
                     for c, v in crit.items()]
-            chart = plots.grouped_bars(list(crit), {pair["candidate"]: [v["candidate_mean"] for v in crit.values()],
-                                                    pair["baseline"]: [v["baseline_mean"] for v in crit.values()]},
+            chart = plots.grouped_bars(list(crit), {pair.candidate: [v["candidate_mean"] for v in crit.values()],
+                                                    pair.baseline: [v["baseline_mean"] for v in crit.values()]},
                                        title=f"mean scores · judge {name}", ylabel="score")
-            parts.append(f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])} · judge {esc(name)}</h3>"
-                         + table(["criterion", f"mean {pair['candidate']}", f"mean {pair['baseline']}", "n", "criterion win rate",
+            parts.append(f"<h3>{esc(pair.candidate)} vs {esc(pair.baseline)} · judge {esc(name)}</h3>"
+                         + table(["criterion", f"mean {pair.candidate}", f"mean {pair.baseline}", "n", "criterion win rate",
                                   "95% interval (over prompts)"], rows) + img(chart, "criteria"))
     return "".join(parts) or "<p>No rubric scores (local judges score criteria only with rubric_scores: true).</p>"
 
@@ -188,20 +189,20 @@ def _criteria(ctx: ReportContext) -> str | None:
 @report_section("reliability", title="Judge reliability", before=None)
 def _reliability(ctx: ReportContext) -> str | None:
     parts = []
-    for pair in ctx.summary["pairs"]:
+    for pair in ctx.summary.pairs:
         rows = []
-        for name, j in pair["judges"].items():
+        for name, j in pair.judges.items():
             r, fp = j["reliability"], j["reliability"]["first_position"]
             rows.append([name, r["n"], r["flips"], pct(r["flip_rate"]), r["tie_plus_decisive"], fp["first"], fp["second"],
                          fp["ties"], pct(fp["first_rate"]), num(fp["p_value"]),
                          "yes" if r.get("reliable", True) else "no: " + "; ".join(r.get("reasons", []))])
-        ag = pair["agreement"]
+        ag = pair.agreement
         kappa_rows = [[" × ".join(p["judges"]), p["n"], num(p["kappa"]), pct(p["raw_agreement"])] for p in ag["pairs"]]
         if ag["fleiss"]:
             f = ag["fleiss"]
             kappa_rows.append([f"all ({len(f['judges'])} judges, Fleiss)", f["n"], num(f["kappa"]), pct(f["raw_agreement"])])
         parts.append(
-            f"<h3>{esc(pair['candidate'])} vs {esc(pair['baseline'])}</h3>"
+            f"<h3>{esc(pair.candidate)} vs {esc(pair.baseline)}</h3>"
             "<p class=note>A flip: the two orders gave opposite winners (the verdict follows the position). First-slot rate: "
             "share of decisive single-order verdicts that chose the first answer (0.5 = no position bias).</p>"
             + table(["judge", "items", "flips", "flip rate", "tie + decisive", "first", "second", "ties", "first-slot rate",
@@ -215,15 +216,15 @@ def _reliability(ctx: ReportContext) -> str | None:
 @report_section("failures", title="Failures, flags and costs", before=None)
 def _failures(ctx: ReportContext) -> str | None:
     s = ctx.summary
-    rows = [[j, f["failed_judgments"], "; ".join(f"{e['count']}× {e['error']}" for e in f["errors"])] for j, f in s["failures"].items()]
-    costs = [[k, f"${v['usd']:.4f}", v["input_tokens"], v["output_tokens"], v["calls"]] for k, v in s["costs"]["by_actor"].items()]
-    c = s["counts"]
-    return (f"<p>{c['items']} comparisons · {c['missing_answers']} missing an answer · {c['identical_answers']} with identical "
-            f"answers (tie, not judged) · {c['flagged_planted_verdict']} flagged for verdict-like text inside an answer.</p>"
+    rows = [[j, f["failed_judgments"], "; ".join(f"{e['count']}× {e['error']}" for e in f["errors"])] for j, f in s.failures.items()]
+    costs = [[k, f"${v['usd']:.4f}", v["input_tokens"], v["output_tokens"], v["calls"]] for k, v in s.costs["by_actor"].items()]
+    c = s.counts
+    return (f"<p>{c.items} comparisons · {c.missing_answers} missing an answer · {c.identical_answers} with identical "
+            f"answers (tie, not judged) · {c.flagged_planted_verdict} flagged for verdict-like text inside an answer.</p>"
             "<p class=note>Failed judgments (HTTP errors or unreadable replies after retries) are never counted as a win or a "
             "tie; an item whose judgment failed in either order has no verdict from that judge.</p>"
             + table(["judge", "failed judgments", "errors"], rows)
-            + f"<h3>Costs</h3><p>Total ${s['costs']['total_usd']:.4f}</p>"
+            + f"<h3>Costs</h3><p>Total ${s.costs['total_usd']:.4f}</p>"
             + (table(["stage:actor", "USD", "input tokens", "output tokens", "calls"], costs) if costs else ""))
 
 
