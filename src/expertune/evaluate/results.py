@@ -4,8 +4,12 @@ perplexity.json, forgetting-<set>.json, facts-<set>.json, refusal-<set>.json) an
 
 Like the run records (expertune.records), they are pydantic models, validated when written and when
 read: a damaged or hand-edited results file is an InputError naming the file and the field, not a
-KeyError in a report section. The top level of each result is typed; what is below it (per-model
-records, the statistics' summaries) keeps the shape the statistics functions give it.
+KeyError in a report section. The top level of each result is typed, and so are the blocks with a
+stable shape below it (an exam's per-model record and summary, the McNemar comparisons); the
+per-item records keep the shape their task gives them.
+
+The typed blocks dump to exactly the JSON written before they existed: fields in the order the
+producers wrote them, and keys a producer only sometimes writes left out when unset (not null).
 
 Compatibility: files written before these models existed carry no `schema_version` and no
 `task_name`; they read as version 1. A file from a newer expertune is refused, saying so.
@@ -15,9 +19,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
 from expertune.atomic import write_atomic
 from expertune.errors import InputError
@@ -39,6 +43,92 @@ class TaskResult(Record):
     task_name: str | None = None
 
 
+class Block(BaseModel):
+    """A typed block inside a result. `optional_keys`: keys the producer writes only sometimes;
+    unset (None) they are left out of the JSON, as before, instead of written as null."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    optional_keys: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset(self, handler):
+        data = handler(self)
+        for key in self.optional_keys:
+            if isinstance(data, dict) and data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class Proportion(Block):
+    """A proportion of independent items with its 95% Wilson interval (stats.proportion)."""
+
+    k: int
+    n: int
+    value: float | None  # None: no items
+    ci: list[float] | None
+
+
+class McNemarTest(Block):
+    """McNemar's test on paired correctness (stats.mcnemar): base_only = baseline right, model wrong."""
+
+    n_items: int
+    base_only: int
+    tuned_only: int
+    discordant: int
+    method: str  # "none" (no discordant pair), "exact-binomial" or "chi2-continuity"
+    statistic: float | None
+    p_value: float
+
+
+class PairedAccuracy(Block):
+    """A model against the baseline on the same items: accuracies ("base" = the baseline, "tuned" =
+    the other model), their difference and McNemar's test."""
+
+    n: int
+    base_accuracy: float | None  # None: no shared items
+    tuned_accuracy: float | None
+    difference: float | None
+    mcnemar: McNemarTest
+
+
+class LetterCounts(Block):
+    chosen: dict[str, int]  # the letters answered, and "invalid"
+    gold: dict[str, int]
+
+
+class McqFormatSummary(Block):
+    """One model's figures in one exam format (tasks/mcq.py summarise_format)."""
+
+    optional_keys: ClassVar[frozenset[str]] = frozenset({"accuracy_all_shifts", "consistency", "logprob_agreement"})
+
+    n_items: int
+    errors: int  # failed generations, left out of every rate
+    accuracy: Proportion  # as written (shift 0)
+    adherence: Proportion
+    invalid: Proportion
+    truncated: int
+    per_area: dict[str, Proportion]
+    per_shift: dict[str, Proportion]
+    methods: dict[str, int]  # how the answers were extracted
+    accuracy_all_shifts: Proportion | None = None  # with option shifts only
+    consistency: Proportion | None = None  # with option shifts only
+    letters: LetterCounts
+    letter_recall: dict[str, float]
+    letter_recall_std: float | None
+    logprob_agreement: Proportion | None = None  # with scoring "both" only
+
+
+class McqModelRun(Block):
+    """One model's answers to an exam (tasks/mcq.py run_model) and their summary per format."""
+
+    model: str
+    params: dict[str, Any]
+    records: list[dict[str, Any]]
+    logprob_records: list[dict[str, Any]] = Field(default_factory=list)
+    info: dict[str, Any] = Field(default_factory=dict)
+    summary: dict[str, McqFormatSummary]
+
+
 class _Shipped(TaskResult):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -51,9 +141,9 @@ class McqResult(_Shipped):
     config: dict[str, Any]  # formats, shifts, shots, scoring, seed, params, note
     items: list[dict[str, Any]]
     shot_pool: list[dict[str, Any]] = Field(default_factory=list)
-    models: dict[str, dict[str, Any]]  # label -> records, summary, info
+    models: dict[str, McqModelRun]
     baseline: str | None = None
-    comparisons: dict[str, Any] = Field(default_factory=dict)  # label -> format -> McNemar vs the baseline
+    comparisons: dict[str, dict[str, PairedAccuracy]] = Field(default_factory=dict)  # label -> format -> vs the baseline
 
 
 class ClassifyResult(_Shipped):

@@ -78,3 +78,41 @@ def test_a_task_summary_from_before_reads_and_a_damaged_one_names_the_field(tmp_
     (tmp_path / "mcq.json").write_text(json.dumps({"path": "/r/mcq-x.json", "baseline": ["base"]}))
     with pytest.raises(InputError, match=r"mcq\.json: not a valid task summary \(baseline: Input should be a valid string"):
         read_task_summary(tmp_path / "mcq.json")
+
+
+def _untyped_json(data: dict, task_name: str | None = None) -> str:
+    """The file as written when only the top level of a result was typed: the producer's dict as
+    it was, after kind, schema_version and task_name."""
+    from pydantic_core import to_json
+
+    head = {"kind": data["kind"], "schema_version": 1, "task_name": task_name}
+    return to_json({**head, **{k: v for k, v in data.items() if k not in head}}, indent=1).decode()
+
+
+def test_typed_exam_blocks_write_the_same_bytes_as_before_and_read_as_attributes(tmp_path):
+    items, info = mcq.load_exam(EXAMS / "exam8.jsonl")
+    # Shifts and scoring "both": the keys written only sometimes (consistency, accuracy over all
+    # shifts, agreement with log-probs) are all there; the logprob summary has none of them.
+    model = ScriptedModel(items, lambda it, o, g: json.dumps({"answer": "A", "explanation": "x"}),
+                          logprob_script=lambda it, o, g: g)
+    data = mcq.run_exam({"base": model, "tuned": model}, items, formats="zero-answer-json", permutations=True,
+                        scoring="both", exam_info=info)
+    path = write_task_result(tmp_path, "mcq-exam8.json", data, task_name="mcq")
+    assert path.read_text(encoding="utf-8") == _untyped_json(data, "mcq")
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    assert "consistency" in stored["models"]["base"]["summary"]["zero-answer-json"]
+    assert "logprob_agreement" not in stored["models"]["base"]["summary"]["logprob"]  # absent, not null
+    result = read_result(path)
+    s = result.models["base"].summary["zero-answer-json"]
+    assert s.accuracy.n == 8 and s.logprob_agreement is not None and result.models["base"].summary["logprob"].logprob_agreement is None
+    assert result.comparisons["tuned"]["logprob"].mcnemar.method == "none"
+    # Read back and written again: the same bytes.
+    write_result(tmp_path, "again.json", result)
+    assert (tmp_path / "again.json").read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
+
+
+def test_a_damaged_exam_summary_names_the_nested_field(tmp_path):
+    data = json.loads(json.dumps(_exam_result()))
+    data["models"]["base"]["summary"]["zero-answer-json"]["accuracy"] = {"k": 1}
+    with pytest.raises(InputError, match=r"models\.base\.summary\.zero-answer-json\.accuracy\.n: Field required"):
+        write_result(tmp_path, "mcq-bad.json", data)

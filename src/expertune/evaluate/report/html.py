@@ -23,8 +23,11 @@ def fmt_num(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def fmt_pct(p: dict[str, Any] | None) -> str:
-    """"62.5% [40.1–80.2]" from a proportion() dict."""
+def fmt_pct(p: Any) -> str:
+    """"62.5% [40.1–80.2]" from a proportion: a results.Proportion, or the proportion() dict of a
+    block not typed yet."""
+    if p is not None and not isinstance(p, dict):
+        p = p.model_dump()
     if not p or p.get("value") is None:
         return "–"
     lo, hi = p["ci"]

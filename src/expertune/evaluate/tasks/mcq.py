@@ -20,7 +20,7 @@ from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, table, new_figure
-from expertune.evaluate.results import TaskResult, as_result
+from expertune.evaluate.results import McqFormatSummary, McqResult, TaskResult, as_result
 from expertune.evaluate.stats import mcnemar, population_std, proportion
 from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.evaluate.tasks.exam_formats import (
@@ -388,11 +388,11 @@ def rescore(result: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- report ----------------------------------------------------------------------------------------
-def letter_bias_chart(summary: dict[str, Any], title: str) -> str:
+def letter_bias_chart(summary: McqFormatSummary, title: str) -> str:
     """Chosen vs gold letter shares for one format: a bar chart (inline PNG)."""
     import numpy as np
 
-    chosen, gold = summary["letters"]["chosen"], summary["letters"]["gold"]
+    chosen, gold = summary.letters.chosen, summary.letters.gold
     cats = list(chosen)
     total = max(1, sum(chosen.values()))
     fig, ax = new_figure(5.5, 2.8)
@@ -406,16 +406,17 @@ def letter_bias_chart(summary: dict[str, Any], title: str) -> str:
     return figure_img(fig, f"letter distribution: {title}")
 
 
-def area_chart(summaries: dict[str, dict[str, Any]], fmt: str) -> str:
+def area_chart(summaries: dict[str, dict[str, McqFormatSummary]], fmt: str) -> str:
     """Accuracy per area (shift 0) with Wilson intervals, one bar per model."""
     import numpy as np
 
-    areas = sorted({a for s in summaries.values() for a in s[fmt]["per_area"]})
+    areas = sorted({a for s in summaries.values() if fmt in s for a in s[fmt].per_area})
     fig, ax = new_figure(6.0, 0.5 + 0.45 * len(areas) * max(1, len(summaries)))
     h = 0.8 / max(1, len(summaries))
     for k, (label, s) in enumerate(summaries.items()):
-        vals = [s[fmt]["per_area"].get(a, {}).get("value") or 0.0 for a in areas]
-        cis = [s[fmt]["per_area"].get(a, {}).get("ci", [0, 0]) for a in areas]
+        per_area = s[fmt].per_area if fmt in s else {}
+        vals = [(per_area[a].value or 0.0) if a in per_area else 0.0 for a in areas]
+        cis = [(per_area[a].ci or [0, 0]) if a in per_area else [0, 0] for a in areas]
         # Clipped at 0: at 0/n or n/n the interval's end equals the value up to rounding.
         err = np.clip(np.array([[v - c[0] for v, c in zip(vals, cis)], [c[1] - v for v, c in zip(vals, cis)]]), 0, None)
         ax.barh(np.arange(len(areas)) + k * h, vals, h, xerr=err, label=label, capsize=2)
@@ -431,6 +432,7 @@ def area_chart(summaries: dict[str, dict[str, Any]], fmt: str) -> str:
 def report_section(result: TaskResult | dict[str, Any], *, charts: bool = True) -> str:
     """HTML fragment for the evaluation report, built only from the stored result."""
     result = as_result(result)
+    assert isinstance(result, McqResult)  # the registry hands this section mcq results only
     parts = [f"<section class=\"expertune-mcq\"><h3>Multiple-choice exam: {esc(result.exam.get('source', ''))}</h3>"]
     cfg = result.config
     parts.append(f"<p>{result.exam['n_items']} questions; formats {esc(', '.join(cfg['formats']))}; "
@@ -438,22 +440,20 @@ def report_section(result: TaskResult | dict[str, Any], *, charts: bool = True) 
                  + (f" Note: {esc(cfg['note'])}." if cfg.get("note") else "") + "</p>")
     rows = []
     for label, res in result.models.items():
-        for fmt, s in res["summary"].items():
-            rows.append([label, fmt, fmt_pct(s["accuracy"]), fmt_pct(s["adherence"]),
-                         fmt_pct(s.get("consistency")), fmt_num(s["letter_recall_std"]),
-                         fmt_pct(s.get("logprob_agreement"))])
+        for fmt, s in res.summary.items():
+            rows.append([label, fmt, fmt_pct(s.accuracy), fmt_pct(s.adherence), fmt_pct(s.consistency),
+                         fmt_num(s.letter_recall_std), fmt_pct(s.logprob_agreement)])
     parts.append(table(["model", "format", "accuracy", "adherence", "consistency across shifts",
                              "sd of per-letter recall", "agreement with log-prob"], rows))
-    crow = [[label, fmt, fmt_num(c["base_accuracy"]), fmt_num(c["tuned_accuracy"]), fmt_num(c["difference"]),
-             f"{c['mcnemar']['base_only']}/{c['mcnemar']['tuned_only']}", c["mcnemar"]["method"],
-             fmt_num(c["mcnemar"]["p_value"], 4)]
+    crow = [[label, fmt, fmt_num(c.base_accuracy), fmt_num(c.tuned_accuracy), fmt_num(c.difference),
+             f"{c.mcnemar.base_only}/{c.mcnemar.tuned_only}", c.mcnemar.method, fmt_num(c.mcnemar.p_value, 4)]
             for label, per in result.comparisons.items() for fmt, c in per.items()]
     if crow:
         parts.append(table(["model", "format", f"{result.baseline} accuracy", "model accuracy", "model − baseline",
                                  "discordant (baseline only/model only)", "test", "p"], crow,
                                 caption=f"Each model vs {result.baseline} on the same questions (McNemar)"))
     if charts:
-        summaries = {label: res["summary"] for label, res in result.models.items()}
+        summaries = {label: res.summary for label, res in result.models.items()}
         first = next(iter(next(iter(summaries.values()))), None)
         if first:
             parts.append(area_chart(summaries, first))
