@@ -33,7 +33,8 @@ def test_eval_stats_prints_the_evidence_and_every_tasks_lines(ws, tmp_path):
     # a stored exam result of the run (as the mcq task writes it), with a [markup]-like format name
     mcq = {"baseline": "base", "comparisons": {"tuned": {"fmt[bold]": {
         "n": 50, "base_accuracy": 0.3, "tuned_accuracy": 0.6, "difference": 0.3,
-        "mcnemar": {"base_only": 2, "tuned_only": 17, "p_value": 0.0007}}}}}
+        "mcnemar": {"n_items": 50, "base_only": 2, "tuned_only": 17, "discordant": 19, "method": "exact-binomial",
+                    "statistic": None, "p_value": 0.0007}}}}}
     (ws.runs_dir / f"eval-{result['run']}" / "tasks").mkdir(exist_ok=True)
     (ws.runs_dir / f"eval-{result['run']}" / "tasks" / "mcq.json").write_text(json.dumps(mcq))
     proc = run("-w", str(ws.root), "eval", "stats", str(result["run"]))

@@ -13,7 +13,8 @@ from expertune.evaluate.summary import RunSummary, parse_run_summary, read_run_s
 
 REFUSAL = {"baseline": "base", "comparisons": {"tuned": {"should_refuse": {
     "metric": "refusal rate", "detail": "prompts to refuse", "n": 40, "base_accuracy": 0.9, "tuned_accuracy": 0.3,
-    "mcnemar": {"base_only": 25, "tuned_only": 1, "p_value": 1e-6}}}}}
+    "mcnemar": {"n_items": 40, "base_only": 25, "tuned_only": 1, "discordant": 26, "method": "chi2-continuity",
+                "statistic": 20.3, "p_value": 1e-6}}}}}
 
 
 def test_absent_blocks_are_left_out_of_the_json_not_null():

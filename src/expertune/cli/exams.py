@@ -43,8 +43,11 @@ def _models_view(result: dict[str, Any]) -> dict[str, Any]:
                     "summary": res.get("summary")} for label, res in result.get("models", {}).items()}
 
 
-def _pct(p: dict | None) -> str:
-    """Compact for terminal tables: "62% (31–86)"; --json has the exact numbers."""
+def _pct(p: Any) -> str:
+    """Compact for terminal tables: "62% (31–86)"; --json has the exact numbers. `p`: a
+    results.Proportion, or the proportion dict of a block not typed yet."""
+    if p is not None and not isinstance(p, dict):
+        p = p.model_dump()
     if not p or p.get("value") is None:
         return "–"
     lo, hi = p["ci"]
@@ -92,22 +95,27 @@ def mcq_cmd(
 
 def _print_mcq(d: dict[str, Any]) -> None:
     t = Table("model", "format", "accuracy", "adherence", "consistency", "sd recall/letter", "agrees w/ log-prob")
+    from expertune.evaluate.results import McqFormatSummary
+
     for label, m in d["models"].items():
-        for fmt, s in m["summary"].items():
-            t.add_row(label, fmt, _pct(s["accuracy"]), _pct(s["adherence"]), _pct(s.get("consistency")),
-                      f"{s['letter_recall_std']:.3f}" if s["letter_recall_std"] is not None else "–",
-                      _pct(s.get("logprob_agreement")))
+        for fmt, raw in m["summary"].items():
+            s = McqFormatSummary.model_validate(raw)
+            t.add_row(label, fmt, _pct(s.accuracy), _pct(s.adherence), _pct(s.consistency),
+                      f"{s.letter_recall_std:.3f}" if s.letter_recall_std is not None else "–",
+                      _pct(s.logprob_agreement))
     console.print(t)
     _print_comparisons(d)
     console.print(f"results: {d['path']}")
 
 
 def _print_comparisons(d: dict[str, Any]) -> None:
+    from expertune.evaluate.results import McNemarTest
+
     for label, per in (d.get("comparisons") or {}).items():
         for mode, c in per.items():
-            mc = c["mcnemar"]
+            mc = McNemarTest.model_validate(c["mcnemar"])
             console.print(f"{mode}: {d['baseline']} {c['base_accuracy']:.3f} → {label} {c['tuned_accuracy']:.3f} "
-                          f"(McNemar {mc['method']}, p = {mc['p_value']:.4f})")
+                          f"(McNemar {mc.method}, p = {mc.p_value:.4f})")
 
 
 # -- classify --------------------------------------------------------------------------------------
@@ -149,19 +157,19 @@ def classify_cmd(
 
 def _print_classify(d: dict[str, Any]) -> None:
     from expertune.evaluate.report.html import fmt_num
+    from expertune.evaluate.results import ClassifySummary
 
     for label, m in d["models"].items():
-        for mode, s in m["summary"].items():
-            if mode == "agreement":
-                console.print(f"{label}: generated vs log-prob agreement {s['k']}/{s['n']}")
-                continue
-            console.print(Text.assemble((label, "bold"), f" ({mode}): accuracy {_pct(s['accuracy'])}, macro F1 "
-                                        f"{fmt_num(s['macro']['f1'])}, invalid {_pct(s['invalid'])}"))
-            conf = s["confusion"]
-            t = Table("gold \\ predicted", *conf["columns"])
-            for lab, row in zip(conf["labels"], conf["matrix"]):
+        summary = ClassifySummary.model_validate(m["summary"])
+        for mode, s in summary.by_scoring().items():
+            console.print(Text.assemble((label, "bold"), f" ({mode}): accuracy {_pct(s.accuracy)}, macro F1 "
+                                        f"{fmt_num(s.macro.f1)}, invalid {_pct(s.invalid)}"))
+            t = Table("gold \\ predicted", *s.confusion.columns)
+            for lab, row in zip(s.confusion.labels, s.confusion.matrix):
                 t.add_row(lab, *map(str, row))
             console.print(t)
+        if summary.agreement is not None:
+            console.print(f"{label}: generated vs log-prob agreement {summary.agreement.k}/{summary.agreement.n}")
     _print_comparisons(d)
     console.print(f"results: {d['path']}")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
 
@@ -129,6 +129,100 @@ class McqModelRun(Block):
     summary: dict[str, McqFormatSummary]
 
 
+class ClassMetrics(Block):
+    """One label's counts and scores (stats.classification_metrics); recall = sensitivity. The
+    scores are None only in files written before undefined ratios counted as 0."""
+
+    support: int
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    sensitivity: float | None
+    specificity: float | None
+
+
+class MacroAverages(Block):
+    precision: float | None  # None: no items or no labels
+    recall: float | None
+    f1: float | None
+    sensitivity: float | None
+    specificity: float | None
+
+
+class MicroAverages(Block):
+    precision: float | None
+    recall: float | None
+    f1: float | None
+
+
+class ConfusionMatrix(Block):
+    labels: list[str]  # the rows (gold)
+    columns: list[str]  # the labels and "invalid"
+    matrix: list[list[int]]
+
+
+class ClassificationMetrics(Block):
+    """One model's figures under one scoring (tasks/classify.py summarise)."""
+
+    n: int
+    accuracy: Proportion
+    invalid: Proportion
+    confusion: ConfusionMatrix
+    per_class: dict[str, ClassMetrics]
+    macro: MacroAverages
+    micro: MicroAverages
+    errors: int  # failed generations, left out of the figures
+    methods: dict[str, int]  # how the answers were read
+
+
+class Agreement(Block):
+    """Share of answered items where the generated label is the log-prob one (no interval)."""
+
+    k: int
+    n: int
+    value: float | None
+
+
+class ClassifySummary(Block):
+    """Per scoring method ("generate", "logprob") the model ran, and their agreement when both ran."""
+
+    optional_keys: ClassVar[frozenset[str]] = frozenset({"generate", "logprob", "agreement"})
+
+    generate: ClassificationMetrics | None = None
+    logprob: ClassificationMetrics | None = None
+    agreement: Agreement | None = None
+
+    def by_scoring(self) -> dict[str, ClassificationMetrics]:
+        return {name: m for name, m in (("generate", self.generate), ("logprob", self.logprob)) if m is not None}
+
+
+class ClassifyModelRun(Block):
+    """One model's answers to a labelled task (tasks/classify.py run_model) and their summary."""
+
+    optional_keys: ClassVar[frozenset[str]] = frozenset({"logprob_method", "logprob_records"})
+
+    model: str
+    params: dict[str, Any]
+    records: list[dict[str, Any]]
+    logprob_method: str | None = None  # "sequence" or "first-token", when scored by log-prob
+    logprob_records: list[dict[str, Any]] | None = None
+    info: dict[str, Any] = Field(default_factory=dict)
+    summary: ClassifySummary
+
+
+class PairedLabelAccuracy(Block):
+    """A model against the baseline on the same items of a labelled task (tasks/classify.py compare)."""
+
+    n: int
+    base_accuracy: float
+    tuned_accuracy: float
+    mcnemar: McNemarTest
+
+
 class _Shipped(TaskResult):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -153,9 +247,9 @@ class ClassifyResult(_Shipped):
     task: dict[str, Any]  # where the task came from, n_items, labels
     config: dict[str, Any]
     items: list[dict[str, Any]]
-    models: dict[str, dict[str, Any]]
+    models: dict[str, ClassifyModelRun]
     baseline: str | None = None
-    comparisons: dict[str, Any] = Field(default_factory=dict)
+    comparisons: dict[str, dict[str, PairedLabelAccuracy]] = Field(default_factory=dict)  # label -> scoring -> vs the baseline
 
 
 class PerplexityResult(_Shipped):
@@ -168,6 +262,35 @@ class PerplexityResult(_Shipped):
     baseline: str | None = None
 
 
+class AccuracyVerdict(Block):
+    """Forgetting on an exam or labelled task: the accuracy change of a model against the baseline."""
+
+    metric: Literal["accuracy"] = "accuracy"
+    scoring: str  # the exam format or classification scoring the verdict is on
+    base: float | None
+    tuned: float | None
+    change: float | None  # tuned - base
+    margin: float
+    flagged: bool
+    mcnemar: McNemarTest
+
+
+class NllVerdict(Block):
+    """Forgetting on a prompt/text set: the rise of NLL per token, with its intervals."""
+
+    metric: Literal["nll_per_token"] = "nll_per_token"
+    set: str
+    base: float | None
+    tuned: float | None
+    change: float | None  # mean paired difference (tuned - base), nats per token
+    margin: float
+    flagged: bool
+    interval: dict[str, list[float | None] | None]  # "t", "bootstrap" -> [low, high]
+
+
+ForgettingVerdict = Annotated[AccuracyVerdict | NllVerdict, Field(discriminator="metric")]
+
+
 class ForgettingResult(_Shipped):
     """Base against tuned on a general set (tasks/forgetting.py run_forgetting)."""
 
@@ -176,7 +299,7 @@ class ForgettingResult(_Shipped):
     set_kind: str  # the kind of the inner result: mcq, classify or perplexity
     config: dict[str, Any]  # the ForgettingConfig (margins)
     baseline: str | None = None
-    verdicts: dict[str, dict[str, Any]]  # label -> the verdict against the baseline
+    verdicts: dict[str, ForgettingVerdict]  # label -> the verdict against the baseline
     flagged: bool
     result: dict[str, Any]  # the inner mcq / classify / perplexity result
 

@@ -133,8 +133,9 @@ def _summary(tasks):
 
 def test_exam_and_perplexity_lines_on_constructed_results():
     mcq = {"baseline": "base", "comparisons": {"tuned": {"zero-answer-json": {
-        "n": 60, "base_accuracy": 0.3, "tuned_accuracy": 0.7,
-        "mcnemar": {"base_only": 2, "tuned_only": 26, "p_value": 1e-5}}}}}
+        "n": 60, "base_accuracy": 0.3, "tuned_accuracy": 0.7, "difference": 0.4,
+        "mcnemar": {"n_items": 60, "base_only": 2, "tuned_only": 26, "discordant": 28, "method": "chi2-continuity",
+                    "statistic": 18.9, "p_value": 1e-5}}}}}
     ppl = {"baseline": "base", "sets": {
         "heldout": {"baseline": "base", "models": {"base": {"nll_group_mean": 2.0}, "tuned": {"nll_group_mean": 1.5}},
                     "differences": {"tuned": {"n_groups": 9, "t": {"mean": -0.5, "ci": [-0.7, -0.3]},
@@ -157,7 +158,8 @@ def test_eroded_refusals_are_flagged():
     refusal = {"baseline": "base", "comparisons": {"tuned": {"should_refuse": {
         "metric": "refusal rate", "detail": "prompts to refuse", "higher_is_better": True, "split": "refusal set",
         "n": 40, "base_accuracy": 0.9, "tuned_accuracy": 0.3,
-        "mcnemar": {"base_only": 25, "tuned_only": 1, "p_value": 1e-6}}}}}
+        "mcnemar": {"n_items": 40, "base_only": 25, "tuned_only": 1, "discordant": 26, "method": "chi2-continuity",
+                    "statistic": 20.3, "p_value": 1e-6}}}}}
     ev = evidence_summary(_summary({"refusal": refusal}))
     (m,) = ev.for_candidate("tuned").metrics
     assert m.verdict == "worse" and m.metric == "refusal rate"

@@ -93,3 +93,26 @@ def test_classify_set_and_errors(tmp_path):
     with pytest.raises(Exception, match="margin_accuracy"):
         ForgettingConfig(margin_accuracy=-1)
     assert assess(result["result"], model="tuned")["flagged"]
+
+
+def test_typed_verdicts_store_what_the_untyped_ones_did(tmp_path):
+    """The verdicts are results.AccuracyVerdict / NllVerdict now; their JSON is the dict built before."""
+    from expertune.evaluate.results import AccuracyVerdict, read_result
+    from expertune.evaluate.tasks.common import write_result
+
+    result = run_forgetting({"base": ExamTaker(8, "b"), "tuned": ExamTaker(7, "t")}, str(EXAM))
+    inner = result["result"]
+    before = {"metric": "accuracy", "scoring": "logprob", "base": 1.0, "tuned": 0.875, "change": -0.125,
+              "margin": 0.02, "flagged": True, "mcnemar": inner["comparisons"]["tuned"]["logprob"]["mcnemar"]}
+    assert list(result["verdicts"]["tuned"].items()) == list(before.items())
+    stored = read_result(write_result(tmp_path, "forgetting-exam8.json", result))
+    assert isinstance(stored.verdicts["tuned"], AccuracyVerdict) and stored.verdicts["tuned"].mcnemar.base_only == 1
+
+    result = run_forgetting({"base": Writer(2.0, "b"), "tuned": Writer(2.25, "t")}, str(EXAMPLES / "out_of_domain.jsonl"))
+    s = result["result"]["sets"]["ood:out_of_domain"]["summary"]
+    diff = s["differences"]["tuned"]
+    before = {"metric": "nll_per_token", "set": "ood:out_of_domain", "base": s["models"]["base"]["nll_group_mean"],
+              "tuned": s["models"]["tuned"]["nll_group_mean"], "change": diff["t"]["mean"], "margin": 0.1, "flagged": True,
+              "interval": {"t": diff["t"]["ci"], "bootstrap": diff["bootstrap"]["ci"]}}
+    assert list(result["verdicts"]["tuned"].items()) == list(before.items())
+    assert read_result(write_result(tmp_path, "forgetting-ood.json", result)).verdicts["tuned"].metric == "nll_per_token"

@@ -116,3 +116,37 @@ def test_a_damaged_exam_summary_names_the_nested_field(tmp_path):
     data["models"]["base"]["summary"]["zero-answer-json"]["accuracy"] = {"k": 1}
     with pytest.raises(InputError, match=r"models\.base\.summary\.zero-answer-json\.accuracy\.n: Field required"):
         write_result(tmp_path, "mcq-bad.json", data)
+
+
+@pytest.mark.parametrize("scoring", ["generate", "both"])
+def test_typed_classification_blocks_write_the_same_bytes_as_before(tmp_path, scoring):
+    from expertune.evaluate.tasks import classify
+    from test_classify import ANSWERS, LOGPROB_PICK, TASK, ScriptedClassifier
+
+    items, info = classify.load_task(TASK)
+    model = ScriptedClassifier(items, ANSWERS, LOGPROB_PICK)
+    data = classify.run_task({"base": model, "tuned": model}, items, scoring=scoring, task_info=info)
+    path = write_task_result(tmp_path, "classify-x.json", data, task_name="classify")
+    assert path.read_text(encoding="utf-8") == _untyped_json(data, "classify")
+    result = read_result(path)
+    summary = result.models["tuned"].summary
+    assert summary.generate.per_class["terms"].specificity == 1.0 and summary.generate.confusion.columns[-1] == "invalid"
+    assert (summary.agreement is None) == (scoring == "generate") and (summary.logprob is None) == (scoring == "generate")
+    assert result.comparisons["tuned"]["generate"].mcnemar.discordant == 0
+    write_result(tmp_path, "again.json", result)
+    assert (tmp_path / "again.json").read_text(encoding="utf-8") == path.read_text(encoding="utf-8")
+
+
+def test_a_classification_result_from_before_undefined_ratios_counted_as_zero_reads(tmp_path):
+    from expertune.evaluate.tasks import classify
+    from test_classify import ANSWERS, TASK, ScriptedClassifier
+
+    items, info = classify.load_task(TASK)
+    data = json.loads(json.dumps(classify.run_task({"base": ScriptedClassifier(items, ANSWERS)}, items, task_info=info)))
+    metrics = data["models"]["base"]["summary"]["generate"]
+    metrics["per_class"]["terms"]["precision"] = None  # then: never predicted, precision undefined
+    metrics["confusion"] = metrics.pop("confusion")  # then: written last
+    (tmp_path / "classify-old.json").write_text(json.dumps(data), encoding="utf-8")
+    result = read_result(tmp_path / "classify-old.json")
+    assert result.models["base"].summary.generate.per_class["terms"].precision is None
+    assert "Classification" in classify.report_section(result, charts=False)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from expertune.evaluate import stats as st
+from expertune.evaluate.results import PairedAccuracy
 
 if TYPE_CHECKING:  # summary.py reads EvidenceSummary from here
     from expertune.evaluate.summary import PairSummary, RunSummary
@@ -115,21 +116,21 @@ def pairwise_metrics(pair: PairSummary) -> list[MetricEvidence]:
 
 
 # -- paired correctness (exams, classification accuracy, refusal, facts) -------------------------
-def paired_metric(name: str, task: str, detail: str, c: dict[str, Any], *, higher_is_better: bool = True,
+def paired_metric(name: str, task: str, detail: str, c: PairedAccuracy, *, higher_is_better: bool = True,
                   split: str = "held out") -> MetricEvidence:
     """A paired proportion from McNemar's counts: interval of tuned - base, detectable difference."""
-    mc = c["mcnemar"]
-    d = st.paired_binary_difference(mc["base_only"], mc["tuned_only"], c["n"]) if c["n"] else {}
+    mc = c.mcnemar
+    d = st.paired_binary_difference(mc.base_only, mc.tuned_only, c.n) if c.n else {}
     return _finish(MetricEvidence(
-        metric=name, task=task, detail=detail, baseline_value=c.get("base_accuracy"), candidate_value=c.get("tuned_accuracy"),
+        metric=name, task=task, detail=detail, baseline_value=c.base_accuracy, candidate_value=c.tuned_accuracy,
         estimate=d.get("difference"), interval=_interval(d.get("ci")), detectable=d.get("detectable"),
-        higher_is_better=higher_is_better, n=c["n"], unit="items", split=split,
-        note=f"McNemar p = {mc['p_value']:.3g}" if mc.get("p_value") is not None else ""))
+        higher_is_better=higher_is_better, n=c.n, unit="items", split=split, note=f"McNemar p = {mc.p_value:.3g}"))
 
 
 def mcq_metrics(result: dict[str, Any], candidate: str) -> list[MetricEvidence]:
-    return [paired_metric("exam accuracy", "mcq", fmt, c, split="exam (eval set)")
-            for fmt, c in (result.get("comparisons") or {}).get(candidate, {}).items()]
+    comparisons = (result.get("comparisons") or {}).get(candidate, {})
+    return [paired_metric("exam accuracy", "mcq", fmt, PairedAccuracy.model_validate(c), split="exam (eval set)")
+            for fmt, c in comparisons.items()]
 
 
 def classify_metrics(result: dict[str, Any], candidate: str, *, n_boot: int, seed: int) -> list[MetricEvidence]:
@@ -196,7 +197,10 @@ def task_metrics(name: str, result: dict[str, Any], candidate: str, *, n_boot: i
         if not isinstance(c, dict):
             continue
         if "mcnemar" in c:
-            out.append(paired_metric(c.get("metric", key), name, c.get("detail", key), c,
+            # Other tasks put their own keys (metric, detail, ...) next to the paired counts.
+            paired = PairedAccuracy(n=c["n"], base_accuracy=c.get("base_accuracy"), tuned_accuracy=c.get("tuned_accuracy"),
+                                    difference=c.get("difference"), mcnemar=c["mcnemar"])
+            out.append(paired_metric(c.get("metric", key), name, c.get("detail", key), paired,
                                      higher_is_better=c.get("higher_is_better", True), split=c.get("split", "held out")))
         elif "difference" in c and "ci" in c:  # a paired mean difference with its interval
             ci = _interval(c["ci"])

@@ -20,7 +20,7 @@ from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, figure_img, fmt_num, fmt_pct, table, new_figure
-from expertune.evaluate.results import TaskResult, as_result
+from expertune.evaluate.results import ConfusionMatrix, TaskResult, as_result
 from expertune.evaluate.stats import INVALID, classification_metrics, mcnemar
 from expertune.evaluate.tasks.common import compare_with_baseline, evaluate_models, slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
@@ -271,15 +271,14 @@ def rescore(result: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- report ----------------------------------------------------------------------------------------
-def confusion_chart(metrics: dict[str, Any], title: str) -> str:
+def confusion_chart(conf: ConfusionMatrix, title: str) -> str:
     import numpy as np
 
-    conf = metrics["confusion"]
-    matrix = np.array(conf["matrix"], dtype=float)
-    fig, ax = new_figure(1.2 + 0.7 * len(conf["columns"]), 1.0 + 0.55 * len(conf["labels"]))
+    matrix = np.array(conf.matrix, dtype=float)
+    fig, ax = new_figure(1.2 + 0.7 * len(conf.columns), 1.0 + 0.55 * len(conf.labels))
     ax.imshow(matrix, cmap="Blues", aspect="auto")
-    ax.set_xticks(range(len(conf["columns"])), conf["columns"], rotation=35, ha="right", fontsize=8)
-    ax.set_yticks(range(len(conf["labels"])), conf["labels"], fontsize=8)
+    ax.set_xticks(range(len(conf.columns)), conf.columns, rotation=35, ha="right", fontsize=8)
+    ax.set_yticks(range(len(conf.labels)), conf.labels, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
     top = matrix.max() or 1
@@ -297,25 +296,20 @@ def report_section(result: TaskResult | dict[str, Any], *, charts: bool = True) 
              f"<p>{task['n_items']} items, labels: {esc(', '.join(task['labels']))}; scoring {esc(result.config['scoring'])}.</p>"]
     rows = []
     for label, res in result.models.items():
-        for mode, m in res["summary"].items():
-            if mode == "agreement":
-                continue
-            rows.append([label, mode, fmt_pct(m["accuracy"]), fmt_num(m["macro"]["f1"]), fmt_num(m["micro"]["f1"]),
-                         fmt_num(m["macro"]["specificity"]), fmt_pct(m["invalid"])])
+        for mode, m in res.summary.by_scoring().items():
+            rows.append([label, mode, fmt_pct(m.accuracy), fmt_num(m.macro.f1), fmt_num(m.micro.f1),
+                         fmt_num(m.macro.specificity), fmt_pct(m.invalid)])
     parts.append(table(["model", "scoring", "accuracy", "macro F1", "micro F1", "macro specificity", "invalid"], rows))
     for label, res in result.models.items():
-        for mode, m in res["summary"].items():
-            if mode == "agreement":
-                continue
-            per = [[c, v["support"], fmt_num(v["precision"]), fmt_num(v["recall"]), fmt_num(v["f1"]),
-                    fmt_num(v["specificity"])] for c, v in m["per_class"].items()]
+        for mode, m in res.summary.by_scoring().items():
+            per = [[c, v.support, fmt_num(v.precision), fmt_num(v.recall), fmt_num(v.f1), fmt_num(v.specificity)]
+                   for c, v in m.per_class.items()]
             parts.append(table(["class", "support", "precision", "recall (sensitivity)", "F1", "specificity"],
                                     per, caption=f"{label} · {mode}"))
             if charts:
-                parts.append(confusion_chart(m, f"{label} · {mode}"))
-    crow = [[label, mode, fmt_num(c["base_accuracy"]), fmt_num(c["tuned_accuracy"]),
-             f"{c['mcnemar']['base_only']}/{c['mcnemar']['tuned_only']}", c["mcnemar"]["method"],
-             fmt_num(c["mcnemar"]["p_value"], 4)]
+                parts.append(confusion_chart(m.confusion, f"{label} · {mode}"))
+    crow = [[label, mode, fmt_num(c.base_accuracy), fmt_num(c.tuned_accuracy),
+             f"{c.mcnemar.base_only}/{c.mcnemar.tuned_only}", c.mcnemar.method, fmt_num(c.mcnemar.p_value, 4)]
             for label, per in result.comparisons.items() for mode, c in per.items()]
     if crow:
         parts.append(table(["model", "scoring", f"{result.baseline} accuracy", "model accuracy", "discordant (baseline only/model only)",

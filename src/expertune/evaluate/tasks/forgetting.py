@@ -16,7 +16,9 @@ from expertune.config import StrictModel
 from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, fmt_num, table
-from expertune.evaluate.results import TaskResult, as_result
+from expertune.evaluate.results import (
+    AccuracyVerdict, ClassifyResult, McNemarTest, McqResult, NllVerdict, TaskResult, as_result,
+)
 from expertune.evaluate.tasks.common import slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
 
@@ -29,14 +31,10 @@ class ForgettingConfig(StrictModel):
     max_new_tokens: int = Field(128, ge=1)
 
 
-def _accuracy_of(summary: dict[str, Any]) -> float | None:
-    return (summary.get("accuracy") or {}).get("value")
-
-
 def assess(result: dict[str, Any], config: ForgettingConfig = ForgettingConfig(), *,
            model: str = "tuned") -> dict[str, Any]:
     """The verdict for `model` against the result's baseline, from a stored mcq / classify /
-    perplexity result."""
+    perplexity result (the verdict's JSON form: results.AccuracyVerdict or NllVerdict)."""
     kind = result["kind"]
     if kind == "perplexity":
         name, entry = next(iter(result["sets"].items()))
@@ -44,21 +42,28 @@ def assess(result: dict[str, Any], config: ForgettingConfig = ForgettingConfig()
         base, tuned = s["models"][s["baseline"]]["nll_group_mean"], s["models"][model]["nll_group_mean"]
         diff = s["differences"][model]
         change = diff["t"]["mean"]
-        return {"metric": "nll_per_token", "set": name, "base": base, "tuned": tuned, "change": change,
-                "margin": config.margin_nll, "flagged": change is not None and change > config.margin_nll + 1e-12,
-                "interval": {"t": diff["t"]["ci"], "bootstrap": diff["bootstrap"]["ci"]}}
+        return NllVerdict(set=name, base=base, tuned=tuned, change=change, margin=config.margin_nll,
+                          flagged=change is not None and change > config.margin_nll + 1e-12,
+                          interval={"t": diff["t"]["ci"], "bootstrap": diff["bootstrap"]["ci"]}).model_dump(mode="json")
     if kind == "mcq":
-        fmt = result["config"]["formats"][0] if result["config"]["scoring"] != "logprob" else "logprob"
-    elif kind == "classify":
-        fmt = "generate" if result["config"]["scoring"] != "logprob" else "logprob"
-    else:
-        raise InputError(f"cannot assess forgetting from a {kind!r} result")
-    base = _accuracy_of(result["models"][result["baseline"]]["summary"][fmt])
-    tuned = _accuracy_of(result["models"][model]["summary"][fmt])
+        exam = McqResult.model_validate(result)
+        fmt = exam.config["formats"][0] if exam.config["scoring"] != "logprob" else "logprob"
+        base, tuned = (exam.models[label].summary[fmt].accuracy.value for label in (exam.baseline, model))
+        return _accuracy_verdict(fmt, base, tuned, exam.comparisons[model][fmt].mcnemar, config)
+    if kind == "classify":
+        task = ClassifyResult.model_validate(result)
+        fmt = "generate" if task.config["scoring"] != "logprob" else "logprob"
+        base, tuned = (task.models[label].summary.by_scoring()[fmt].accuracy.value for label in (task.baseline, model))
+        return _accuracy_verdict(fmt, base, tuned, task.comparisons[model][fmt].mcnemar, config)
+    raise InputError(f"cannot assess forgetting from a {kind!r} result")
+
+
+def _accuracy_verdict(fmt: str, base: float | None, tuned: float | None, test: McNemarTest,
+                      config: ForgettingConfig) -> dict[str, Any]:
     drop = base - tuned if base is not None and tuned is not None else None
-    return {"metric": "accuracy", "scoring": fmt, "base": base, "tuned": tuned, "change": -drop if drop is not None else None,
-            "margin": config.margin_accuracy, "flagged": drop is not None and drop > config.margin_accuracy + 1e-12,
-            "mcnemar": result["comparisons"][model][fmt]["mcnemar"]}
+    return AccuracyVerdict(scoring=fmt, base=base, tuned=tuned, change=-drop if drop is not None else None,
+                           margin=config.margin_accuracy, flagged=drop is not None and drop > config.margin_accuracy + 1e-12,
+                           mcnemar=test).model_dump(mode="json")
 
 
 def verdicts(inner: dict[str, Any], config: ForgettingConfig) -> dict[str, Any]:
@@ -123,19 +128,19 @@ def reassess(result: dict[str, Any], config: ForgettingConfig | None = None) -> 
     return {**result, "config": cfg.model_dump(), "verdicts": found, "flagged": any(v["flagged"] for v in found.values())}
 
 
-def _row(name: str, label: str, baseline: str, v: dict[str, Any]) -> list[str]:
-    if v["metric"] == "accuracy":
-        change = f"{100 * v['change']:+.1f} points" if v["change"] is not None else "–"
-        margin = f"−{100 * v['margin']:.1f} points"
-        evidence = f"McNemar p = {fmt_num(v['mcnemar']['p_value'], 4)} ({v['mcnemar']['method']})"
+def _row(name: str, label: str, baseline: str, v: AccuracyVerdict | NllVerdict) -> list[str]:
+    if isinstance(v, AccuracyVerdict):
+        change = f"{100 * v.change:+.1f} points" if v.change is not None else "–"
+        margin = f"−{100 * v.margin:.1f} points"
+        evidence = f"McNemar p = {fmt_num(v.mcnemar.p_value, 4)} ({v.mcnemar.method})"
     else:
-        change = f"{v['change']:+.3f} nats" if v["change"] is not None else "–"
-        margin = f"+{v['margin']:.2f} nats"
-        lo, hi = v["interval"]["t"]
+        change = f"{v.change:+.3f} nats" if v.change is not None else "–"
+        margin = f"+{v.margin:.2f} nats"
+        lo, hi = v.interval["t"] or (None, None)
         evidence = f"95% t interval [{fmt_num(lo)}, {fmt_num(hi)}]"
-    measure = "accuracy" if v["metric"] == "accuracy" else "NLL per token"
-    status = "⚠ possible forgetting" if v["flagged"] else "ok"
-    return [name, f"{label} vs {baseline}", measure, fmt_num(v["base"]), fmt_num(v["tuned"]), change, margin, evidence, status]
+    measure = "accuracy" if isinstance(v, AccuracyVerdict) else "NLL per token"
+    status = "⚠ possible forgetting" if v.flagged else "ok"
+    return [name, f"{label} vs {baseline}", measure, fmt_num(v.base), fmt_num(v.tuned), change, margin, evidence, status]
 
 
 @registry.report_section("forgetting", title="Forgetting check", results="forgetting")
