@@ -205,19 +205,20 @@ def perplexity_cmd(
 
 def _print_perplexity(d: dict[str, Any]) -> None:
     from expertune.evaluate.report.html import fmt_num
+    from expertune.evaluate.results import PerplexitySetSummary
 
+    sets = {name: PerplexitySetSummary.model_validate(s) for name, s in d["sets"].items()}
     t = Table("set", "model", "groups", "tokens", "NLL/token", "perplexity")
-    for name, s in d["sets"].items():
-        for label, m in s["models"].items():
-            t.add_row(name, label, str(m["n_groups"]), str(m["n_tokens"]), fmt_num(m["nll_per_token"]),
-                      fmt_num(m["perplexity"], 2))
+    for name, s in sets.items():
+        for label, m in s.models.items():
+            t.add_row(name, label, str(m.n_groups), str(m.n_tokens), fmt_num(m.nll_per_token), fmt_num(m.perplexity, 2))
     console.print(t)
-    for name, s in d["sets"].items():
-        for label, diff in s["differences"].items():
-            if diff["t"]["mean"] is not None:
-                lo, hi = diff["bootstrap"]["ci"]
-                console.print(f"{name}: {label} − {s['baseline']} = {diff['t']['mean']:+.3f} nats/token per group "
-                              f"(95% bootstrap [{fmt_num(lo)}, {fmt_num(hi)}], {diff['n_groups']} groups)")
+    for name, s in sets.items():
+        for label, diff in s.differences.items():
+            if diff.t.mean is not None:
+                lo, hi = diff.bootstrap.ci
+                console.print(f"{name}: {label} − {s.baseline} = {diff.t.mean:+.3f} nats/token per group "
+                              f"(95% bootstrap [{fmt_num(lo)}, {fmt_num(hi)}], {diff.n_groups} groups)")
     console.print(f"results: {d['path']}")
 
 

@@ -5,8 +5,10 @@ perplexity.json, forgetting-<set>.json, facts-<set>.json, refusal-<set>.json) an
 Like the run records (expertune.records), they are pydantic models, validated when written and when
 read: a damaged or hand-edited results file is an InputError naming the file and the field, not a
 KeyError in a report section. The top level of each result is typed, and so are the blocks with a
-stable shape below it (an exam's per-model record and summary, the McNemar comparisons); the
-per-item records keep the shape their task gives them.
+stable shape below it: an exam's and a labelled task's per-model run and summaries, the McNemar
+comparisons, the forgetting verdicts, a perplexity set's summary. The per-item records keep the
+shape their task gives them, and so do the facts / refusal comparisons (each carries its own
+metric keys for the evidence summary).
 
 The typed blocks dump to exactly the JSON written before they existed: fields in the order the
 producers wrote them, and keys a producer only sometimes writes left out when unset (not null).
@@ -21,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer
 
 from expertune.atomic import write_atomic
 from expertune.errors import InputError
@@ -223,6 +225,43 @@ class PairedLabelAccuracy(Block):
     mcnemar: McNemarTest
 
 
+class MeanInterval(Block):
+    """A mean with its 95% interval (stats.mean_interval); the ends are None below two values."""
+
+    n: int
+    mean: float | None
+    ci: list[float | None]
+    method: str  # "t" or "bootstrap"
+
+
+class NllFigures(Block):
+    """One model's NLL on a set (tasks/perplexity.py summarise_model)."""
+
+    n_examples: int
+    n_groups: int
+    n_tokens: int
+    nll_per_token: float | None  # pooled over all completion tokens
+    perplexity: float | None
+    nll_group_mean: float | None
+
+
+class NllDifference(Block):
+    """tuned − base group NLL, paired per group (tasks/perplexity.py paired_difference)."""
+
+    n_groups: int
+    t: MeanInterval
+    bootstrap: MeanInterval
+    tuned_lower: int  # groups where the other model's NLL is lower
+
+
+class PerplexitySetSummary(Block):
+    """The figures of one set (tasks/perplexity.py summarise_set)."""
+
+    models: dict[str, NllFigures]
+    baseline: str | None
+    differences: dict[str, NllDifference]  # label -> against the baseline
+
+
 class _Shipped(TaskResult):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -258,8 +297,24 @@ class PerplexityResult(_Shipped):
     kind: Literal["perplexity"] = "perplexity"
     config: dict[str, Any]
     models: dict[str, dict[str, Any]]  # label -> model id and what it is
-    sets: dict[str, dict[str, Any]]  # set -> examples, per-model records, summary
+    sets: dict[str, dict[str, Any]]  # set -> what the set is, per-model records, summary
     baseline: str | None = None
+
+    # A set's entry opens with what the set is (its own keys, from its eval set), so the entry
+    # stays a dict to keep the stored order; its summary, the part read across modules, is typed.
+    @field_validator("sets")
+    @classmethod
+    def _summaries_valid(cls, sets: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, entry in sets.items():
+            try:
+                if "summary" in entry:
+                    PerplexitySetSummary.model_validate(entry["summary"])
+            except ValidationError as err:  # named from the set down, not from the summary's root
+                raise ValueError(f"{name}.summary: {describe_validation(err)}") from None
+        return sets
+
+    def set_summary(self, name: str) -> PerplexitySetSummary:
+        return PerplexitySetSummary.model_validate(self.sets[name]["summary"])
 
 
 class AccuracyVerdict(Block):

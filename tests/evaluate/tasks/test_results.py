@@ -150,3 +150,21 @@ def test_a_classification_result_from_before_undefined_ratios_counted_as_zero_re
     result = read_result(tmp_path / "classify-old.json")
     assert result.models["base"].summary.generate.per_class["terms"].precision is None
     assert "Classification" in classify.report_section(result, charts=False)
+
+
+def test_a_perplexity_sets_summary_is_typed_and_a_damaged_one_names_the_field(tmp_path):
+    from expertune.evaluate.tasks import perplexity
+    from conftest import EXAMPLES
+    from test_perplexity import ScriptedScorer
+
+    examples, info = perplexity.ood_examples(EXAMPLES / "out_of_domain.jsonl")
+    data = perplexity.run_sets({"base": ScriptedScorer(2.0, "b"), "tuned": ScriptedScorer(2.25, "t")},
+                               {"ood:x": examples}, set_info={"ood:x": info})
+    path = write_task_result(tmp_path, "perplexity.json", data)
+    assert path.read_text(encoding="utf-8") == _untyped_json(data)
+    s = read_result(path).set_summary("ood:x")
+    assert s.baseline == "base" and s.differences["tuned"].t.mean == pytest.approx(0.25) and s.models["tuned"].n_groups == 8
+    data = json.loads(json.dumps(data))
+    data["sets"]["ood:x"]["summary"]["differences"]["tuned"]["t"] = {"mean": 0.25}
+    with pytest.raises(InputError, match=r"perplexity-bad\.json: not a valid perplexity result \(sets: .*ood:x\.summary: differences\.tuned\.t\.n: Field required"):
+        write_result(tmp_path, "perplexity-bad.json", data)

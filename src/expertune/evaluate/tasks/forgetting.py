@@ -17,7 +17,7 @@ from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, fmt_num, table
 from expertune.evaluate.results import (
-    AccuracyVerdict, ClassifyResult, McNemarTest, McqResult, NllVerdict, TaskResult, as_result,
+    AccuracyVerdict, ClassifyResult, McNemarTest, McqResult, NllVerdict, PerplexitySetSummary, TaskResult, as_result,
 )
 from expertune.evaluate.tasks.common import slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
@@ -37,14 +37,13 @@ def assess(result: dict[str, Any], config: ForgettingConfig = ForgettingConfig()
     perplexity result (the verdict's JSON form: results.AccuracyVerdict or NllVerdict)."""
     kind = result["kind"]
     if kind == "perplexity":
-        name, entry = next(iter(result["sets"].items()))
-        s = entry["summary"]
-        base, tuned = s["models"][s["baseline"]]["nll_group_mean"], s["models"][model]["nll_group_mean"]
-        diff = s["differences"][model]
-        change = diff["t"]["mean"]
-        return NllVerdict(set=name, base=base, tuned=tuned, change=change, margin=config.margin_nll,
-                          flagged=change is not None and change > config.margin_nll + 1e-12,
-                          interval={"t": diff["t"]["ci"], "bootstrap": diff["bootstrap"]["ci"]}).model_dump(mode="json")
+        name = next(iter(result["sets"]))
+        s = PerplexitySetSummary.model_validate(result["sets"][name]["summary"])
+        diff = s.differences[model]
+        change = diff.t.mean
+        return NllVerdict(set=name, base=s.models[s.baseline].nll_group_mean, tuned=s.models[model].nll_group_mean,
+                          change=change, margin=config.margin_nll, flagged=change is not None and change > config.margin_nll + 1e-12,
+                          interval={"t": diff.t.ci, "bootstrap": diff.bootstrap.ci}).model_dump(mode="json")
     if kind == "mcq":
         exam = McqResult.model_validate(result)
         fmt = exam.config["formats"][0] if exam.config["scoring"] != "logprob" else "logprob"

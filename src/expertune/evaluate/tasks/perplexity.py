@@ -27,7 +27,7 @@ from expertune.data.splits import CHECKPOINT_SELECTION
 from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, fmt_num, table
-from expertune.evaluate.results import TaskResult, as_result
+from expertune.evaluate.results import PerplexityResult, TaskResult, as_result
 from expertune.evaluate.stats import mean_interval
 from expertune.evaluate.tasks.common import pick_baseline, release_model, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
@@ -306,17 +306,17 @@ def rescore(result: dict[str, Any]) -> dict[str, Any]:
 @registry.report_section("perplexity", title="Held-out perplexity", results="perplexity")
 def report_section(result: TaskResult | dict[str, Any]) -> str:
     result = as_result(result)
+    assert isinstance(result, PerplexityResult)  # the registry hands this section perplexity results only
     rows, diffs = [], []
-    for name, entry in result.sets.items():
-        s = entry["summary"]
-        for label, m in s["models"].items():
-            rows.append([name, label, m["n_groups"], m["n_tokens"], fmt_num(m["nll_per_token"]),
-                         fmt_num(m["perplexity"], 2), fmt_num(m["nll_group_mean"])])
-        for label, d in s["differences"].items():
-            t, bs = d["t"], d["bootstrap"]
-            diffs.append([name, f"{label} − {s['baseline']}", d["n_groups"], fmt_num(t["mean"]),
-                          f"[{fmt_num(t['ci'][0])}, {fmt_num(t['ci'][1])}]",
-                          f"[{fmt_num(bs['ci'][0])}, {fmt_num(bs['ci'][1])}]", d["tuned_lower"]])
+    for name in result.sets:
+        s = result.set_summary(name)
+        for label, m in s.models.items():
+            rows.append([name, label, m.n_groups, m.n_tokens, fmt_num(m.nll_per_token), fmt_num(m.perplexity, 2),
+                         fmt_num(m.nll_group_mean)])
+        for label, d in s.differences.items():
+            diffs.append([name, f"{label} − {s.baseline}", d.n_groups, fmt_num(d.t.mean),
+                          f"[{fmt_num(d.t.ci[0])}, {fmt_num(d.t.ci[1])}]",
+                          f"[{fmt_num(d.bootstrap.ci[0])}, {fmt_num(d.bootstrap.ci[1])}]", d.tuned_lower])
     parts = ["<section class=\"expertune-perplexity\"><h3>Held-out perplexity</h3>",
              "<p>Negative log-likelihood per completion token (nats) of accepted answers; groups are prompt groups."
              " Sets named ood:… are out of domain: a rise there is a forgetting signal.</p>",
