@@ -116,3 +116,10 @@ def test_typed_verdicts_store_what_the_untyped_ones_did(tmp_path):
               "interval": {"t": diff["t"]["ci"], "bootstrap": diff["bootstrap"]["ci"]}}
     assert list(result["verdicts"]["tuned"].items()) == list(before.items())
     assert read_result(write_result(tmp_path, "forgetting-ood.json", result)).verdicts["tuned"].metric == "nll_per_token"
+
+
+def test_reassessing_a_damaged_inner_result_names_the_field():
+    result = json.loads(json.dumps(run_forgetting({"base": ExamTaker(8, "b"), "tuned": ExamTaker(7, "t")}, str(EXAM))))
+    del result["result"]["models"]["tuned"]["summary"]["logprob"]["accuracy"]["k"]
+    with pytest.raises(InputError, match=r"the mcq result of the forgetting check: .*models\.tuned\.summary\.logprob\.accuracy\.k: Field required"):
+        reassess(result)

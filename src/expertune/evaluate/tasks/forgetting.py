@@ -17,7 +17,8 @@ from expertune.errors import InputError
 from expertune.evaluate import registry
 from expertune.evaluate.report.html import esc, fmt_num, table
 from expertune.evaluate.results import (
-    AccuracyVerdict, ClassifyResult, McNemarTest, McqResult, NllVerdict, PerplexitySetSummary, TaskResult, as_result,
+    AccuracyVerdict, ClassifyResult, McNemarTest, McqResult, NllVerdict, PerplexityResult, TaskResult, as_result,
+    parse_result,
 )
 from expertune.evaluate.tasks.common import slug, task_models, write_result
 from expertune.llm.base import ChatModel, GenParams
@@ -35,26 +36,25 @@ def assess(result: dict[str, Any], config: ForgettingConfig = ForgettingConfig()
            model: str = "tuned") -> dict[str, Any]:
     """The verdict for `model` against the result's baseline, from a stored mcq / classify /
     perplexity result (the verdict's JSON form: results.AccuracyVerdict or NllVerdict)."""
-    kind = result["kind"]
-    if kind == "perplexity":
-        name = next(iter(result["sets"]))
-        s = PerplexitySetSummary.model_validate(result["sets"][name]["summary"])
+    inner = parse_result(result, f"the {result.get('kind')} result of the forgetting check")
+    if isinstance(inner, PerplexityResult):
+        name = next(iter(inner.sets))
+        s = inner.set_summary(name)
         diff = s.differences[model]
         change = diff.t.mean
         return NllVerdict(set=name, base=s.models[s.baseline].nll_group_mean, tuned=s.models[model].nll_group_mean,
-                          change=change, margin=config.margin_nll, flagged=change is not None and change > config.margin_nll + 1e-12,
+                          change=change, margin=config.margin_nll,
+                          flagged=change is not None and change > config.margin_nll + 1e-12,
                           interval={"t": diff.t.ci, "bootstrap": diff.bootstrap.ci}).model_dump(mode="json")
-    if kind == "mcq":
-        exam = McqResult.model_validate(result)
-        fmt = exam.config["formats"][0] if exam.config["scoring"] != "logprob" else "logprob"
-        base, tuned = (exam.models[label].summary[fmt].accuracy.value for label in (exam.baseline, model))
-        return _accuracy_verdict(fmt, base, tuned, exam.comparisons[model][fmt].mcnemar, config)
-    if kind == "classify":
-        task = ClassifyResult.model_validate(result)
-        fmt = "generate" if task.config["scoring"] != "logprob" else "logprob"
-        base, tuned = (task.models[label].summary.by_scoring()[fmt].accuracy.value for label in (task.baseline, model))
-        return _accuracy_verdict(fmt, base, tuned, task.comparisons[model][fmt].mcnemar, config)
-    raise InputError(f"cannot assess forgetting from a {kind!r} result")
+    if isinstance(inner, McqResult):
+        fmt = inner.config["formats"][0] if inner.config["scoring"] != "logprob" else "logprob"
+        base, tuned = (inner.models[label].summary[fmt].accuracy.value for label in (inner.baseline, model))
+        return _accuracy_verdict(fmt, base, tuned, inner.comparisons[model][fmt].mcnemar, config)
+    if isinstance(inner, ClassifyResult):
+        fmt = "generate" if inner.config["scoring"] != "logprob" else "logprob"
+        base, tuned = (inner.models[label].summary.by_scoring()[fmt].accuracy.value for label in (inner.baseline, model))
+        return _accuracy_verdict(fmt, base, tuned, inner.comparisons[model][fmt].mcnemar, config)
+    raise InputError(f"cannot assess forgetting from a {inner.kind!r} result")
 
 
 def _accuracy_verdict(fmt: str, base: float | None, tuned: float | None, test: McNemarTest,
