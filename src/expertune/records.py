@@ -335,6 +335,16 @@ def describe_validation(err: ValidationError, limit: int = 3, *, skip: int = 0) 
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
+def validated(model: Any, data: Any, source: str | Path, what: str, fix: str, *, skip: int = 0,
+              error: type[Exception] = InputError) -> Any:
+    """`data` validated by `model` (a pydantic model or TypeAdapter), or `error` naming the source,
+    the first fields at fault and the fix: the one way a stored record's damage is reported."""
+    try:
+        return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
+    except ValidationError as err:
+        raise error(f"{source}: not a valid {what} ({describe_validation(err, skip=skip)}); {fix}") from None
+
+
 def parse_run(data: Any, source: str | Path) -> SftRun | DpoRun:
     """A run record from its JSON form; `source` names the file in errors."""
     if isinstance(data, dict) and isinstance(data.get("schema_version"), int) and data["schema_version"] > SCHEMA_VERSION:
@@ -345,11 +355,8 @@ def parse_run(data: Any, source: str | Path) -> SftRun | DpoRun:
     if _kind(data) not in ("sft", "dpo"):
         raise InputError(f"{source}: kind {data['kind']!r} is not a kind of run (sft or dpo); restore it or remove "
                          "the run folder")
-    try:
-        return _ANY_RUN.validate_python(data)
-    except ValidationError as err:
-        raise InputError(f"{source}: not a valid run record ({describe_validation(err, skip=1)}); "
-                         "the file was edited or damaged: restore it or remove the run folder") from None
+    return validated(_ANY_RUN, data, source, "run record",
+                     "the file was edited or damaged: restore it or remove the run folder", skip=1)
 
 
 def read_run(run_dir: Path) -> SftRun | DpoRun:

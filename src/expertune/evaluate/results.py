@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from expertune.atomic import write_atomic
 from expertune.errors import InputError
-from expertune.records import Record, describe_validation
+from expertune.records import Record, describe_validation, validated
 
 # Of result files and task summaries; raise it (and read the older shape) when a field changes meaning.
 RESULTS_VERSION = 1
@@ -387,11 +387,8 @@ def parse_result(data: Any, source: str | Path) -> TaskResult:
     if not isinstance(data, dict) or not isinstance(data.get("kind"), str):
         raise InputError(f"{source}: not a task result (a JSON object with a \"kind\" is expected)")
     _check_version(data, source)
-    try:
-        return RESULT_MODELS.get(data["kind"], TaskResult).model_validate(data)
-    except ValidationError as err:
-        raise InputError(f"{source}: not a valid {data['kind']} result ({describe_validation(err)}); the file was "
-                         "edited or damaged: restore it or run the task again") from None
+    return validated(RESULT_MODELS.get(data["kind"], TaskResult), data, source, f"{data['kind']} result",
+                     "the file was edited or damaged: restore it or run the task again")
 
 
 def as_result(result: TaskResult | dict[str, Any], source: str | Path = "result") -> TaskResult:
@@ -449,11 +446,8 @@ def parse_task_summary(data: Any, source: str | Path, *, task_name: str | None =
         raise InputError(f"{source}: not a task summary (a JSON object is expected)")
     _check_version(data, source)
     data = {"task_name": task_name or Path(source).stem, **data}
-    try:
-        return TaskSummary.model_validate(data)
-    except ValidationError as err:
-        raise InputError(f"{source}: not a valid task summary ({describe_validation(err)}); the file was edited "
-                         "or damaged: restore it or run `expertune eval run --resume` again") from None
+    return validated(TaskSummary, data, source, "task summary",
+                     "the file was edited or damaged: restore it or run `expertune eval run --resume` again")
 
 
 def read_task_summary(path: Path) -> TaskSummary:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field
 from sqlalchemy import func, select
 
 from expertune.errors import ConfigError, InputError, NotFound
@@ -29,7 +29,7 @@ from expertune.evaluate.frozen import (
 )
 from expertune.evaluate.pairwise.judges import all_judge_kinds
 from expertune.evaluate.prompts import collect_prompts
-from expertune.records import Record, describe_validation
+from expertune.records import Record, validated
 from expertune.store.eval_models import EvalPrompt, EvalRun
 from expertune.store.tables import utcnow
 from expertune.workspace import Workspace
@@ -203,11 +203,8 @@ def parse_run_record(data: Any, source: str) -> EvalRunRecord:
     if isinstance(version, int) and version > LINEAGE_VERSION:
         raise InputError(f"{source}: lineage schema_version {version} was written by a newer expertune (this one "
                          f"reads up to {LINEAGE_VERSION}); upgrade expertune to read this run")
-    try:
-        return EvalRunRecord.model_validate(data)
-    except ValidationError as err:
-        raise InputError(f"{source}: not a valid evaluation run ({describe_validation(err)}); the stored plan was "
-                         "edited or damaged: start a new run") from None
+    return validated(EvalRunRecord, data, source, "evaluation run",
+                     "the stored plan was edited or damaged: start a new run")
 
 
 def set_status(ws: Workspace, run_id: int, status: str) -> None:

@@ -19,14 +19,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
+from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from expertune.errors import InputError
 from expertune.evaluate.config import JudgeReliability
 from expertune.evaluate.report.evidence import EvidenceSummary, evidence_summary
 from expertune.evaluate.results import TaskSummary, parse_task_summary, read_task_summary
 from expertune.evaluate.runs import EvalLineage
-from expertune.records import Record, describe_validation
+from expertune.records import Record, validated
 from expertune.workspace import Workspace
 
 SUMMARY_FILE = "summary.json"
@@ -125,11 +125,8 @@ def parse_run_summary(data: Any, source: str | Path) -> RunSummary:
         data = {**data, "tasks": {name: t if isinstance(t, TaskSummary) else
                                   parse_task_summary(t, f"{source}: tasks.{name}", task_name=name)
                                   for name, t in tasks.items()}}
-    try:
-        return RunSummary.model_validate(data)
-    except ValidationError as err:
-        raise InputError(f"{source}: not a valid run summary ({describe_validation(err)}); the file was edited or "
-                         "damaged: run `expertune eval stats RUN` to write it again") from None
+    return validated(RunSummary, data, source, "run summary",
+                     "the file was edited or damaged: run `expertune eval stats RUN` to write it again")
 
 
 def read_run_summary(path: Path) -> RunSummary:

@@ -12,14 +12,12 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from expertune.atomic import write_atomic
 from expertune.errors import ConfigError
 from expertune.hashing import file_sha256
 from expertune.models.resolve import weights_hash_memo
 from expertune.records import (  # noqa: F401  (AdapterInfo is imported from here too)
-    RUN_FILE, AdapterInfo, AdapterMarker, AdapterRow, SystemPromptPolicy, describe_validation, read_run,
+    RUN_FILE, AdapterInfo, AdapterMarker, AdapterRow, SystemPromptPolicy, read_run, validated,
 )
 
 ADAPTER_MARKER = "expertune-adapter.json"
@@ -66,10 +64,10 @@ def read_marker(folder: Path) -> AdapterMarker:
     if not marker_path.is_file():
         return AdapterMarker()
     try:
-        return AdapterMarker.model_validate_json(marker_path.read_text(encoding="utf-8"))
-    except ValidationError as err:
-        raise ConfigError(f"{marker_path}: not a valid adapter marker ({describe_validation(err)}); "
-                          "re-save the adapter") from None
+        data = json.loads(marker_path.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ConfigError(f"{marker_path}: not valid JSON ({err}); re-save the adapter") from None
+    return validated(AdapterMarker, data, marker_path, "adapter marker", "re-save the adapter", error=ConfigError)
 
 
 def _run_policy(path: Path) -> SystemPromptPolicy | None:
