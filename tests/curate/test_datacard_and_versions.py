@@ -2,7 +2,7 @@ from curate_helpers import build, record, response_id
 from expertune.curate import run_checks
 from expertune.curate.datacard import build_datacard
 from expertune.curate.edits import redact
-from expertune.curate.html_report import render_html
+from expertune.curate.html_report import describe_source, render_html
 from expertune.data.versions import snapshot
 from expertune.store import repo
 
@@ -33,6 +33,7 @@ def test_checks_on_a_dataset_version_see_the_snapshot_not_later_edits(ws):
     report = run_checks(ws, only=["pii"], dataset_version="v1")
     (f,) = report.findings
     assert f.response_ids == [response_id(ws, "Call me")] and report.source["hash"] == version["hash"]
+    assert describe_source(report.source).startswith(f"dataset version v1 ({version['hash'][:12]}) · ")
     with ws.session() as s:
         assert repo.get(s, "response", f.response_ids[0]).text == "Call me on [PHONE] tonight."
 
@@ -43,6 +44,8 @@ def test_html_report_is_self_contained_and_escapes_text(ws):
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert "http" not in page.split("<body>")[0]  # no external stylesheet or script
     assert '<mark title="PHONE">020 7946 0958</mark>' in page
+    # The header says what was checked in words, not as raw JSON.
+    assert "the store&#x27;s accepted responses · 1 response in 1 prompt group" in page and '{"kind"' not in page
 
 
 def test_datacard_escapes_user_text_in_markdown_and_plots(ws, tmp_path):

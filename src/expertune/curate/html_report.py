@@ -100,11 +100,29 @@ def _histogram(stats: dict) -> str:
     return f"<h3>Score distribution (mean log-probability per token)</h3><table>{rows}</table>"
 
 
+def describe_source(source: dict) -> str:
+    """What was checked, in words: the store's accepted responses or a dataset version, how many,
+    with which base model, and the model-based checks left out."""
+    if source.get("kind") == "dataset_version":
+        what = f"dataset version {source.get('name') or source.get('id')} ({str(source.get('hash', ''))[:12]})"
+    else:
+        what = "the store's " + " and ".join(source.get("statuses") or ["accepted"]) + " responses"
+    parts = [what]
+    if "responses" in source:
+        n, groups = source["responses"], source.get("groups", "?")
+        parts.append(f"{n} response{'' if n == 1 else 's'} in {groups} prompt group{'' if groups == 1 else 's'}")
+    if source.get("base_model"):
+        parts.append(f"base model {source['base_model']}")
+    if source.get("not_run"):
+        parts.append(f"not run: {', '.join(source['not_run'])} (--with-model)")
+    return " · ".join(parts)
+
+
 def render_html(report: CheckReport, *, title: str = "expertune check report") -> str:
     data = report.data
     parts = [f"<!doctype html><html><head><meta charset=utf-8><title>{escape(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{escape(title)}</h1>",
-             f"<p>{escape(json.dumps(report.source))} · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}</p>",
+             f"<p>{escape(describe_source(report.source))} · generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}</p>",
              "<table><tr><th>check</th><th>severity</th><th>findings</th><th>records</th></tr>"]
     for row in report.summary():
         refs = ", ".join(dict.fromkeys(ref_label(r) for r in row["records"]))
