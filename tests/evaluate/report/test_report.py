@@ -46,6 +46,17 @@ def test_report_is_self_contained_and_complete(run, tmp_path):
     # the evidence comes first and says the always-first judge was left out
     assert "What the evidence says" in html and "judge first is unreliable" in html
     assert "no: flip rate 100%" in html
+    assert "<th></th>" not in html  # the lineage's fields head their own rows
+
+
+def test_settings_are_shown_whole_and_escaped():
+    from expertune.evaluate.report.html import settings_text, table
+
+    settings = {"script": "prefers_marker", "prompt": "x" * 400 + EVIL, "labels": ["A", "B"]}
+    cell = table(None, [["judge", settings_text(settings)]])
+    assert "x" * 400 in cell and EVIL not in cell and "&lt;script&gt;" in cell
+    assert 'labels: ["A", "B"]'.replace('"', "&quot;") in cell
+    assert cell.startswith("<table><tbody><tr><th>judge</th><td>")
 
 
 def test_everything_is_escaped(run, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 from typing import Any, Iterable, Sequence
 
 
@@ -66,13 +67,26 @@ def interval(ci: Any) -> str:
     return "–" if not ci else f"[{pct(ci[0])}, {pct(ci[1])}]"
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, raw: bool = False, caption: str | None = None) -> str:
-    """An HTML table; cells are escaped unless raw=True (then the caller escaped them)."""
+def table(header: Sequence[str] | None, rows: Iterable[Sequence[Any]], *, raw: bool = False,
+          caption: str | None = None) -> str:
+    """An HTML table; cells are escaped unless raw=True (then the caller escaped them). Without a
+    header, the first cell of each row is its row's header (a table of fields and values)."""
     cell = (lambda v: str(v)) if raw else esc
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    if header is None:
+        body = "".join(f"<tr><th>{esc(row[0])}</th>" + "".join(f"<td>{cell(v)}</td>" for v in row[1:]) + "</tr>"
+                       for row in rows)
+        head = ""
+    else:
+        body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+        head = "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr></thead>"
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{cap}{head}<tbody>{body}</tbody></table>"
+
+
+def settings_text(settings: dict[str, Any]) -> str:
+    """Settings as `key: value` pairs, whole (a cut-off value would misstate what ran)."""
+    return "; ".join(f"{k}: {json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v}"
+                     for k, v in sorted(settings.items()))
 
 
 def img(uri: str | None, alt: str) -> str:

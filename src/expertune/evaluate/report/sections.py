@@ -10,7 +10,6 @@ evaluate.pairwise.analysis, and every text is HTML-escaped.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +17,7 @@ from expertune.evaluate.pairwise.analysis import RunData, shown_names
 from expertune.evaluate.registry import report_section
 from expertune.evaluate.report import plots
 from expertune.evaluate.report.evidence import evidence_summary, report_section as evidence_section
-from expertune.evaluate.report.html import esc, img, interval, num, pct, table
+from expertune.evaluate.report.html import esc, img, interval, num, pct, settings_text, table
 from expertune.evaluate.runs import EvalRunRecord
 from expertune.evaluate.summary import PairSummary, RunSummary
 from expertune.workspace import Workspace
@@ -61,13 +60,13 @@ def _lineage(ctx: ReportContext) -> str:
         adapter = (f"{a.name}@{a.version}" if a.name else a.path) if a else "–"
         cands.append([c.name + (" (baseline)" if c.name == lin.baseline else ""), c.type, c.base,
                       (getattr(c, "base_sha256", None) or "")[:12], adapter, a.sha256[:12] if a else "",
-                      (a.dataset_hash or "")[:12] if a else "", json.dumps(a.recipe, sort_keys=True)[:200] if a else "–"])
+                      (a.dataset_hash or "")[:12] if a else "", settings_text(a.recipe) if a else "–"])
     judges = [[j.name, j.type, j.model_id or "", j.judge_id[:12],
-               json.dumps({k: v for k, v in j.settings.items() if k not in ("name", "type")}, sort_keys=True)[:300]]
+               settings_text({k: v for k, v in j.settings.items() if k not in ("name", "type")})]
               for j in lin.judges]
     grid = lin.grid
     sets = [[s.name, s.prompts, s.in_domain, s.out_of_domain] for s in lin.prompt_sets]
-    return (table(["", ""], rows)
+    return (table(None, rows)
             + "<h3>Candidates</h3>" + table(["name", "type", "base", "base sha256", "adapter", "adapter sha256", "dataset", "recipe"], cands)
             + "<h3>Judges</h3>" + (table(["name", "type", "model", "id", "settings"], judges) if judges else "<p>No judges.</p>")
             + "<h3>Prompts and grid</h3>" + table(["prompt set", "prompts", "in-domain", "out-of-domain"], sets)
