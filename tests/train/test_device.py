@@ -9,11 +9,21 @@ def cpu_only(monkeypatch):
     monkeypatch.setattr(device.torch.cuda, "is_available", lambda: False)
 
 
-def test_cpu_without_native_bf16_trains_in_fp32_without_checkpointing(cpu_only, monkeypatch):
+def test_cpu_without_native_bf16_trains_in_fp32(cpu_only, monkeypatch):
     monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
     plan = device.plan_device()
-    assert (plan.device, plan.precision, plan.gradient_checkpointing) == ("cpu", "fp32", False)
+    assert (plan.device, plan.precision) == ("cpu", "fp32")
     assert "emulated" in plan.reason
+
+
+@pytest.mark.parametrize("params", [None, 135_000_000, 7_000_000_000])
+def test_auto_checkpointing_is_on_for_every_model_on_a_cpu(cpu_only, params):
+    # A laptop's memory runs out before its time does (the device module's docstring has the figures).
+    assert device.plan_device(params=params).gradient_checkpointing is True
+
+
+def test_an_explicit_checkpointing_choice_is_kept_on_a_cpu(cpu_only):
+    assert device.plan_device(gradient_checkpointing=False).gradient_checkpointing is False
 
 
 def test_cpu_with_native_bf16_uses_bf16(cpu_only, monkeypatch):

@@ -226,7 +226,7 @@ def train_dpo(ws: Workspace, from_ref: str, recipe_ref: str = "dpo", overrides: 
         gradient_accumulation_steps=recipe.gradient_accumulation, num_train_epochs=recipe.epochs,
         max_steps=recipe.max_steps or -1, learning_rate=recipe.learning_rate, lr_scheduler_type=recipe.lr_scheduler,
         warmup_steps=recipe.warmup_ratio, weight_decay=recipe.weight_decay, use_cpu=plan.device == "cpu",
-        bf16=plan.precision == "bf16", fp16=plan.precision == "fp16", gradient_checkpointing=bool(plan.gradient_checkpointing),
+        bf16=plan.precision == "bf16", fp16=plan.precision == "fp16", activation_checkpointing=plan.gradient_checkpointing,
         logging_steps=recipe.logging_steps, save_strategy="no", dataloader_pin_memory=False, disable_tqdm=True,
     )
     trainer = _trainer_cls()(model=model, args=args, train_dataset=Dataset.from_list(tokenized), processing_class=tokenizer,
