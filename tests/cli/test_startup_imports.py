@@ -17,7 +17,8 @@ from expertune.workspace import Workspace
 # Loaded by the commands that train, evaluate, check or serve — never to print help.
 HEAVY = ("torch", "transformers", "numpy", "pandas", "matplotlib", "scipy", "sklearn", "datasets", "peft", "trl",
          "accelerate", "fastapi", "uvicorn", "nicegui", "statsmodels", "datasketch", "alembic", "mako")
-# The store's library: needed by commands that open a workspace, not by --help.
+# The store's library: needed by commands that open a workspace through the ORM, not by --help
+# nor by `stats` on a SQLite store (read with sqlite3, store/readonly.py).
 STORE = ("sqlalchemy",)
 
 # Runs `expertune ARGS...` as the script does, and prints the loaded modules last (at exit, after
@@ -45,13 +46,13 @@ def test_help_imports_no_heavy_library_and_no_store():
     assert top_level(modules) & {*HEAVY, *STORE} == set()
 
 
-def test_stats_imports_the_store_and_its_own_command_module_only(tmp_path):
+def test_stats_on_sqlite_imports_neither_the_store_library_nor_other_commands(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
     import_file(ws, write_jsonl(tmp_path / "d.jsonl", [chat_record(f"Q{i}?", f"Answer {i}.", topic="T") for i in range(3)]))
     for args in (["stats"], ["stats", "--json"]):
         modules = imported_modules("-w", str(ws.root), *args)
-        assert "sqlalchemy" in modules and "expertune.data.stats" in modules
-        assert top_level(modules) & set(HEAVY) == set()
+        assert "expertune.data.stats" in modules and "expertune.store.readonly" in modules
+        assert top_level(modules) & {*HEAVY, *STORE} == set()
         assert {m for m in modules if m.startswith("expertune.cli.")} == {
             "expertune.cli.app", "expertune.cli.common", "expertune.cli.data"}
 
