@@ -43,3 +43,27 @@ def test_opening_a_workspace_never_creates_its_store(tmp_path):
     assert not (ws.root / "expertune.db").exists()
     assert Workspace.init(ws.root).engine  # init is the one way to start an empty store
     assert (ws.root / "expertune.db").stat().st_size > 0
+
+
+@pytest.mark.parametrize("url", [None, "sqlite:///rel/x.db", "sqlite:////abs/x.db", "sqlite:////abs/with space#and@at.db",
+                                 "sqlite:///", "sqlite:///:memory:", "sqlite://", "sqlite:////a%20b.db",
+                                 "sqlite:////x.db?mode=ro", "sqlite+pysqlite:////x.db", "postgresql+psycopg://u@h/db",
+                                 "not a url"])
+def test_the_sqlite_file_is_where_sqlalchemy_reads_it(tmp_path, url):
+    """Workspace.sqlite_file reads the usual URLs without SQLAlchemy (for `expertune stats`),
+    and must agree with it."""
+    from pathlib import Path
+
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from expertune.workspace import Settings
+
+    ws = Workspace(tmp_path)
+    ws.settings = Settings(store_url=url)  # the cached property, as if read from expertune.yaml
+    try:
+        parsed = make_url(ws.store_url)
+        expected = Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") else None
+    except ArgumentError:
+        expected = None
+    assert ws.sqlite_file == expected

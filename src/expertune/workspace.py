@@ -12,16 +12,20 @@ from __future__ import annotations
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterator, Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from expertune.config import StrictModel, dump_yaml, load_config
 from expertune.errors import ConfigError, StoreError, WorkspaceNotFound, user_path_errors
-from expertune.store.db import READ_ONLY, open_store
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+# SQLAlchemy (a quarter of a second to import, half a second with its ORM) is imported when the
+# store is opened, not with the workspace: `expertune stats` finds the workspace and reads a
+# SQLite store without it (store/readonly.py, tests/cli/test_startup_imports.py).
 
 SETTINGS_FILE = "expertune.yaml"
 DB_FILE = "expertune.db"
@@ -105,16 +109,30 @@ class Workspace:
     @property
     def sqlite_file(self) -> Path | None:
         """The database file when the store is SQLite on disk (None for a server or in memory)."""
+        url = self.store_url
+        plain = url.removeprefix("sqlite:///")
+        # The usual URL (the default one among them) is a path after "sqlite:///", which SQLAlchemy
+        # would read the same way; anything else (a query, a %-escape, a driver name, another
+        # database) is left to SQLAlchemy.
+        if plain != url and not any(c in plain for c in "?%"):
+            return Path(plain) if plain not in ("", ":memory:") else None
+        from sqlalchemy import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
-            url = make_url(self.store_url)
+            parsed = make_url(url)
         except ArgumentError:
             return None
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
             return None
-        return Path(url.database)
+        return Path(parsed.database)
 
     @cached_property
     def _store(self) -> tuple[Engine, sessionmaker[Session]]:
+        from sqlalchemy.exc import DatabaseError, SQLAlchemyError
+
+        from expertune.store.db import open_store
+
         db = self.sqlite_file
         if db is not None and not self._create_store:
             self._refuse_missing_store(db)
@@ -152,6 +170,8 @@ class Workspace:
         """One transaction: committed when the block ends, rolled back on any error.
 
         It holds the store's write lock from the start (see store/db.py) unless `readonly`."""
+        from expertune.store.db import READ_ONLY
+
         with self._store[1].begin() as session:
             if readonly:
                 session.connection(execution_options={READ_ONLY: True})

@@ -7,6 +7,7 @@ on time: timings are bench/cli_startup.py's job.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -17,7 +18,8 @@ from expertune.workspace import Workspace
 # Loaded by the commands that train, evaluate, check or serve — never to print help.
 HEAVY = ("torch", "transformers", "numpy", "pandas", "matplotlib", "scipy", "sklearn", "datasets", "peft", "trl",
          "accelerate", "fastapi", "uvicorn", "nicegui", "statsmodels", "datasketch", "alembic", "mako")
-# The store's library: needed by commands that open a workspace, not by --help.
+# The store's library: needed by commands that open a workspace through the ORM, not by --help
+# nor by `stats` on a SQLite store (read with sqlite3, store/readonly.py).
 STORE = ("sqlalchemy",)
 
 # Runs `expertune ARGS...` as the script does, and prints the loaded modules last (at exit, after
@@ -45,15 +47,34 @@ def test_help_imports_no_heavy_library_and_no_store():
     assert top_level(modules) & {*HEAVY, *STORE} == set()
 
 
-def test_stats_imports_the_store_and_its_own_command_module_only(tmp_path):
+def test_stats_on_sqlite_imports_neither_the_store_library_nor_other_commands(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
     import_file(ws, write_jsonl(tmp_path / "d.jsonl", [chat_record(f"Q{i}?", f"Answer {i}.", topic="T") for i in range(3)]))
     for args in (["stats"], ["stats", "--json"]):
         modules = imported_modules("-w", str(ws.root), *args)
-        assert "sqlalchemy" in modules and "expertune.data.stats" in modules
-        assert top_level(modules) & set(HEAVY) == set()
+        assert "expertune.data.stats" in modules and "expertune.store.readonly" in modules
+        assert top_level(modules) & {*HEAVY, *STORE} == set()
         assert {m for m in modules if m.startswith("expertune.cli.")} == {
             "expertune.cli.app", "expertune.cli.common", "expertune.cli.data"}
+
+
+def test_stats_loads_no_pydantic_plugin(tmp_path):
+    """Looking for them scans every installed distribution (cli/app.py's main); an installed one,
+    here a stand-in that says when it is imported, is not loaded."""
+    site = tmp_path / "site"
+    (site / "stand_in_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "stand_in_plugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: stand-in-plugin\nVersion: 1.0\n")
+    (site / "stand_in_plugin-1.0.dist-info" / "entry_points.txt").write_text("[pydantic]\nstand_in = stand_in_plugin:plugin\n")
+    (site / "stand_in_plugin.py").write_text("import sys\nprint('PLUGIN LOADED', file=sys.stderr)\nplugin = object()\n")
+    ws = Workspace.init(tmp_path / "ws")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    run = [sys.executable, "-m", "expertune", "-w", str(ws.root), "stats"]
+    proc = subprocess.run(run, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and "PLUGIN LOADED" not in proc.stderr
+    # The stand-in is one pydantic would load: a user who asks for plugins gets them.
+    proc = subprocess.run(run, capture_output=True, text=True, env={**env, "PYDANTIC_DISABLE_PLUGINS": ""})
+    assert "PLUGIN LOADED" in proc.stderr
 
 
 def test_a_store_that_needs_migrating_still_is(tmp_path):

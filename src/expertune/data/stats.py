@@ -6,10 +6,15 @@ import statistics
 from collections import Counter, defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
-
-from expertune.store.tables import PromptGroup, Response, Topic
+from expertune.store.readonly import select_rows
 from expertune.workspace import Workspace
+
+# Plain SQL, read without SQLAlchemy on a SQLite store (store/readonly.py): what the ORM would
+# send for the same selects, so rows come back in the same order (the JSON's "responses" keeps
+# the order statuses first appear in). tests/store/test_readonly.py checks the names and the rows.
+GROUPS_SQL = ("SELECT prompt_groups.id, prompt_groups.split, topics.name, prompt_groups.kind, length(prompt_groups.prompt) "
+              "FROM prompt_groups LEFT OUTER JOIN topics ON topics.id = prompt_groups.topic_id")
+RESPONSES_SQL = "SELECT responses.group_id, responses.status, length(responses.text) FROM responses"
 
 
 def _percentiles(values: list[int]) -> dict[str, float]:
@@ -29,14 +34,10 @@ def _percentiles(values: list[int]) -> dict[str, float]:
 
 
 def dataset_stats(ws: Workspace) -> dict[str, Any]:
-    with ws.session(readonly=True) as session:
-        groups = session.execute(
-            select(PromptGroup.id, PromptGroup.split, Topic.name, PromptGroup.kind, func.length(PromptGroup.prompt))
-            .outerjoin(Topic, Topic.id == PromptGroup.topic_id)
-        ).all()
-        responses = session.execute(select(Response.group_id, Response.status, func.length(Response.text))).all()
+    groups, responses = select_rows(ws, GROUPS_SQL, RESPONSES_SQL)
 
-    group_info = {g.id: g for g in groups}
+    # id -> (split, topic name)
+    group_place = {gid: (split or "unassigned", topic or "(none)") for gid, split, topic, _kind, _chars in groups}
     per_group: Counter[int] = Counter()
     status_counts: Counter[str] = Counter()
     lengths: list[int] = []
@@ -48,22 +49,22 @@ def dataset_stats(ws: Workspace) -> dict[str, Any]:
             continue
         per_group[gid] += 1
         lengths.append(length)
-        g = group_info[gid]
-        by_topic[g.name or "(none)"]["responses"] += 1
-        by_split[g.split or "unassigned"]["responses"] += 1
-    for g in groups:
-        by_topic[g.name or "(none)"]["groups"] += 1
-        by_split[g.split or "unassigned"]["groups"] += 1
+        split, topic = group_place[gid]
+        by_topic[topic]["responses"] += 1
+        by_split[split]["responses"] += 1
+    for split, topic in group_place.values():
+        by_topic[topic]["groups"] += 1
+        by_split[split]["groups"] += 1
 
-    rpp = Counter(per_group.get(g.id, 0) for g in groups)
+    rpp = Counter(per_group.get(gid, 0) for gid in group_place)
     return {
         "groups": len(groups),
         "responses": dict(status_counts),
         "accepted": status_counts.get("accepted", 0),
-        "mcq_groups": sum(1 for g in groups if g.kind == "mcq"),
+        "mcq_groups": sum(1 for _gid, _split, _topic, kind, _chars in groups if kind == "mcq"),
         "responses_per_prompt": {str(k): rpp[k] for k in sorted(rpp)},
         "topics": {t: dict(c) for t, c in sorted(by_topic.items())},
         "splits": {s: dict(c) for s, c in sorted(by_split.items())},
         "response_chars": _percentiles(lengths),
-        "prompt_chars": _percentiles([g[4] for g in groups]),
+        "prompt_chars": _percentiles([chars for *_, chars in groups]),
     }

@@ -26,17 +26,15 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from expertune.errors import ConfigError, ExpertuneError, StoreBusy
+from expertune.store.revision import HEAD_REVISION, VERSION_TABLE
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# The newest migration's revision. Opening a store compares the stored revision with it, so a
+# Opening a store compares the stored revision with HEAD_REVISION (store/revision.py), so a
 # command on an up-to-date store never imports Alembic (a tenth of a second of start-up, with
-# Mako and Pygments behind it). tests/store/test_migrations.py checks it is Alembic's head.
-HEAD_REVISION = "0005"
-# Alembic's default version table, which store/migrations/env.py keeps.
-VERSION_TABLE = "alembic_version"
+# Mako and Pygments behind it).
 # Execution option of a connection whose transactions only read.
 READ_ONLY = "expertune_read_only"
 # A writer waiting longer than this tells the user why it is not moving.
