@@ -7,7 +7,6 @@ on time: timings are bench/cli_startup.py's job.
 """
 
 import json
-import os
 import subprocess
 import sys
 
@@ -56,25 +55,6 @@ def test_stats_on_sqlite_imports_neither_the_store_library_nor_other_commands(tm
         assert top_level(modules) & {*HEAVY, *STORE} == set()
         assert {m for m in modules if m.startswith("expertune.cli.")} == {
             "expertune.cli.app", "expertune.cli.common", "expertune.cli.data"}
-
-
-def test_stats_loads_no_pydantic_plugin(tmp_path):
-    """Looking for them scans every installed distribution (cli/app.py's main); an installed one,
-    here a stand-in that says when it is imported, is not loaded."""
-    site = tmp_path / "site"
-    (site / "stand_in_plugin-1.0.dist-info").mkdir(parents=True)
-    (site / "stand_in_plugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: stand-in-plugin\nVersion: 1.0\n")
-    (site / "stand_in_plugin-1.0.dist-info" / "entry_points.txt").write_text("[pydantic]\nstand_in = stand_in_plugin:plugin\n")
-    (site / "stand_in_plugin.py").write_text("import sys\nprint('PLUGIN LOADED', file=sys.stderr)\nplugin = object()\n")
-    ws = Workspace.init(tmp_path / "ws")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
-    run = [sys.executable, "-m", "expertune", "-w", str(ws.root), "stats"]
-    proc = subprocess.run(run, capture_output=True, text=True, env=env)
-    assert proc.returncode == 0 and "PLUGIN LOADED" not in proc.stderr
-    # The stand-in is one pydantic would load: a user who asks for plugins gets them.
-    proc = subprocess.run(run, capture_output=True, text=True, env={**env, "PYDANTIC_DISABLE_PLUGINS": ""})
-    assert "PLUGIN LOADED" in proc.stderr
 
 
 def test_a_store_that_needs_migrating_still_is(tmp_path):

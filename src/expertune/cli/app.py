@@ -11,7 +11,6 @@ help, and the modules import their libraries inside the handlers (tests/cli/test
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -109,11 +108,6 @@ def print_error(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     quiet_warnings()
-    # pydantic looks for its plugins (validation observers) in the entry points of every installed
-    # distribution when the first model is defined: some 10 ms of `expertune stats`'s 300, for
-    # plugins no command uses. typer already builds its validators without them. A user who sets
-    # the variable (even empty) keeps their choice; worker processes inherit it, as quiet_warnings'.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app(args=list(argv) if argv is not None else None, prog_name="expertune")
     except ExpertuneError as err:
