@@ -63,3 +63,19 @@ def test_wal_is_on(store_url):
     upgrade(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_a_store_from_a_newer_expertune_is_refused_naming_the_fix(store_url):
+    from sqlalchemy import text
+
+    from expertune.errors import ConfigError
+    from expertune.store.db import VERSION_TABLE
+
+    engine = make_engine(store_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {VERSION_TABLE} SET version_num = '0099_from_the_future'"))
+    with pytest.raises(ConfigError, match="0099_from_the_future.*newer expertune; upgrade expertune"):
+        upgrade(engine)
+    with engine.connect() as conn:  # left as it was
+        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() == "0099_from_the_future"

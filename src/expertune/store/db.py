@@ -196,9 +196,29 @@ def _at_head(engine: Engine) -> bool:
     return stored == [HEAD_REVISION]
 
 
+def unknown_revisions(engine: Engine) -> list[str]:
+    """Revisions stored in the database that this expertune's migrations do not know: the store
+    was written by a newer expertune (or another program)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {rev.revision for rev in script.walk_revisions("base", "heads")}
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        stored = MigrationContext.configure(conn).get_current_heads()
+    return [rev for rev in stored if rev not in known]
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration; a no-op when already there."""
-    if _at_head(engine) or current_revision(engine) == head_revision():
+    if _at_head(engine):
+        return
+    unknown = unknown_revisions(engine)
+    if unknown:
+        raise ConfigError(f"store {engine.url.render_as_string(hide_password=True)} is at schema revision "
+                          f"{', '.join(unknown)}, which this expertune does not know (its newest is {head_revision()}): "
+                          "it was written by a newer expertune; upgrade expertune (pip install -U expertune) to use it")
+    if current_revision(engine) == head_revision():
         return
     from alembic import command
 
