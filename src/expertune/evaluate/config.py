@@ -38,6 +38,9 @@ class LocalCandidate(StrictModel):
     adapter: str | None = None  # registry reference: name, name@3, name@current
     adapter_path: str | None = None  # or an adapter folder
     batch_size: int = Field(32, ge=1, le=1024)
+    # auto: bf16 where the CPU computes it natively, else fp32 (emulated bf16 is several times slower);
+    # fp32 forces fp32 (answers comparable with fp32 runs). Frozen resolved, part of the model id.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
     @model_validator(mode="after")
     def _one_adapter(self) -> "LocalCandidate":
