@@ -53,8 +53,9 @@ def _models(root: Path) -> tuple[Path, Path]:
 def _config(base: Path, adapter: Path) -> EvalConfig:
     return EvalConfig.model_validate({
         # fp32 pinned: the fixture's identities are fp32 ones ("auto" is bf16 on CPUs with native bf16)
-        "candidates": [{"name": "base", "model": str(base), "batch_size": 4, "precision": "fp32"},
-                       {"name": "tuned", "model": str(base), "adapter_path": str(adapter), "precision": "fp32"},
+        "precision": "fp32",
+        "candidates": [{"name": "base", "model": str(base), "batch_size": 4},
+                       {"name": "tuned", "model": str(base), "adapter_path": str(adapter)},
                        {"name": "api", "type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "gpt-x"}],
         "prompts": [{"split": "test"}],
         "judges": [{"name": "lj", "model": str(base), "rubric_scores": True},
@@ -155,8 +156,8 @@ def test_a_bf16_candidate_is_another_identity_and_auto_is_resolved_when_the_run_
 
     base, adapter = _models(tmp_path)
     data = _config(base, adapter).model_dump(mode="json")
-    data["candidates"][0]["precision"] = "bf16"
-    data["candidates"][1]["precision"] = "auto"
+    data["candidates"][0]["precision"] = "bf16"  # its own
+    data["precision"] = "auto"  # the tuned candidate's
     monkeypatch.setattr(scoring, "native_bf16", lambda device: True)
     base_c, tuned, _ = resolve_candidates(ws, EvalConfig.model_validate(data))
     assert (base_c.model_id, tuned.model_id) == (f"local:{BASE_SHA}+bf16", TUNED_ID + "+bf16")
