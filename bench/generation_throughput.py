@@ -1,12 +1,14 @@
 """Generation throughput: expertune's harness vs Hugging Face `generate` one prompt at a time.
 
 Both generate greedily with EOS suppressed until exactly --tokens new tokens (min_new_tokens), so
-they produce the same number of tokens; both use the same model object, threads and prompts (the
-bundled contract-law and out-of-domain prompts, rendered with the chat template). Prints
-tokens/s for each and the speed-up.
+they produce the same number of tokens; both use the same model object (so the same precision:
+--precision auto is what evaluation runs in, bf16 where the CPU computes it natively, else fp32),
+threads and prompts (the bundled contract-law and out-of-domain prompts, rendered with the chat
+template). Prints tokens/s for each, the precision each ran in, and the speed-up.
 
     .venv/bin/python bench/generation_throughput.py            # 32 prompts x 128 new tokens
     .venv/bin/python bench/generation_throughput.py --prompts 8 --tokens 32
+    .venv/bin/python bench/generation_throughput.py --precision fp32
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
     args = parser.parse_args()
 
     import torch
@@ -53,12 +56,14 @@ def main() -> None:
 
     threads = configure_threads()
     convs = prompts(args.prompts)
-    harness = LocalChatModel(MODEL, batch_size=args.batch_size)
-    model, tok = harness.model, harness.tokenizer  # loaded once, shared by both runs
+    harness = LocalChatModel(MODEL, batch_size=args.batch_size, precision=args.precision)
+    model, tok = harness.model, harness.tokenizer  # loaded once, shared by both runs: the same weights and precision
+    precision = f"{harness.precision} (weights {str(next(model.parameters()).dtype).removeprefix('torch.')})"
     prompt_ids = [harness.render(c).input_ids for c in convs]  # the one renderer, as generation uses
     prompt_tokens = [len(ids) for ids in prompt_ids]
     print(f"model {MODEL} · {len(convs)} prompts ({min(prompt_tokens)}-{max(prompt_tokens)} prompt tokens) · "
-          f"{args.tokens} new tokens each · greedy · torch {torch.__version__}, {threads} threads", flush=True)
+          f"{args.tokens} new tokens each · greedy · torch {torch.__version__}, {threads} threads · "
+          f"precision {precision}, asked {args.precision}", flush=True)
 
     # warm-up (first-call allocations), not timed
     harness.generate(convs[:2], GenParams(temperature=0, max_new_tokens=4), min_new_tokens=4)
@@ -69,7 +74,7 @@ def main() -> None:
     harness_tokens = sum(g.completion_tokens for g in gens)
     assert all(g.completion_tokens == args.tokens for g in gens), "every answer must have exactly --tokens tokens"
     harness_rate = harness_tokens / harness_seconds
-    print(f"expertune harness (batch {args.batch_size}, left padding, KV cache): {harness_tokens} tokens in "
+    print(f"expertune harness ({precision}, batch {args.batch_size}, left padding, KV cache): {harness_tokens} tokens in "
           f"{harness_seconds:.1f} s = {harness_rate:.1f} tokens/s", flush=True)
 
     started = time.perf_counter()
@@ -81,7 +86,8 @@ def main() -> None:
         hf_tokens += out.shape[1] - ids["input_ids"].shape[1]
     hf_seconds = time.perf_counter() - started
     hf_rate = hf_tokens / hf_seconds
-    print(f"Hugging Face generate, one prompt at a time: {hf_tokens} tokens in {hf_seconds:.1f} s = {hf_rate:.1f} tokens/s")
+    print(f"Hugging Face generate ({precision}), one prompt at a time: {hf_tokens} tokens in {hf_seconds:.1f} s = "
+          f"{hf_rate:.1f} tokens/s")
     print(f"speed-up: {harness_rate / hf_rate:.1f}x (target >= 10x)")
 
 

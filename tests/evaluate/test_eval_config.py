@@ -26,6 +26,7 @@ def test_defaults_and_types():
     assert [x.name for x in c.rubric.criteria] == ["Creativity", "Coherence", "Depth", "Engagement", "Quality"]
     assert (c.rubric.scale_min, c.rubric.scale_max, c.rubric.labels) == (1, 5, ["A", "B"])
     assert c.grid.cells == [(0.7, 256)]
+    assert c.precision == "auto" and c.candidates[0].precision is None  # a candidate takes the config's
 
 
 def test_the_example_config_is_valid():
@@ -39,6 +40,7 @@ def test_overrides(tmp_path):
     c = load_eval_config(write(tmp_path, MINIMAL), ["grid.temperatures=[0.5, 0.75, 1.0]", "grid.max_new_tokens=[256,512,1024]",
                                                     "budget_usd=2.5", "rubric.labels=[X, Y]"])
     assert len(c.grid.cells) == 9 and c.budget_usd == 2.5 and c.rubric.labels == ["X", "Y"]
+    assert load_eval_config(write(tmp_path, MINIMAL), ["precision=fp32"]).precision == "fp32"
 
 
 @pytest.mark.parametrize("change, message", [
@@ -58,6 +60,8 @@ def test_overrides(tmp_path):
     ({"rubric": {"labels": ["A", "a"]}}, "two distinct"),
     ({"rubric": {"labels": ["A", "tie"]}}, "must not be 'tie'"),
     ({"tasks": {"no-such-task": {}}}, "tasks.no-such-task: unknown evaluation task"),
+    ({"precision": "fp16"}, "precision"),
+    ({"candidates": [{"name": "a", "precision": "half"}, {"name": "b"}]}, "candidates.0.local.precision"),
 ])
 def test_errors_name_the_file_and_field(tmp_path, change, message):
     path = write(tmp_path, {**MINIMAL, **change})

@@ -52,6 +52,8 @@ def _models(root: Path) -> tuple[Path, Path]:
 
 def _config(base: Path, adapter: Path) -> EvalConfig:
     return EvalConfig.model_validate({
+        # fp32 pinned: the fixture's identities are fp32 ones ("auto" is bf16 on CPUs with native bf16)
+        "precision": "fp32",
         "candidates": [{"name": "base", "model": str(base), "batch_size": 4},
                        {"name": "tuned", "model": str(base), "adapter_path": str(adapter)},
                        {"name": "api", "type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "gpt-x"}],
@@ -145,6 +147,26 @@ def test_a_damaged_plan_is_an_input_error_naming_the_run_and_field(ws, tmp_path)
     newer = _old_lineage(tmp_path, config) | {"schema_version": 9}
     with pytest.raises(InputError, match="schema_version 9 was written by a newer expertune"):
         get_run(ws, _store_run(ws, newer, config))
+
+
+def test_a_bf16_candidate_is_another_identity_and_auto_is_resolved_when_the_run_is_created(ws, tmp_path, monkeypatch):
+    """bf16 weights answer differently: a bf16 candidate's generations are cached under their own
+    identity, its plan stores the precision it runs in, and "auto" is resolved once, at freezing."""
+    import expertune.llm.scoring as scoring
+
+    base, adapter = _models(tmp_path)
+    data = _config(base, adapter).model_dump(mode="json")
+    data["candidates"][0]["precision"] = "bf16"  # its own
+    data["precision"] = "auto"  # the tuned candidate's
+    monkeypatch.setattr(scoring, "native_bf16", lambda device: True)
+    base_c, tuned, _ = resolve_candidates(ws, EvalConfig.model_validate(data))
+    assert (base_c.model_id, tuned.model_id) == (f"local:{BASE_SHA}+bf16", TUNED_ID + "+bf16")
+    assert base_c.model_dump(mode="json")["precision"] == tuned.precision == "bf16"
+    assert FrozenLocalCandidate.model_validate(tuned.model_dump(mode="json")) == tuned
+    model = chat_model(tuned)  # opens in the frozen precision, whatever this machine would pick now
+    monkeypatch.setattr(scoring, "native_bf16", lambda device: False)
+    assert (model.precision, model.id) == ("bf16", tuned.model_id) and chat_model(tuned).id == tuned.model_id
+    assert resolve_candidates(ws, EvalConfig.model_validate(data))[1].model_id == TUNED_ID
 
 
 def test_a_frozen_model_opens_with_its_frozen_adapter_and_refuses_changed_weights(ws, tmp_path):

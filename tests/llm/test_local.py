@@ -22,7 +22,9 @@ CONVS = [
 def base():
     from expertune.llm.local import LocalChatModel
 
-    return LocalChatModel(BUILTIN)
+    # fp32 pinned: these tests compare exact tokens (batched vs alone, ours vs generate), which bf16's
+    # rounding would let drift apart where padding changes the arithmetic.
+    return LocalChatModel(BUILTIN, precision="fp32")
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,7 @@ def test_adapter_uses_its_own_tokenizer_template_and_weights(base, adapter_dir):
 
     info = read_adapter(adapter_dir)
     assert (info.kind, info.name, info.version, info.base_model) == ("lora", "tiny", 1, BUILTIN)
-    tuned = LocalChatModel(BUILTIN, str(adapter_dir))
+    tuned = LocalChatModel(BUILTIN, str(adapter_dir), precision="fp32")
     assert tuned.id == f"{base.id}+lora:{info.sha256}"
     # the adapter's template has no default system prompt; the base's has one
     assert "You are a helpful AI assistant" in base.tokenizer.decode(base.render(CONVS[0]).input_ids)
@@ -188,3 +190,48 @@ def test_an_adapter_marker_without_a_policy_falls_back_to_its_run_record(tmp_pat
     (tmp_path / "run" / "run.json").write_text(json.dumps(broken))
     with pytest.raises(InputError, match=r"run\.json.*status"):  # a damaged record is named, not silently ignored
         read_adapter(folder)
+
+
+def test_precision_is_resolved_and_part_of_the_identity_only_when_not_fp32(monkeypatch):
+    import expertune.llm.scoring as scoring
+    from expertune.llm.local import model_id_for, resolve_precision
+
+    monkeypatch.setattr(scoring, "native_bf16", lambda device: True)
+    assert resolve_precision("auto") == "bf16" and resolve_precision("fp32") == "fp32"
+    monkeypatch.setattr(scoring, "native_bf16", lambda device: False)
+    assert resolve_precision("auto") == "fp32" and resolve_precision("bf16") == "bf16"
+    with pytest.raises(ConfigError, match="expected one of auto, fp32, bf16"):
+        resolve_precision("fp16")
+    assert model_id_for("s" * 64, None) == model_id_for("s" * 64, None, "fp32") == "local:" + "s" * 64
+    assert model_id_for("s" * 64, None, "bf16") == "local:" + "s" * 64 + "+bf16"
+
+
+def test_bf16_merges_the_adapter_in_fp32_then_casts(base, adapter_dir):
+    """The LoRA merge happens on the fp32 weights and the result is rounded once: the bf16 model's
+    weights are exactly the fp32 merged model's, cast."""
+    import torch
+
+    from expertune.llm.local import LocalChatModel
+
+    fp32 = LocalChatModel(BUILTIN, str(adapter_dir), precision="fp32")
+    bf16 = LocalChatModel(BUILTIN, str(adapter_dir), precision="bf16")
+    assert bf16.id == fp32.id + "+bf16"
+    expected, got = fp32.model.state_dict(), bf16.model.state_dict()
+    assert set(got) == set(expected)
+    for name, weight in expected.items():
+        assert got[name].dtype == torch.bfloat16 and torch.equal(got[name], weight.to(torch.bfloat16)), name
+
+
+def test_scoring_runs_in_the_models_precision(base):
+    """An fp32 model scores in fp32 (no bf16 autocast even where the CPU has native bf16), as it
+    generates; a bf16 one in bf16, close to fp32."""
+    from expertune.llm.local import LocalChatModel
+    from expertune.llm.scoring import completion_logprobs
+
+    examples = [(CONVS[0], "An apple."), (CONVS[2], "Hi!")]
+    ours = base.completion_logprobs(examples)
+    assert ours == completion_logprobs(base.model, base.tokenizer, examples, precision="fp32")
+    bf16 = LocalChatModel(BUILTIN, precision="bf16").completion_logprobs(examples)
+    for a, b in zip(ours, bf16):
+        assert a["n_tokens"] == b["n_tokens"] and a["sum_logprob"] != b["sum_logprob"]
+        assert b["mean_logprob"] == pytest.approx(a["mean_logprob"], abs=0.1)

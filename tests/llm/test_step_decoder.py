@@ -21,7 +21,7 @@ CONVS = [
 def base():
     from expertune.llm.local import LocalChatModel
 
-    return LocalChatModel(BUILTIN)
+    return LocalChatModel(BUILTIN, precision="fp32")  # fp32 pinned: these tests compare exact tokens
 
 
 def _row(base, conv, max_new, **kw):

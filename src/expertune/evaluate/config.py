@@ -30,6 +30,11 @@ def _with_default_type(data: Any, default: str) -> Any:
     return data
 
 
+# auto: bf16 where the CPU computes it natively, else fp32 (emulated bf16 is several times slower);
+# fp32 forces fp32. Resolved when a run is created; not fp32, it is part of the model id.
+Precision = Literal["auto", "fp32", "bf16"]
+
+
 class LocalCandidate(StrictModel):
     type: Literal["local"] = "local"
     name: str = Field(min_length=1, max_length=100)
@@ -38,6 +43,7 @@ class LocalCandidate(StrictModel):
     adapter: str | None = None  # registry reference: name, name@3, name@current
     adapter_path: str | None = None  # or an adapter folder
     batch_size: int = Field(32, ge=1, le=1024)
+    precision: Precision | None = None  # default: the config's `precision`
 
     @model_validator(mode="after")
     def _one_adapter(self) -> "LocalCandidate":
@@ -135,6 +141,8 @@ class EvalConfig(StrictModel):
     stats_seed: int = 0
     budget_usd: float | None = Field(None, ge=0)  # stop paid calls before exceeding this (run total)
     tasks: dict[str, Any] = Field(default_factory=dict)  # registered tasks (evaluate/tasks/): exams, classification, ...
+    # Local candidates' precision unless one sets its own; a top-level key so `--set precision=fp32` reaches it.
+    precision: Precision = "auto"
 
     @model_validator(mode="before")
     @classmethod

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import ConfigDict, Discriminator, Tag
+from pydantic import ConfigDict, Discriminator, Tag, model_serializer
 
 from expertune.errors import ConfigError
 from expertune.evaluate.endpoints import EndpointFields
@@ -40,6 +40,17 @@ class FrozenLocalModel(Record):
     base: str  # the base model as the config named it
     base_sha256: str
     adapter: AdapterInfo | None = None
+    # The precision it runs in, "auto" resolved when the run was created (llm.local.resolve_precision).
+    # Runs created before it existed ran in fp32.
+    precision: Literal["fp32", "bf16"] = "fp32"
+
+    @model_serializer(mode="wrap")
+    def _fp32_unstated(self, handler):
+        # fp32 is stored as it always was, without the key, so a plan of fp32 models is the JSON it was.
+        data = handler(self)
+        if data.get("precision") == "fp32":
+            del data["precision"]
+        return data
 
 
 class FrozenLocalCandidate(FrozenLocalModel):
@@ -121,8 +132,8 @@ def _adapter(ws: Workspace, ref: str | None, path: str | None, where: str):
 
 
 def resolve_local(ws: Workspace, model: str | None, adapter_ref: str | None, adapter_path: str | None,
-                  where: str) -> FrozenLocalModel:
-    from expertune.llm.local import base_identity, model_id_for
+                  where: str, precision: str = "fp32") -> FrozenLocalModel:
+    from expertune.llm.local import base_identity, model_id_for, resolve_precision
 
     adapter = _adapter(ws, adapter_ref, adapter_path, where)
     base = model or (adapter.base_model if adapter else None) or ws.settings.base_model
@@ -133,7 +144,9 @@ def resolve_local(ws: Workspace, model: str | None, adapter_ref: str | None, ada
         if adapter is not None and adapter.base_sha256 and adapter.base_sha256 != base_sha:
             raise ConfigError(f"{where}: adapter {adapter.label} was trained on a base with sha256 {adapter.base_sha256[:12]}…, "
                               f"but {base!r} has {base_sha[:12]}…; set model: to the adapter's base ({adapter.base_model})")
-    return FrozenLocalModel(model_id=model_id_for(base_sha, adapter), base=base, base_sha256=base_sha, adapter=adapter)
+    precision = resolve_precision(precision)
+    return FrozenLocalModel(model_id=model_id_for(base_sha, adapter, precision), base=base, base_sha256=base_sha,
+                            adapter=adapter, precision=precision)
 
 
 def chat_model(frozen: FrozenLocalModel | FrozenRemoteCandidate, *, batch_size: int | None = None, on_result=None):
@@ -152,7 +165,7 @@ def chat_model(frozen: FrozenLocalModel | FrozenRemoteCandidate, *, batch_size: 
             raise ConfigError(f"{current.path}: the adapter's weights changed since this run was created "
                               f"(sha256 {frozen.adapter.sha256[:12]}… → {current.sha256[:12]}…); start a new run")
     model = LocalChatModel(frozen.base, adapter_info=frozen.adapter,
-                           batch_size=batch_size or getattr(frozen, "batch_size", 32))
+                           batch_size=batch_size or getattr(frozen, "batch_size", 32), precision=frozen.precision)
     if model.id != frozen.model_id:
         raise ConfigError(f"{frozen.base}: the base model's weights changed since this run was created; start a new run")
     return model

@@ -98,7 +98,7 @@ def resolve_candidates(ws: Workspace, config: EvalConfig) -> list[FrozenLocalCan
     out: list[FrozenLocalCandidate | FrozenRemoteCandidate] = []
     for i, c in enumerate(config.candidates):
         if c.type == "local":
-            frozen = resolve_local(ws, c.model, c.adapter, c.adapter_path, f"candidates.{i}")
+            frozen = resolve_local(ws, c.model, c.adapter, c.adapter_path, f"candidates.{i}", c.precision or config.precision)
             out.append(FrozenLocalCandidate(name=c.name, batch_size=c.batch_size, **dict(frozen)))
         else:
             endpoint = c.endpoint()

@@ -176,6 +176,18 @@ def _left_pad(rows: list[list[int]], pad_id: int, width: int):
     return ids, mask
 
 
+def last_position(width: int):
+    """`logits_to_keep` for a prefill of `width` positions that needs the last one's logits. As an
+    index, transformers gathers a contiguous [rows, 1, hidden] copy (a few kilobytes), where `1`
+    slices a strided view of the hidden states: a profile of a bf16 generation showed the head's
+    linear on that view falling back to a batched matmul that copied the head weight (vocabulary x
+    hidden) once per row, 3.7 s of a 32-prompt run. (With torch 2.13 on an AVX2 CPU neither form
+    copies; the contiguous one is never worse.)"""
+    import torch
+
+    return torch.tensor([width - 1])
+
+
 def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: int, eos_ids: set[int],
            max_new_tokens: int, min_new_tokens: int = 0, sampler: SeededSampler | None = None) -> list[list[int]] | None:
     """New tokens per row (ending with the EOS token when the row stopped), or None when the
@@ -192,7 +204,8 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
     for bucket in buckets:
         ids, mask = _left_pad([rows[i] for i in bucket], pad_id, max(len(rows[i]) for i in bucket))
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                    logits_to_keep=last_position(ids.shape[1]))
         cache = output_cache(out)
         if not _mergeable(cache):
             return None
@@ -319,7 +332,8 @@ class StepDecoder:
             part = [rows[i] for i in group]
             ids, mask = _left_pad([r.prompt for r in part], self.pad_id, max(len(r.prompt) for r in part))
             positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
-            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+            out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                             logits_to_keep=last_position(ids.shape[1]))
             cache = output_cache(out)
             if not _mergeable(cache):
                 raise UnsupportedCache(f"{type(self.model).__name__}: its cache cannot be batched step by step")

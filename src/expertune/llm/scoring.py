@@ -51,7 +51,8 @@ def completion_logprobs(
     """Per example {"sum_logprob", "n_tokens", "mean_logprob"} of the completion given the prompt
     messages, in input order. `model` is any causal LM returning `.logits` (PEFT models too).
     `precision` is "auto" (bf16 autocast where native, else the model's own dtype), "fp32" (the
-    model as loaded, no autocast) or "bf16" (autocast even where emulated: slow, for tests);
+    model as loaded, no autocast) or "bf16" (autocast even where emulated: slow, for tests); autocast
+    applies to an fp32 model only, a model loaded in bf16 runs as it is whatever `precision` says;
     `progress(done, total)` is called after each batch. `share_prefixes=False` scores every
     example as a full sequence, even those whose prompts are shared (for tests and the bench)."""
     import torch
@@ -297,14 +298,15 @@ def _full_logits_forward(model):
 
 
 def _autocast(model, device, precision: str):
-    """bf16 autocast for "bf16", and for "auto" when the hardware runs bf16 natively and the model
-    is in fp32; else the model's own dtype."""
+    """bf16 autocast of an fp32 model for "bf16", and for "auto" when the hardware runs bf16
+    natively; else the model's own dtype."""
     import torch
 
     if precision not in ("auto", "fp32", "bf16"):
         raise ValueError(f"precision {precision!r}: expected auto, fp32 or bf16")
-    bf16 = precision == "bf16" or (precision == "auto" and next(model.parameters()).dtype == torch.float32
-                                   and native_bf16(device.type))
+    # A model already in bf16 (LocalChatModel casts its weights) runs as it is.
+    bf16 = next(model.parameters()).dtype == torch.float32 and (
+        precision == "bf16" or (precision == "auto" and native_bf16(device.type)))
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 

@@ -101,7 +101,9 @@ def builtin_pair():
     """The builtin model as both sides: a real run whose true difference is zero."""
     from expertune.llm.local import LocalChatModel
 
-    return lambda: {"base": LocalChatModel("builtin:smollm2-135m-instruct"), "tuned": LocalChatModel("builtin:smollm2-135m-instruct")}
+    # fp32 pinned: the answers asserted below are the fp32 model's
+    return lambda: {"base": LocalChatModel("builtin:smollm2-135m-instruct", precision="fp32"),
+                    "tuned": LocalChatModel("builtin:smollm2-135m-instruct", precision="fp32")}
 
 
 @pytest.mark.integration
