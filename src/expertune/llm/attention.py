@@ -66,12 +66,16 @@ def _attention(module, query, key, value, attention_mask, attention_row_slices=N
 
 def use_row_slices(model) -> bool:
     """Switch a model that runs transformers' SDPA to the sliced form (registered on first use);
-    False, and the model unchanged, for any other attention implementation."""
+    False, and the model unchanged, for any other attention implementation or a model class that
+    cannot change its implementation after loading."""
     config = getattr(model, "config", None)
     current = getattr(config, "_attn_implementation", None)
     if current == NAME:
         return True
     if current != "sdpa":
+        return False
+    can_set = getattr(model, "_can_set_attn_implementation", None)  # private in transformers 5: asked only if there
+    if can_set is not None and not can_set():
         return False
     from transformers import AttentionInterface
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
