@@ -225,6 +225,10 @@ class LocalChatModel:
         # Frozen weights instead of a process-wide torch.set_grad_enabled(False), which would
         # silently break any training later in the same process.
         model.requires_grad_(False)
+        if self.precision == "fp32":
+            from expertune.llm.packed import pack_linears
+
+            pack_linears(model)  # weights packed once for the CPU's matrix products (llm/packed.py)
         return model
 
     def close(self) -> None:
