@@ -1,10 +1,12 @@
 """Generation throughput: expertune's harness vs Hugging Face `generate` one prompt at a time.
 
 Both generate greedily with EOS suppressed until exactly --tokens new tokens (min_new_tokens), so
-they produce the same number of tokens; both use the same model object (so the same precision:
---precision auto is what evaluation runs in, bf16 where the CPU computes it natively, else fp32),
+they produce the same number of tokens; both use the same weights in the same precision
+(--precision auto is what evaluation runs in, bf16 where the CPU computes it natively, else fp32),
 threads and prompts (the bundled contract-law and out-of-domain prompts, rendered with the chat
-template). Prints tokens/s for each, the precision each ran in, and the speed-up.
+template). `generate` runs on the model as transformers loads it (expertune's harness packs its
+fp32 linear weights and switches its attention, llm/packed.py and llm/attention.py, which would
+speed up the reference too). Prints tokens/s for each, the precision each ran in, and the speed-up.
 
     .venv/bin/python bench/generation_throughput.py            # 32 prompts x 128 new tokens
     .venv/bin/python bench/generation_throughput.py --prompts 8 --tokens 32
@@ -53,11 +55,16 @@ def main() -> None:
 
     from expertune.llm.base import GenParams
     from expertune.llm.local import LocalChatModel, configure_threads
+    from expertune.models import load_model
 
     threads = configure_threads()
     convs = prompts(args.prompts)
     harness = LocalChatModel(MODEL, batch_size=args.batch_size, precision=args.precision)
-    model, tok = harness.model, harness.tokenizer  # loaded once, shared by both runs: the same weights and precision
+    tok = harness.tokenizer
+    harness.model  # noqa: B018 -- loaded before timing
+    model = load_model(harness.resolved)  # the reference: as transformers loads it, in the harness's precision
+    model = model.to(torch.bfloat16) if harness.precision == "bf16" else model
+    model.eval()
     precision = f"{harness.precision} (weights {str(next(model.parameters()).dtype).removeprefix('torch.')})"
     prompt_ids = [harness.render(c).input_ids for c in convs]  # the one renderer, as generation uses
     prompt_tokens = [len(ids) for ids in prompt_ids]

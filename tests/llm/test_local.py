@@ -213,10 +213,16 @@ def test_bf16_merges_the_adapter_in_fp32_then_casts(base, adapter_dir):
 
     from expertune.llm.local import LocalChatModel
 
+    from peft import PeftModel
+
+    from expertune.models import load_model
+
     fp32 = LocalChatModel(BUILTIN, str(adapter_dir), precision="fp32")
     bf16 = LocalChatModel(BUILTIN, str(adapter_dir), precision="bf16")
     assert bf16.id == fp32.id + "+bf16"
-    expected, got = fp32.model.state_dict(), bf16.model.state_dict()
+    # the fp32 harness packs its linear weights (llm/packed.py): the reference is merged here
+    merged = PeftModel.from_pretrained(load_model(fp32.resolved), str(adapter_dir)).merge_and_unload()
+    expected, got = merged.state_dict(), bf16.model.state_dict()
     assert set(got) == set(expected)
     for name, weight in expected.items():
         assert got[name].dtype == torch.bfloat16 and torch.equal(got[name], weight.to(torch.bfloat16)), name

@@ -128,3 +128,25 @@ def test_rows_admitted_together_prefill_in_length_groups_and_match_the_harness(b
         while len(decoder):
             decoder.step()
     assert [_text(base, r) for r in rows] == expected
+
+
+def test_a_long_prompt_joining_short_rows_goes_first_and_matches_the_harness(base):
+    import torch
+
+    from expertune.llm.decoding import StepDecoder
+
+    story = "The buyer inspected the goods on delivery and wrote to the seller the same day. " * 30
+    long = [{"role": "user", "content": story + "When did the buyer write?"}]
+    convs = [CONVS[0], CONVS[2], long]
+    expected = [base.generate([c], GenParams(temperature=0, max_new_tokens=12), min_new_tokens=12)[0].text for c in convs]
+    decoder = StepDecoder(base.model, pad_id=base.tokenizer.pad_token_id)
+    rows = [_row(base, c, 12, min_new_tokens=12) for c in convs]
+    with torch.inference_mode():
+        decoder.add(rows[:2])
+        for _ in range(3):
+            decoder.step()
+        decoder.add(rows[2:])
+        assert decoder.rows[0] is rows[2]  # longest context first: the rows attend in slices
+        while len(decoder):
+            decoder.step()
+    assert [_text(base, r) for r in rows] == expected

@@ -2,9 +2,10 @@
 
 Prompts of similar length are prefilled together (left padding, so little is wasted on pad
 tokens), their KV caches are merged into one batch (left-padded to the longest prompt, padding
-masked out), and the batch decodes together. A row that reaches EOS leaves the batch at once, so
-the remaining steps cost only what is still being written; `generate` keeps computing finished
-rows until the last one stops.
+masked out), and the batch decodes together, each row attending over its own columns only (see
+llm/attention.py), so one batch serves prompts of any lengths. A row that reaches EOS leaves the
+batch at once, so the remaining steps cost only what is still being written; `generate` keeps
+computing finished rows until the last one stops.
 
 `StepDecoder` is the same idea kept open (continuous batching, for the server): rows join the
 running batch between steps (their prefilled caches are left-padded to the batch's width and
@@ -22,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from expertune.llm.attention import row_slices, use_row_slices
 from expertune.llm.kvcache import cache_keyword, output_cache, plain_cache
 
 
@@ -32,12 +34,15 @@ STEP_COST = 7.0
 PREFILL_TOKEN_COST = 0.35
 
 
-def partition(lengths: Sequence[int], new_tokens: int, *, max_rows: int, token_budget: int) -> list[list[int]]:
+def partition(lengths: Sequence[int], new_tokens: int, *, max_rows: int, token_budget: int,
+              padding_cost: float = PREFILL_TOKEN_COST) -> list[list[int]]:
     """Indices sorted longest first, cut into contiguous groups by a small dynamic program
     minimising an estimated cost: padded prompt tokens, a fixed cost per forward pass, and per
     decode step a fixed cost plus one unit per row (costs measured, see STEP_COST). With
     `new_tokens` 0 it groups prompts for their prefill only: similar lengths share a pass, a long
-    prompt gets its own instead of padding thirty short ones to its length."""
+    prompt gets its own instead of padding thirty short ones to its length. `padding_cost` is what
+    a padded prompt position costs (a prefill token; 0 for decode batches whose prefill is grouped
+    on its own and whose steps attend over each row's own columns, see llm/attention.py)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     n = len(order)
     best = [0.0] + [float("inf")] * n
@@ -47,7 +52,7 @@ def partition(lengths: Sequence[int], new_tokens: int, *, max_rows: int, token_b
             rows, longest = end - start, lengths[order[start]]  # sorted: the first is the longest
             if rows > 1 and rows * (longest + new_tokens) > token_budget:
                 continue
-            cost = best[start] + PREFILL_TOKEN_COST * rows * longest + STEP_COST + new_tokens * (STEP_COST + rows)
+            cost = best[start] + padding_cost * rows * longest + STEP_COST + new_tokens * (STEP_COST + rows)
             if cost < best[end]:
                 best[end], cut[end] = cost, start
     groups, end = [], n
@@ -114,14 +119,10 @@ def _preallocated_layer_class():
         each step writes one position in place instead of concatenating (copying) the whole
         cache, which at 32 rows x 450 positions cost a quarter of every decode step."""
 
-        def __init__(self, keys, values, capacity: int):
+        def __init__(self, buffers: list, length: int):
             super().__init__()
-            batch, heads, length, dim = keys.shape
-            self.buffers = [keys.new_zeros((batch, heads, capacity, dim)), values.new_zeros((batch, heads, capacity, dim))]
-            self.buffers[0][:, :, :length] = keys
-            self.buffers[1][:, :, :length] = values
-            self.length = length
-            self.dtype, self.device, self.is_initialized = keys.dtype, keys.device, True
+            self.buffers, self.length = buffers, length
+            self.dtype, self.device, self.is_initialized = buffers[0].dtype, buffers[0].device, True
             self._views()
 
         def _views(self) -> None:
@@ -165,6 +166,34 @@ def _mergeable(cache) -> bool:
     return plain_cache(cache) and hasattr(cache, "layers")
 
 
+def merge_caches(parts, rows: int, width: int, capacity: int):
+    """One cache of preallocated layers holding `rows` rows from the parts, each part given as its
+    layers' (keys, values) and the places of its rows in the merged batch (a slice, or a tensor of
+    indices). Every row is right-aligned at column `width` (left padding, which the mask hides but
+    must hold finite numbers: zeros), with room up to `capacity` columns. Each tensor is written
+    once into memory allocated once: on a CPU, fresh memory and extra copies of a 32-row cache
+    cost seconds (padding, concatenating and copying it again took 7 s of a 60 s generation)."""
+    from transformers.cache_utils import DynamicCache
+
+    layer_class = _preallocated_layer_class()
+    layers = []
+    for j in range(len(parts[0][0])):
+        buffers = []
+        for kind in (0, 1):  # keys, values
+            sample = parts[0][0][j][kind]
+            buffer = sample.new_empty((rows, sample.shape[1], capacity, sample.shape[3]))
+            for part_layers, places in parts:
+                states = part_layers[j][kind]
+                start = width - states.shape[-2]
+                buffer[places, :, :start] = 0
+                buffer[places, :, start:width] = states
+            buffers.append(buffer)
+        layers.append(layer_class(buffers, width))
+    cache = DynamicCache()
+    cache.layers = layers
+    return cache
+
+
 def _left_pad(rows: list[list[int]], pad_id: int, width: int):
     import torch
 
@@ -188,6 +217,12 @@ def last_position(width: int):
     return torch.tensor([width - 1])
 
 
+def _slices_keyword(sliced: bool, mask) -> dict:
+    """The keyword that lets a decode step attend over each row's own columns (llm/attention.py)
+    of a left-padded `mask`."""
+    return {"attention_row_slices": row_slices(mask.sum(-1).tolist(), mask.shape[1])} if sliced else {}
+
+
 def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: int, eos_ids: set[int],
            max_new_tokens: int, min_new_tokens: int = 0, sampler: SeededSampler | None = None) -> list[list[int]] | None:
     """New tokens per row (ending with the EOS token when the row stopped), or None when the
@@ -195,12 +230,10 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
     `sampler` None means greedy. Call under torch.inference_mode()."""
     import torch
     import torch.nn.functional as F
-    from transformers.cache_utils import DynamicCache
 
     width = max(len(r) for r in rows)
     order: list[int] = []
-    layers: list[tuple[list, list]] | None = None
-    masks, logits = [], []
+    parts, masks, logits = [], [], []
     for bucket in buckets:
         ids, mask = _left_pad([rows[i] for i in bucket], pad_id, max(len(rows[i]) for i in bucket))
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
@@ -209,24 +242,19 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
         cache = output_cache(out)
         if not _mergeable(cache):
             return None
-        extra = width - ids.shape[1]  # left-pad this bucket's cache to the longest prompt
-        if layers is None:
-            layers = [([], []) for _ in cache.layers]
-        for (keys, values), layer in zip(layers, cache.layers):
-            keys.append(F.pad(layer.keys, (0, 0, extra, 0)))
-            values.append(F.pad(layer.values, (0, 0, extra, 0)))
-        masks.append(F.pad(mask, (extra, 0)))
+        parts.append(([(layer.keys, layer.values) for layer in cache.layers], slice(len(order), len(order) + len(bucket))))
+        masks.append(F.pad(mask, (width - ids.shape[1], 0)))  # left-pad this bucket to the longest prompt
         logits.append(out.logits[:, -1, :])
         order.extend(bucket)
-    layer_class = _preallocated_layer_class()
-    cache = DynamicCache()
-    cache.layers = [layer_class(torch.cat(k), torch.cat(v), width + max_new_tokens) for k, v in layers]
+    cache = merge_caches(parts, len(rows), width, width + max_new_tokens)
+    del parts
     mask, scores = torch.cat(masks), torch.cat(logits)
     if sampler is not None:
         sampler.keep(order)
     eos = torch.tensor(sorted(eos_ids), dtype=torch.long)
     keyword = cache_keyword(model.forward)
-    alive = list(order)  # batch position -> row index
+    alive = list(order)  # batch position -> row index, longest prompt first (the buckets are)
+    sliced = use_row_slices(model)
     tokens: list[list[int]] = [[] for _ in rows]
     for step in range(max_new_tokens):
         if step < min_new_tokens and len(eos):
@@ -249,7 +277,7 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
         mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=-1)
         positions = mask.sum(-1, keepdim=True) - 1
         out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=positions, use_cache=True,
-                    **{keyword: cache})
+                    **{keyword: cache}, **_slices_keyword(sliced, mask))
         scores = out.logits[:, -1, :]
     return tokens
 
@@ -310,6 +338,7 @@ class StepDecoder:
         self.mask = None  # rows x cache width; 0 marks left padding
         self.scores = None  # rows x vocab: the distribution of each row's next token
         self.cache_keyword = cache_keyword(model.forward)  # read once: inspecting a signature every step costs
+        self.sliced = use_row_slices(model)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -340,32 +369,31 @@ class StepDecoder:
             parts.append(([(layer.keys, layer.values) for layer in cache.layers], mask))
             scores.append(out.logits[:, -1, :])
             order += part
-        self._rebuild(parts, order)
-        self.scores = torch.cat(scores)
-        self.rows = order
+        place = self._rebuild(parts, order)
+        self.scores = torch.cat(scores)[place]
+        self.rows = [order[j] for j in place]
 
-    def _rebuild(self, parts, rows: list[DecodeRow]) -> None:
+    def _rebuild(self, parts, rows: list[DecodeRow]) -> list[int]:
         """One preallocated cache holding every part's rows (each part: its layers' keys and
-        values, and its mask), left-padded to one width, with room for the longest generation."""
+        values, and its mask), left-padded to one width, with room for the longest generation.
+        Rows are put longest context first, so that decode steps attend over few slices
+        (llm/attention.py); as every row grows by one token a step, they stay in that order.
+        Returns that order (indices into `rows`)."""
         import torch
         import torch.nn.functional as F
-        from transformers.cache_utils import DynamicCache
 
         width = max(mask.shape[1] for _, mask in parts)
         capacity = width + max(r.max_new_tokens - len(r.tokens) for r in rows)
-
-        def padded(t, w):
-            return F.pad(t, (0, 0, width - w, 0))
-
-        layer_class = _preallocated_layer_class()
-        cache = DynamicCache()
-        cache.layers = [
-            layer_class(torch.cat([padded(layers[j][0], mask.shape[1]) for layers, mask in parts]),
-                        torch.cat([padded(layers[j][1], mask.shape[1]) for layers, mask in parts]), capacity)
-            for j in range(len(parts[0][0]))
-        ]
-        self.cache = cache
-        self.mask = torch.cat([F.pad(mask, (width - mask.shape[1], 0)) for _, mask in parts])
+        order = sorted(range(len(rows)), key=lambda j: -len(rows[j].prompt) - len(rows[j].tokens))
+        place = torch.empty(len(rows), dtype=torch.long)
+        place[torch.tensor(order, dtype=torch.long)] = torch.arange(len(rows))  # where each row goes
+        start, placed = 0, []
+        for layers, mask in parts:
+            placed.append((layers, place[start:start + mask.shape[0]]))
+            start += mask.shape[0]
+        self.cache = merge_caches(placed, len(rows), width, capacity)
+        self.mask = torch.cat([F.pad(mask, (width - mask.shape[1], 0)) for _, mask in parts])[torch.tensor(order)]
+        return order
 
     def step(self) -> None:
         """Choose one token for every live row, let finished rows leave, then run the forward pass
@@ -404,7 +432,7 @@ class StepDecoder:
         self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.rows), 1))], dim=-1)
         positions = self.mask.sum(-1, keepdim=True) - 1
         out = self.model(input_ids=chosen[:, None], attention_mask=self.mask, position_ids=positions, use_cache=True,
-                         **{self.cache_keyword: self.cache})
+                         **{self.cache_keyword: self.cache}, **_slices_keyword(self.sliced, self.mask))
         self.scores = out.logits[:, -1, :]
 
     def _select(self, keep: list[int]) -> None:

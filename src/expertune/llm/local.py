@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 from expertune.errors import ConfigError
 from expertune.llm.adapters import AdapterInfo, read_adapter
 from expertune.llm.base import Conversation, GenParams, Generation
-from expertune.llm.decoding import last_position, partition
+from expertune.llm.decoding import PREFILL_TOKEN_COST, last_position, partition
 from expertune.llm.render import AS_DATA, Rendered, SystemPolicy, render
 
 DEFAULT_BATCH_SIZE = 32
@@ -225,6 +225,10 @@ class LocalChatModel:
         # Frozen weights instead of a process-wide torch.set_grad_enabled(False), which would
         # silently break any training later in the same process.
         model.requires_grad_(False)
+        if self.precision == "fp32":
+            from expertune.llm.packed import pack_linears
+
+            pack_linears(model)  # weights packed once for the CPU's matrix products (llm/packed.py)
         return model
 
     def close(self) -> None:
@@ -246,8 +250,9 @@ class LocalChatModel:
         own instead of padding thirty short ones to its length."""
         return self._partition(lengths, 0)
 
-    def _partition(self, lengths: list[int], new_tokens: int) -> list[list[int]]:
-        return partition(lengths, new_tokens, max_rows=self.batch_size, token_budget=self.token_budget)
+    def _partition(self, lengths: list[int], new_tokens: int, padding_cost: float = PREFILL_TOKEN_COST) -> list[list[int]]:
+        return partition(lengths, new_tokens, max_rows=self.batch_size, token_budget=self.token_budget,
+                         padding_cost=padding_cost)
 
     def _pad(self, rows: list[list[int]]):
         import torch
@@ -321,12 +326,16 @@ class LocalChatModel:
         return getattr(config, "max_position_embeddings", None)
 
     def _decode_batches(self, lengths: list[int], new_tokens: int) -> list[list[int]]:
-        """Rows decoded together. Sorted longest first and cut by the same kind of dynamic program
-        as _prefill_groups, with the decode steps in the cost: every step costs a fixed amount
-        plus one unit per row, so merging saves steps but long and short prompts in one batch
-        make the short ones carry the long ones' context; within batch_size and the token budget
-        (the cache holds rows x (longest prompt + new tokens))."""
-        return self._partition(lengths, new_tokens)
+        """Rows decoded together: as many as batch_size and the token budget allow (the cache
+        holds rows x (longest prompt + new tokens)), since every step reads all the weights once
+        whatever the rows, and each row attends over its own columns only (llm/attention.py).
+        A model without that attention is cut by the same kind of dynamic program as
+        _prefill_groups, the padding of short prompts to long ones in the cost, since there
+        every short row would attend over the long ones' width at every step."""
+        from expertune.llm.attention import use_row_slices
+
+        padding_cost = 0.0 if self._mergeable and use_row_slices(self.model) else PREFILL_TOKEN_COST
+        return self._partition(lengths, new_tokens, padding_cost)
 
     def _generate_batch(self, rows: list[list[int]], params: GenParams, seeds: list[int], min_new_tokens: int) -> list[Generation]:
         from expertune.llm.decoding import SeededSampler, decode

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Callable
 
+from expertune.llm.attention import NAME as SLICED_SDPA
 from expertune.llm.base import Message
 from expertune.llm.kvcache import cache_keyword, output_cache, plain_cache
 from expertune.llm.render import AS_DATA, SystemPolicy, render
@@ -209,9 +210,9 @@ def _score_continuations(body, head, rendered, batch, cache, width, first, out, 
         out[i] = _result(sums[i], counts[i])
 
 
-# Attention implementations that take a custom 4D mask, and the form each takes it in: sdpa a
-# boolean "may attend", eager an additive float mask.
-_MASK_KINDS = {"sdpa": "bool", "eager": "additive"}
+# Attention implementations that take a custom 4D mask, and the form each takes it in: sdpa (and
+# the decoders' sliced form of it) a boolean "may attend", eager an additive float mask.
+_MASK_KINDS = {"sdpa": "bool", SLICED_SDPA: "bool", "eager": "additive"}
 
 
 def _attention_mask(allowed, kind: str):
