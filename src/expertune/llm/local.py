@@ -156,8 +156,9 @@ class LocalChatModel:
 
     def __init__(self, base: str, adapter: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  token_budget: int = DEFAULT_TOKEN_BUDGET, adapter_info: AdapterInfo | None = None,
-                 precision: str = "auto"):
+                 precision: str = "auto", packed: bool = True):
         self.base = base
+        self.packed = packed  # fp32 linear weights packed for the CPU at load (llm/packed.py)
         self.precision = resolve_precision(precision)
         self.adapter = adapter_info or (read_adapter(adapter) if adapter else None)
         self.policy = adapter_policy(self.adapter)
@@ -225,7 +226,7 @@ class LocalChatModel:
         # Frozen weights instead of a process-wide torch.set_grad_enabled(False), which would
         # silently break any training later in the same process.
         model.requires_grad_(False)
-        if self.precision == "fp32":
+        if self.packed and self.precision == "fp32":
             from expertune.llm.packed import pack_linears
 
             pack_linears(model)  # weights packed once for the CPU's matrix products (llm/packed.py)

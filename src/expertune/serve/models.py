@@ -99,7 +99,8 @@ def lora_on_shared_base(base_model, adapter_path: str):
 def load_base(base: str) -> Variant:
     from expertune.llm.local import LocalChatModel
 
-    chat = LocalChatModel(base)
+    # plain weights: LoRA variants are merged into copies that share them (lora_on_shared_base)
+    chat = LocalChatModel(base, packed=False)
     chat.tokenizer  # noqa: B018 - fail early on a model without a chat template
     return Variant(label=base, chat=chat, model=chat.model)
 
