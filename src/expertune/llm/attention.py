@@ -49,11 +49,7 @@ def _attention(module, query, key, value, attention_mask, attention_row_slices=N
     import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    if attention_row_slices is None or query.shape[2] != 1 or len(attention_row_slices) < 2:
-        if attention_row_slices is not None:
-            first = attention_row_slices[0][2]
-            key, value = key[:, :, first:], value[:, :, first:]
-            attention_mask = None if attention_mask is None else attention_mask[..., first:]
+    if attention_row_slices is None or query.shape[2] != 1:
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     outputs = []
     for start, end, first in attention_row_slices:
@@ -61,7 +57,7 @@ def _attention(module, query, key, value, attention_mask, attention_row_slices=N
         out, _ = sdpa_attention_forward(module, query[start:end], key[start:end, :, first:], value[start:end, :, first:],
                                         mask, **kwargs)
         outputs.append(out)
-    return torch.cat(outputs), None
+    return (outputs[0] if len(outputs) == 1 else torch.cat(outputs)), None
 
 
 def use_row_slices(model) -> bool:
