@@ -157,4 +157,4 @@ def test_check_only_without_a_name_is_refused(ws):
 
 def test_check_max_length_must_be_positive(ws):
     refused("-w", ws, "check", "--only", "length", "--max-length", "-1", names="--max-length",
-            fix="greater than or equal to 1")
+            fix="not in the range x>=1")

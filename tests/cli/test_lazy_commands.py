@@ -10,7 +10,7 @@ import pkgutil
 import typer
 
 import expertune.cli
-from expertune.cli.app import COMMAND_MODULES, app, module_commands
+from expertune.cli.app import COMMAND_MODULES, app, module_commands, module_summaries
 from clirun import cli
 
 
@@ -41,3 +41,23 @@ def test_a_mistyped_command_exits_2_with_a_suggestion():
     result = cli("stat")
     assert result.code == 2
     assert "No such command 'stat'" in result.err and "Did you mean 'stats'" in result.err
+
+
+def test_the_root_help_lists_summaries_equal_to_the_built_commands():
+    fields = ("name", "help", "short_help", "hidden", "deprecated", "rich_help_panel")
+    for module in set(COMMAND_MODULES.values()):
+        built, listed = module_commands(module), module_summaries(module)
+        assert list(listed) == list(built), module
+        for name, command in built.items():
+            summary = listed[name]
+            assert [getattr(summary, f) for f in fields] == [getattr(command, f) for f in fields], name
+
+
+def test_the_root_help_builds_no_command():
+    module_commands.cache_clear()
+    result = cli("--help")
+    assert result.code == 0
+    assert module_commands.cache_info().currsize == 0
+    listed = " ".join(result.out.split())
+    assert all(name in listed for name in COMMAND_MODULES)
+    assert "Groups, responses, responses per prompt" in listed  # stats' help, from its docstring

@@ -16,7 +16,6 @@ length checks) stop at resolving it, with exit code 2.
 from __future__ import annotations
 
 import socket
-import typing
 from pathlib import Path
 
 import pytest
@@ -49,10 +48,13 @@ def leaf_commands(group, prefix: tuple[str, ...] = ()):
 COMMANDS = list(leaf_commands(typer.main.get_command(app)))
 
 
+# click's parameter type -> the Python type the handler declared (List[Path] -> Path); others are text.
+CLICK_TYPES = {"IntParamType": int, "IntRange": int, "FloatParamType": float, "FloatRange": float,
+               "TyperPath": Path, "Path": Path}
+
+
 def annotation(param) -> type:
-    """The Python type a parameter was declared with (List[Path] -> Path)."""
-    declared = param.type_descriptor.annotation
-    return (typing.get_args(declared) or (declared,))[0]
+    return CLICK_TYPES.get(type(param.type).__name__, str)
 
 
 def text_for(param, files: dict[str, str]) -> str:

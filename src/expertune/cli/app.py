@@ -11,6 +11,8 @@ help, and the modules import their libraries inside the handlers (tests/cli/test
 
 from __future__ import annotations
 
+import copy
+import inspect
 import sys
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -27,7 +29,7 @@ from expertune.quiet import quiet_warnings
 # Every command, in the order `expertune --help` lists them, and the module of expertune.cli
 # whose register(app) adds it. A command's module is imported, and its commands built, only when
 # it is run or its help is shown: `expertune stats` does not load the other modules nor turn their
-# sixty-odd commands into click commands; `expertune --help` builds them all to list them.
+# sixty-odd commands into click commands; `expertune --help` imports them all but lists summaries.
 # tests/cli/test_lazy_commands.py checks this table against what the modules register.
 COMMAND_MODULES: dict[str, str] = {
     "init": "data", "import": "data", "split": "data", "export": "data", "snapshot": "data",
@@ -49,21 +51,54 @@ COMMAND_MODULES: dict[str, str] = {
 
 
 @cache
-def module_commands(module: str) -> dict[str, typer.core.TyperCommand]:
-    """The click commands a module of expertune.cli registers, built once per process."""
+def module_registry(module: str) -> typer.Typer:
+    """What a module of expertune.cli registers: its handlers and their help, not yet click commands."""
     commands = typer.Typer()
     # An import statement's machinery (`python -X importtime` reports it; importlib.import_module's it does not)
     __import__(f"expertune.cli.{module}", fromlist=["register"]).register(commands)
-    return typer.main.get_group(commands).commands
+    return commands
+
+
+@cache
+def module_commands(module: str) -> dict[str, typer.core.TyperCommand]:
+    """The click commands a module of expertune.cli registers, built once per process."""
+    return typer.main.get_group(module_registry(module)).commands
+
+
+@cache
+def module_summaries(module: str) -> dict[str, typer.core.TyperCommand]:
+    """A module's commands as the root's help lists them: name and help, without the parameters.
+
+    Typer builds a command's parameters from its handler's type hints, most of the time a full build
+    takes; listing does not need them. The help is resolved as typer.main resolves it
+    (tests/cli/test_lazy_commands.py compares each summary with the built command).
+    """
+    summaries: dict[str, typer.core.TyperCommand] = {}
+    registry = module_registry(module)
+    for info in registry.registered_commands:
+        name = info.name or typer.main.get_command_name(info.callback.__name__)
+        summaries[name] = typer.core.TyperCommand(
+            name, help=inspect.getdoc(info.callback) if info.help is None else inspect.cleandoc(info.help),
+            short_help=info.short_help, hidden=info.hidden, deprecated=info.deprecated,
+            rich_help_panel=info.rich_help_panel)
+    for group in registry.registered_groups:
+        info = typer.main.solve_typer_info_defaults(group)
+        summaries[info.name] = TyperGroup(
+            name=info.name, help=info.help, short_help=info.short_help, hidden=info.hidden,
+            deprecated=info.deprecated, rich_help_panel=info.rich_help_panel)
+    return summaries
 
 
 class LazyCommands(Mapping):
     """The root's commands by name (in COMMAND_MODULES' order), each built on first look-up."""
 
+    def __init__(self, build=module_commands) -> None:
+        self.build = build
+
     def __getitem__(self, name: str):
         if name not in COMMAND_MODULES:
             raise KeyError(name)
-        return module_commands(COMMAND_MODULES[name])[name]
+        return self.build(COMMAND_MODULES[name])[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(COMMAND_MODULES)
@@ -81,6 +116,11 @@ class LazyGroup(TyperGroup):
 
     def list_commands(self, ctx) -> list[str]:
         return list(self.commands)  # the names, without building every command as TyperGroup's would
+
+    def format_help(self, ctx, formatter) -> None:
+        listing = copy.copy(self)  # the same group, listing summaries instead of built commands
+        listing.commands = LazyCommands(module_summaries)
+        super(LazyGroup, listing).format_help(ctx, formatter)
 
 
 app = typer.Typer(
