@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as expertune's entry points do, before torch loads
+import expertune.llm  # noqa: E402,F401 -- sets how OpenMP threads wait, before torch loads (as the entry points do)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "builtin:smollm2-135m-instruct"

@@ -7,9 +7,11 @@ reads every row's keys and values over the whole width: 26 short rows in a batch
 cost more than the weights. Here the rows (sorted longest first by the decoder) are cut into a
 few contiguous slices, and each slice attends only over the columns its longest row uses.
 
-The implementation is transformers' own SDPA (`sdpa_attention_forward`) called once per slice;
-it is registered under its own name so a model uses it only when asked (`use_row_slices`), and
-anything that does not pass `attention_row_slices` (prefill, `generate`, scoring) gets plain SDPA.
+Each slice is one call of torch's SDPA on the cache as stored (grouped-query heads folded into
+the query, `_decode_step_attention`). The implementation is registered under its own name so a
+model uses it only when asked (`use_row_slices`), and anything that does not pass
+`attention_row_slices` (prefill, `generate`, scoring) gets transformers' own SDPA
+(`sdpa_attention_forward`).
 """
 
 from __future__ import annotations
@@ -46,18 +48,32 @@ def row_slices(spans: Sequence[int], width: int) -> list[tuple[int, int, int]]:
 
 
 def _attention(module, query, key, value, attention_mask, attention_row_slices=None, **kwargs):
-    import torch
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    if attention_row_slices is None or query.shape[2] != 1:
+    if attention_row_slices is None or query.shape[2] != 1 or (attention_mask is not None and attention_mask.shape[1] != 1):
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+    return _decode_step_attention(query, key, value, attention_mask, attention_row_slices, kwargs.get("scaling")), None
+
+
+def _decode_step_attention(query, key, value, mask, slices, scaling):
+    """One new token per row, attending slice by slice, with each key/value head's query heads taken
+    as that many query positions: SDPA then reads the cache as it is stored. Grouped-query models
+    would otherwise repeat every key and value once per query head of their group at every step
+    (transformers' repeat_kv, needed for SDPA with a padding mask on a CPU): on a 2-core CPU, a
+    copy of the whole cache per layer that cost 5-15x the attention itself. Returns the output in
+    transformers' layout (rows, 1, heads, head size)."""
+    import torch
+
+    rows, heads, _, size = query.shape
+    kv_heads = key.shape[1]
+    grouped = query.reshape(rows, kv_heads, heads // kv_heads, size)  # head h uses key/value head h // group
     outputs = []
-    for start, end, first in attention_row_slices:
-        mask = None if attention_mask is None else attention_mask[start:end, ..., first:]
-        out, _ = sdpa_attention_forward(module, query[start:end], key[start:end, :, first:], value[start:end, :, first:],
-                                        mask, **kwargs)
-        outputs.append(out)
-    return (outputs[0] if len(outputs) == 1 else torch.cat(outputs)), None
+    for start, end, first in slices:
+        part_mask = None if mask is None else mask[start:end, ..., first:]
+        outputs.append(torch.nn.functional.scaled_dot_product_attention(
+            grouped[start:end], key[start:end, :, first:], value[start:end, :, first:], attn_mask=part_mask,
+            scale=scaling))
+    return torch.cat(outputs).reshape(rows, 1, heads, size)
 
 
 def use_row_slices(model) -> bool:

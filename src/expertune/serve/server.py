@@ -5,7 +5,6 @@ thread (tests, benchmarks); `Server.run()` in the foreground (the CLI)."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 
@@ -57,7 +56,7 @@ class Server:
         return self
 
     def load(self) -> "Server":
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see llm/__init__.py
+        import expertune.llm  # noqa: F401 -- OpenMP threads' waiting, set before torch loads
         from expertune.serve.api import create_app
         from expertune.serve.engine import Engine
         from expertune.serve.metrics import Metrics
