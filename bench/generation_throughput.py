@@ -6,7 +6,9 @@ they produce the same number of tokens; both use the same weights in the same pr
 threads and prompts (the bundled contract-law and out-of-domain prompts, rendered with the chat
 template). `generate` runs on the model as transformers loads it (expertune's harness packs its
 fp32 linear weights and switches its attention, llm/packed.py and llm/attention.py, which would
-speed up the reference too). Prints tokens/s for each, the precision each ran in, and the speed-up.
+speed up the reference too). Both run with the OpenMP settings expertune.llm makes before torch
+loads (threads spin briefly between parallel regions; set GOMP_SPINCOUNT or OMP_WAIT_POLICY to
+compare others). Prints tokens/s for each, the precision each ran in, and the speed-up.
 
     .venv/bin/python bench/generation_throughput.py            # 32 prompts x 128 new tokens
     .venv/bin/python bench/generation_throughput.py --prompts 8 --tokens 32
