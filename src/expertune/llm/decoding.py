@@ -194,9 +194,11 @@ def merge_caches(parts, rows: int, width: int, capacity: int):
     return cache
 
 
-def _left_pad(rows: list[list[int]], pad_id: int, width: int):
+def left_pad(rows: list[list[int]], pad_id: int):
+    """Token ids and attention mask of rows padded on the left to the longest one."""
     import torch
 
+    width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for j, r in enumerate(rows):
@@ -235,7 +237,7 @@ def decode(model, rows: list[list[int]], buckets: list[list[int]], *, pad_id: in
     order: list[int] = []
     parts, masks, logits = [], [], []
     for bucket in buckets:
-        ids, mask = _left_pad([rows[i] for i in bucket], pad_id, max(len(rows[i]) for i in bucket))
+        ids, mask = left_pad([rows[i] for i in bucket], pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
         out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                     logits_to_keep=last_position(ids.shape[1]))
@@ -359,7 +361,7 @@ class StepDecoder:
         order = list(self.rows)
         for group in partition([len(r.prompt) for r in rows], 0, max_rows=PREFILL_ROWS, token_budget=PREFILL_TOKENS):
             part = [rows[i] for i in group]
-            ids, mask = _left_pad([r.prompt for r in part], self.pad_id, max(len(r.prompt) for r in part))
+            ids, mask = left_pad([r.prompt for r in part], self.pad_id)
             positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding must not shift positions
             out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                              logits_to_keep=last_position(ids.shape[1]))

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 from expertune.errors import ConfigError
 from expertune.llm.adapters import AdapterInfo, read_adapter
 from expertune.llm.base import Conversation, GenParams, Generation
-from expertune.llm.decoding import PREFILL_TOKEN_COST, last_position, partition
+from expertune.llm.decoding import PREFILL_TOKEN_COST, last_position, left_pad, partition
 from expertune.llm.render import AS_DATA, Rendered, SystemPolicy, render
 
 DEFAULT_BATCH_SIZE = 32
@@ -255,18 +255,6 @@ class LocalChatModel:
         return partition(lengths, new_tokens, max_rows=self.batch_size, token_budget=self.token_budget,
                          padding_cost=padding_cost)
 
-    def _pad(self, rows: list[list[int]]):
-        import torch
-
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.pad_token_id
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for j, r in enumerate(rows):
-            ids[j, width - len(r):] = torch.tensor(r, dtype=torch.long)
-            mask[j, width - len(r):] = 1
-        return ids, mask
-
     # -- generation ---------------------------------------------------------------------------
     def eos_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
@@ -364,7 +352,7 @@ class LocalChatModel:
 
         from expertune.llm.decoding import SeededSampler
 
-        ids, mask = self._pad(rows)
+        ids, mask = left_pad(rows, self.tokenizer.pad_token_id)
         config = GenerationConfig(
             do_sample=False,  # sampling, when asked for, is done by SeededSampler
             max_new_tokens=params.max_new_tokens, min_new_tokens=min_new_tokens or None,
@@ -389,7 +377,7 @@ class LocalChatModel:
         out: list[dict[str, float] | None] = [None] * len(conversations)
         with torch.inference_mode():
             for batch in self._prefill_groups([len(p) for p in prompts]):
-                ids, mask = self._pad([prompts[i] for i in batch])
+                ids, mask = left_pad([prompts[i] for i in batch], self.tokenizer.pad_token_id)
                 # Left padding shifts positions unless they are given: count from each row's first token.
                 positions = (mask.cumsum(-1) - 1).clamp(min=0)
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
