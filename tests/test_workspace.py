@@ -32,6 +32,24 @@ def test_unknown_settings_key_is_named(tmp_path):
         Workspace(ws.root).settings
 
 
+def test_the_store_url_is_read_from_a_validated_text_only(tmp_path, monkeypatch):
+    """`store_url` skips pydantic for a text that passed validation before, never for a new one:
+    a typo made after a command succeeded is still refused (naming the key), and so is a wrong type."""
+    monkeypatch.setenv("EXPERTUNE_CACHE", str(tmp_path / "cache"))
+    ws = Workspace.init(tmp_path / "w")
+    settings = ws.root / "expertune.yaml"
+    settings.write_text("name: x\nstore_url: sqlite:///elsewhere.db\n")
+    first = Workspace(ws.root)
+    assert first.store_url == "sqlite:///elsewhere.db" and "settings" in vars(first)  # validated
+    again = Workspace(ws.root)
+    assert again.store_url == "sqlite:///elsewhere.db" and "settings" not in vars(again)  # known valid
+    for text, error in (("name: x\nstore_ur: sqlite:///elsewhere.db\n", "store_ur: unknown key"),
+                        ("name: x\nstore_url: 5\n", "store_url: Input should be a valid string")):
+        settings.write_text(text)
+        with pytest.raises(ConfigError, match=error):
+            Workspace(ws.root).store_url
+
+
 def test_opening_a_workspace_never_creates_its_store(tmp_path):
     from expertune.errors import StoreError
 
@@ -57,10 +75,10 @@ def test_the_sqlite_file_is_where_sqlalchemy_reads_it(tmp_path, url):
     from sqlalchemy import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from expertune.workspace import Settings
+    import yaml
 
+    (tmp_path / "expertune.yaml").write_text(yaml.safe_dump({"store_url": url}))
     ws = Workspace(tmp_path)
-    ws.settings = Settings(store_url=url)  # the cached property, as if read from expertune.yaml
     try:
         parsed = make_url(ws.store_url)
         expected = Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") else None

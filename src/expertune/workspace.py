@@ -9,23 +9,26 @@ report an empty dataset as if that were the truth.
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Literal
+from typing import TYPE_CHECKING, Iterator
 
-from pydantic import Field, field_validator
-
-from expertune.config import StrictModel, dump_yaml, load_config
+from expertune.cachedir import cache_dir
 from expertune.errors import ConfigError, StoreError, WorkspaceNotFound, user_path_errors
+from expertune.yamlfile import parse_yaml, read_text
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from expertune.settings import Settings
+
 # SQLAlchemy (a quarter of a second to import, half a second with its ORM) is imported when the
-# store is opened, not with the workspace: `expertune stats` finds the workspace and reads a
-# SQLite store without it (store/readonly.py, tests/cli/test_startup_imports.py).
+# store is opened, and pydantic (a fifth of a second with its first model) when the settings are,
+# not with the workspace: `expertune stats` finds the workspace and reads a SQLite store without
+# either (store/readonly.py, tests/cli/test_startup_imports.py).
 
 SETTINGS_FILE = "expertune.yaml"
 DB_FILE = "expertune.db"
@@ -34,31 +37,6 @@ DB_FILE = "expertune.db"
 DRIVER_PACKAGES = {"psycopg2": "psycopg2-binary", "psycopg": "psycopg[binary]", "pymysql": "PyMySQL",
                    "MySQLdb": "mysqlclient", "asyncpg": "asyncpg", "pg8000": "pg8000", "oracledb": "oracledb",
                    "pyodbc": "pyodbc"}
-
-
-class SplitSettings(StrictModel):
-    val: float = Field(0.1, ge=0, lt=1)
-    test: float = Field(0.1, ge=0, lt=1)
-    seed: int = 0
-    stratify: Literal["topic"] | None = None
-
-    @field_validator("test")
-    @classmethod
-    def _fractions_leave_train(cls, test: float, info) -> float:
-        if test + info.data.get("val", 0) >= 1:
-            raise ValueError("val + test must be below 1 so some groups remain for training")
-        return test
-
-
-class Settings(StrictModel):
-    name: str = "expertune"
-    # Any SQLAlchemy URL; empty means SQLite in the workspace folder.
-    store_url: str | None = None
-    languages: list[str] = Field(default_factory=lambda: ["en"])
-    base_model: str = "builtin:smollm2-135m-instruct"
-    split: SplitSettings = Field(default_factory=SplitSettings)
-    # Thresholds of the curation checks, validated by expertune.curate's own config model.
-    checks: dict[str, Any] = Field(default_factory=dict)
 
 
 class Workspace:
@@ -89,6 +67,9 @@ class Workspace:
             root.mkdir(parents=True, exist_ok=True)
             settings_path = root / SETTINGS_FILE
             if not settings_path.exists():
+                from expertune.config import dump_yaml
+                from expertune.settings import Settings
+
                 settings = Settings(name=name or root.resolve().name, store_url=store_url)
                 settings_path.write_text(_SETTINGS_HEADER + dump_yaml(settings), encoding="utf-8")
             ws = cls(root, create_store=True)
@@ -100,11 +81,28 @@ class Workspace:
     # -- settings and store -----------------------------------------------------------------
     @cached_property
     def settings(self) -> Settings:
-        return load_config(Settings, self.root / SETTINGS_FILE)
+        """expertune.yaml, validated whole."""
+        from expertune.config import validate
+        from expertune.settings import Settings
 
-    @property
+        path = self.root / SETTINGS_FILE
+        text = read_text(path)
+        settings = validate(Settings, parse_yaml(text, path), str(path))
+        _remember_valid(text)
+        return settings
+
+    @cached_property
     def store_url(self) -> str:
-        return self.settings.store_url or f"sqlite:///{self.root / DB_FILE}"
+        """Where the store is, from expertune.yaml.
+
+        Validating the file costs pydantic's start-up (a fifth of a second), more than a quick
+        command (`stats`) takes in all; so a text that passed validation before is read as it is.
+        A new text is validated first: a typo is refused by every command.
+        """
+        path = self.root / SETTINGS_FILE
+        text = read_text(path)
+        url = parse_yaml(text, path).get("store_url") if _known_valid(text) else self.settings.store_url
+        return url or f"sqlite:///{self.root / DB_FILE}"
 
     @property
     def sqlite_file(self) -> Path | None:
@@ -184,6 +182,31 @@ class Workspace:
     @property
     def exports_dir(self) -> Path:
         return self.root / "exports"
+
+
+def _validity_marker(text: str) -> Path:
+    """A file in the cache whose presence says `text` passed validation against this schema.
+
+    Addressed by the text and by the source of the modules defining the schema, so an edit of
+    either is a new address: nothing to invalidate.
+    """
+    digest = hashlib.sha256(text.encode())
+    for module in ("settings.py", "config.py"):
+        digest.update(Path(__file__).with_name(module).read_bytes())
+    return cache_dir() / "valid-settings" / digest.hexdigest()
+
+
+def _known_valid(text: str) -> bool:
+    return _validity_marker(text).is_file()
+
+
+def _remember_valid(text: str) -> None:
+    marker = _validity_marker(text)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:  # a read-only cache costs the next command a validation, nothing else
+        pass
 
 
 _SETTINGS_HEADER = """\

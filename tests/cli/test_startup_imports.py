@@ -7,6 +7,7 @@ on time: timings are bench/cli_startup.py's job.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -29,8 +30,9 @@ RUN = ("import atexit, json, sys\n"
        "main(sys.argv[1:])\n")
 
 
-def imported_modules(*args: str) -> set[str]:
-    proc = subprocess.run([sys.executable, "-c", RUN, *args], capture_output=True, text=True)
+def imported_modules(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    proc = subprocess.run([sys.executable, "-c", RUN, *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = proc.stdout.rsplit("\nMODULES ", 1)[1]
     return set(json.loads(line))

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field, field_validator
 
-from expertune.config import StrictModel, read_yaml, validate
+from expertune.config import StrictModel, validate
+from expertune.yamlfile import read_yaml
 from expertune.errors import ConfigError, NotFound
 
 if TYPE_CHECKING:

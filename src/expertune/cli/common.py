@@ -50,22 +50,24 @@ def workspace(ctx: typer.Context) -> Workspace:
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
     """`data` as JSON (a record: its JSON form, the keys of its file) or through `render`."""
     if as_json:
-        from pydantic import BaseModel  # loaded by then anyway (typer checks arguments with it); not for --help
-
-        if isinstance(data, BaseModel):
-            data = data.model_dump(mode="json")
-        elif isinstance(data, list):
-            data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
+        data = [_json_form(d) for d in data] if isinstance(data, list) else _json_form(data)
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
     else:
         render(data)
 
 
+def _json_form(value: Any) -> Any:
+    """A record (a pydantic model) as its JSON form; anything else as it is.
+
+    Recognised by its method rather than its class, so that printing JSON does not import
+    pydantic where nothing else did (`stats --json`).
+    """
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+
 def _json_default(value: Any) -> Any:
     """A record inside a result (`eval run`'s summary, the report's) as its JSON form; anything else as text."""
-    from pydantic import BaseModel  # only when printing JSON (see emit)
-
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else str(value)
 
 
 @contextmanager

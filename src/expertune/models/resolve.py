@@ -14,6 +14,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from expertune.cachedir import cache_dir
 from expertune.errors import ConfigError
 from expertune.hashing import file_sha256
 from expertune.models.builtin import BUILTINS, builtin_gguf
@@ -23,7 +24,7 @@ MARKER = "expertune-model.json"
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("EXPERTUNE_CACHE", Path.home() / ".cache" / "expertune")) / "models"
+    return cache_dir() / "models"
 
 
 @dataclass

@@ -27,7 +27,8 @@ import time
 from datetime import datetime
 from typing import Any, Iterable
 
-from expertune.config import load_config, read_yaml
+from expertune.config import load_config
+from expertune.yamlfile import read_yaml
 from expertune.errors import InputError
 from expertune.llm.render import SystemPolicy, render
 from expertune.records import AdapterRef, DpoRun, MarginSummary, PairAudit, PairCounts, write_run

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from expertune.config import StrictModel, load_config, read_yaml
+from expertune.config import StrictModel, load_config
+from expertune.yamlfile import read_yaml
 from expertune.errors import ConfigError
 
 PRESETS = Path(__file__).resolve().parent.parent / "presets"
