@@ -46,15 +46,20 @@ def test_help_imports_no_heavy_library_and_no_store():
     modules = imported_modules("--help")
     assert "typer" in modules and "expertune.cli.app" in modules
     assert top_level(modules) & {*HEAVY, *STORE} == set()
+    # typer's help renderer imports rich.markdown, markdown_it and pygments (cli/root_help.py)
+    assert {"typer.rich_utils", "markdown_it", "pygments"} & modules == set()
 
 
 def test_stats_on_sqlite_imports_neither_the_store_library_nor_other_commands(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
     import_file(ws, write_jsonl(tmp_path / "d.jsonl", [chat_record(f"Q{i}?", f"Answer {i}.", topic="T") for i in range(3)]))
+    cache = {"EXPERTUNE_CACHE": str(tmp_path / "cache")}
+    # The first command to read this expertune.yaml validates it (pydantic); later ones read it as it is.
+    assert "pydantic" in top_level(imported_modules("-w", str(ws.root), "stats", env=cache))
     for args in (["stats"], ["stats", "--json"]):
-        modules = imported_modules("-w", str(ws.root), *args)
+        modules = imported_modules("-w", str(ws.root), *args, env=cache)
         assert "expertune.data.stats" in modules and "expertune.store.readonly" in modules
-        assert top_level(modules) & {*HEAVY, *STORE} == set()
+        assert top_level(modules) & {*HEAVY, *STORE, "pydantic"} == set()
         assert {m for m in modules if m.startswith("expertune.cli.")} == {
             "expertune.cli.app", "expertune.cli.common", "expertune.cli.data"}
 

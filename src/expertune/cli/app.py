@@ -120,7 +120,12 @@ class LazyGroup(TyperGroup):
     def format_help(self, ctx, formatter) -> None:
         listing = copy.copy(self)  # the same group, listing summaries instead of built commands
         listing.commands = LazyCommands(module_summaries)
-        super(LazyGroup, listing).format_help(ctx, formatter)
+        if typer.core.HAS_RICH and self.rich_markup_mode is not None:
+            from expertune.cli.root_help import print_root_help
+
+            print_root_help(listing, ctx)
+        else:  # plain help, as typer gives every command then (TYPER_USE_RICH=0)
+            super(LazyGroup, listing).format_help(ctx, formatter)
 
 
 app = typer.Typer(
