@@ -182,6 +182,33 @@ def test_cancel_mid_stream_keeps_partial_draft_as_cancelled(ws, tmp_path):
         dataset.accept(ws, d)
 
 
+def test_status_counts_the_drafts_the_expert_can_review_not_cancelled_ones(ws):
+    with StreamingServer(lambda body: words("one two three four five six")) as srv:
+        spec = backend_spec("m", base_url=srv.base_url)
+        sid = sessions.create_session(ws, backend=spec, author="ann")
+        model = open_backend(spec)
+
+        def cancelled_draft(user_turn):
+            srv.pause = 0.2  # slow enough to cancel after the first piece
+            pending = drafting.start(ws, drafting.plan_drafts(ws, user_turn)[0], model)
+            for _ in pending.stream:
+                pending.cancel()
+            srv.pause = 0.0
+            return pending.save()
+
+        u1 = sessions.add_user_turn(ws, sid, "Count.")
+        kept, turned_down = (drafting.run(ws, p, model) for p in drafting.plan_drafts(ws, u1, n=2))
+        dataset.accept(ws, kept)
+        dataset.reject(ws, turned_down)
+        dropped = cancelled_draft(u1)
+        u2 = sessions.add_user_turn(ws, sid, "Count again.", parent_id=kept)
+        only_cancelled = cancelled_draft(u2)
+    assert turn(ws, dropped).status == turn(ws, only_cancelled).status == "cancelled"
+    # accepted and rejected drafts were reviewed; the cancelled ones were never finished
+    [row] = dataset.accepted_answers(ws, sid)
+    assert row["user_turn_id"] == u1 and row["drafts"] == 2 and [a["turn_id"] for a in row["accepted"]] == [kept]
+
+
 def test_a_429_is_retried_before_the_stream(ws):
     replies = iter([(429, {"retry-after": "0"}, b'{"error": {"message": "slow down"}}')])
 
