@@ -134,6 +134,23 @@ def test_two_accepted_takes_make_one_group_with_context_and_provenance(ws, sid, 
     assert len(status[u2]["accepted"]) == 2 and status[u2]["drafts"] == 2
 
 
+def test_takes_are_grounded_in_passages_as_any_draft_is(ws, sid, server):
+    u = sessions.add_user_turn(ws, sid, "Can it be revoked?")
+    [d] = draft(ws, sid, u, server)
+    dataset.accept(ws, d)
+    passage = {"path": "notes.md", "chunk": 3, "text": "Revocation must be communicated (Byrne v Van Tienhoven).",
+               "score": 1.0}
+    model = open_backend(sessions.export_session(ws, sid)["backend"])
+    [t] = [drafting.run(ws, p, model) for p in drafting.plan_takes(ws, u, 1, sources=[passage])]
+    system = system_text(server.requests[-1])
+    # the passages reach the model as a single draft's do, then the answers to differ from
+    [single] = drafting.plan_drafts(ws, u, sources=[passage])
+    assert system.startswith(single.conversation[0]["content"]) and "Byrne v Van Tienhoven" in system
+    assert "Answer 1 to: Can it be revoked?" in system
+    take = turn(ws, t)
+    assert (take.origin, take.sources) == ("take", [passage]) and "Byrne" not in take.text
+
+
 def test_unaccept_and_reject_are_revisions_nothing_deleted(ws, sid, server):
     u = sessions.add_user_turn(ws, sid, "What is a warranty?")
     [d] = draft(ws, sid, u, server)
