@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from conftest import FIXTURES
 from expertune.author._documents_read import MAX_WORDS, chunk_blocks
 from expertune.author.documents import (
-    Passage, add_documents, list_documents, parse_proposed_questions, questions_conversation, search_passages,
+    Passage, add_documents, list_documents, parse_proposed_questions, passage_dict, questions_conversation,
+    search_passages, ticked_passages,
 )
+from expertune.errors import InputError
 
 DOCS = FIXTURES / "documents"
 
@@ -127,6 +129,17 @@ def test_unsupported_files_inside_a_folder_are_listed_as_skipped(ws, tmp_path):
     (folder / ".hidden.md").write_text("secret\n")
     report = add_documents(ws, [folder])
     assert len(report.added) == 1 and report.skipped == [str(folder / "b.csv")]
+
+
+def test_ticked_passages_are_found_again_by_the_panel_query(ws):
+    add_documents(ws, [DOCS])
+    query = "consideration contract offer"
+    found = search_passages(ws, query, k=3)
+    assert len(found) == 3
+    assert ticked_passages(ws, query, [2, 0], k=3) == [passage_dict(found[2]), passage_dict(found[0])]
+    assert ticked_passages(ws, query, [], k=3) == []
+    with pytest.raises(InputError, match="no longer in the documents panel"):
+        ticked_passages(ws, query, [3], k=3)  # the panel showed 3 passages
 
 
 def test_no_documents_means_no_passages(ws):

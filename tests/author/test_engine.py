@@ -134,6 +134,23 @@ def test_two_accepted_takes_make_one_group_with_context_and_provenance(ws, sid, 
     assert len(status[u2]["accepted"]) == 2 and status[u2]["drafts"] == 2
 
 
+def test_takes_are_grounded_in_passages_as_any_draft_is(ws, sid, server):
+    u = sessions.add_user_turn(ws, sid, "Can it be revoked?")
+    [d] = draft(ws, sid, u, server)
+    dataset.accept(ws, d)
+    passage = {"path": "notes.md", "chunk": 3, "text": "Revocation must be communicated (Byrne v Van Tienhoven).",
+               "score": 1.0}
+    model = open_backend(sessions.export_session(ws, sid)["backend"])
+    [t] = [drafting.run(ws, p, model) for p in drafting.plan_takes(ws, u, 1, sources=[passage])]
+    system = system_text(server.requests[-1])
+    # the passages reach the model as a single draft's do, then the answers to differ from
+    [single] = drafting.plan_drafts(ws, u, sources=[passage])
+    assert system.startswith(single.conversation[0]["content"]) and "Byrne v Van Tienhoven" in system
+    assert "Answer 1 to: Can it be revoked?" in system
+    take = turn(ws, t)
+    assert (take.origin, take.sources) == ("take", [passage]) and "Byrne" not in take.text
+
+
 def test_unaccept_and_reject_are_revisions_nothing_deleted(ws, sid, server):
     u = sessions.add_user_turn(ws, sid, "What is a warranty?")
     [d] = draft(ws, sid, u, server)
@@ -180,6 +197,33 @@ def test_cancel_mid_stream_keeps_partial_draft_as_cancelled(ws, tmp_path):
         assert sessions.get_session(db, sid).head_id == u  # the conversation does not continue from it
     with pytest.raises(InputError, match="cancelled"):
         dataset.accept(ws, d)
+
+
+def test_status_counts_the_drafts_the_expert_can_review_not_cancelled_ones(ws):
+    with StreamingServer(lambda body: words("one two three four five six")) as srv:
+        spec = backend_spec("m", base_url=srv.base_url)
+        sid = sessions.create_session(ws, backend=spec, author="ann")
+        model = open_backend(spec)
+
+        def cancelled_draft(user_turn):
+            srv.pause = 0.2  # slow enough to cancel after the first piece
+            pending = drafting.start(ws, drafting.plan_drafts(ws, user_turn)[0], model)
+            for _ in pending.stream:
+                pending.cancel()
+            srv.pause = 0.0
+            return pending.save()
+
+        u1 = sessions.add_user_turn(ws, sid, "Count.")
+        kept, turned_down = (drafting.run(ws, p, model) for p in drafting.plan_drafts(ws, u1, n=2))
+        dataset.accept(ws, kept)
+        dataset.reject(ws, turned_down)
+        dropped = cancelled_draft(u1)
+        u2 = sessions.add_user_turn(ws, sid, "Count again.", parent_id=kept)
+        only_cancelled = cancelled_draft(u2)
+    assert turn(ws, dropped).status == turn(ws, only_cancelled).status == "cancelled"
+    # accepted and rejected drafts were reviewed; the cancelled ones were never finished
+    [row] = dataset.accepted_answers(ws, sid)
+    assert row["user_turn_id"] == u1 and row["drafts"] == 2 and [a["turn_id"] for a in row["accepted"]] == [kept]
 
 
 def test_a_429_is_retried_before_the_stream(ws):

@@ -44,16 +44,20 @@ def test_docs_attach_and_template_guide_the_model_and_are_recorded(ws, tmp_path)
         studio.handle("/template irac")
         studio.handle("/regen")
         guided = srv.requests[-1]
+        studio.handle("/takes 1")
+        taken = srv.requests[-1]
         studio.handle("/template irac")
     assert "Payne v Cave" in system_text(guided) and "Be precise." in system_text(guided)
     assert "Issue" in system_text(guided) and "Conclusion" in system_text(guided)
+    assert "Payne v Cave" in system_text(taken)  # takes are grounded in the attached passages too
     assert "present Issue, Rule, Application, Conclusion" in out.getvalue()
     with ws.session() as db:
         turns = db.scalars(select(AuthorTurn).where(AuthorTurn.session_id == sid).order_by(AuthorTurn.id)).all()
-        question, answer = turns
+        question, answer, take = turns
         assert question.role == "user" and question.text == "When can an offer be revoked?"
         assert "Payne v Cave" in question.sources[0]["text"]
         assert answer.template == "irac" and "Payne v Cave" in answer.sources[0]["text"]
+        assert take.origin == "take" and take.sources == answer.sources
         # guidance and passages are provenance, not training text
         assert "Payne" not in answer.text and "Be precise" not in answer.text
 

@@ -47,7 +47,7 @@ def test_regenerate_with_a_ticked_passage_then_direct_the_draft(ws):
         c = client(ws, user="lawyer")
         sid = start(c, srv)
         page = c.get(f"/author/{sid}").text
-        assert "consideration.txt" in page and 'form="regen-form"' in page  # passages for the question itself
+        assert "consideration.txt" in page and 'form="drafts-form"' in page  # passages for the question itself
         events = stream(c, f"/author/{sid}/regen", {"q": "past consideration McArdle", "passage": 0})
         (regen,) = [e["saved"] for e in events if "saved" in e]
         assert "Re McArdle" in system_text(srv.requests[-1])  # the ticked passage reached the model
@@ -56,12 +56,16 @@ def test_regenerate_with_a_ticked_passage_then_direct_the_draft(ws):
         assert INSTRUCTION in last_user(srv.requests[-1])
         page = c.get(f"/author/{sid}").text
         post(c, f"/author/turns/{directed}/accept", {"session_id": sid})
+        events = stream(c, f"/author/{sid}/takes", {"n": 1, "q": "past consideration McArdle", "passage": 0})
+        (take,) = [e["saved"] for e in events if "saved" in e]
+        assert "Lampleigh" in system_text(srv.requests[-1])  # takes are grounded in the ticked passage too
     assert f"directed: “{INSTRUCTION}”" in page and "revises take 1" in page and "grounded in consideration.txt" in page
     with ws.session() as s:
         first, second = s.get(AuthorTurn, regen), s.get(AuthorTurn, directed)
         assert (first.origin, len(first.sources), "McArdle" in first.sources[0]["text"]) == ("regen", 1, True)
         assert (second.origin, second.instructions, second.based_on_id) == ("directed", [INSTRUCTION], regen)
         assert second.parent_id == first.parent_id  # a sibling take of the same question
+        assert (s.get(AuthorTurn, take).origin, s.get(AuthorTurn, take).sources) == ("take", first.sources)
         (response,) = s.scalars(select(Response))
     assert response.text == "Past consideration is no consideration (Re McArdle)."  # no instruction in training text
 

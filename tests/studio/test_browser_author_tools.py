@@ -1,6 +1,7 @@
 """Browser test with the builtin model: tick a passage in the documents panel and regenerate with
 the keyboard (R), direct that draft (D, type the instruction, Enter), accept the directed take
-(2). The instruction shows in the take's provenance and is not in the accepted training text."""
+(2), then write a take with a passage ticked. The instruction shows in the take's provenance and is
+not in the accepted training text; the take is grounded in the ticked passage as Regenerate is."""
 
 import pytest
 from browser_helpers import LiveStudio, browser, new_user, shots  # noqa: F401 (fixtures)
@@ -42,8 +43,15 @@ def test_regenerate_and_direct_with_the_keyboard(ws, browser, shots):
         page.keyboard.press("2")
         page.wait_for_selector(".take.status-accepted")
         shots(page, "author-directed-accepted")
+        page.check("#documents-panel .passage input >> nth=0")
+        page.select_option("select[name=n]", "1")
+        page.click("#write-takes")
+        page.wait_for_selector(".take:not(.streaming) >> nth=2", timeout=600_000)  # reloaded with the stored take
+        assert "grounded in" in page.inner_text(".take >> nth=2 >> .provenance")
     with ws.session() as s:
-        regen, directed = s.scalars(select(AuthorTurn).where(AuthorTurn.role == "assistant").order_by(AuthorTurn.id))
+        regen, directed, take = s.scalars(select(AuthorTurn).where(AuthorTurn.role == "assistant")
+                                          .order_by(AuthorTurn.id))
+        assert (take.origin, take.sources) == ("take", regen.sources)
         assert (regen.origin, len(regen.sources), directed.origin) == ("regen", 1, "directed")
         assert (directed.instructions, directed.based_on_id, directed.status) == ([INSTRUCTION], regen.id, "accepted")
         (response,) = s.scalars(select(Response))

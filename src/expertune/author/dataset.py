@@ -131,13 +131,19 @@ def reject(ws: Workspace, turn_id: int, *, author: str | None = None, note: str 
 
 
 def accepted_answers(ws: Workspace, session_id: int) -> list[dict[str, Any]]:
-    """Per user turn of the session: its prompt and the accepted answers (the studio's /status)."""
+    """Per user turn of the session: its prompt, how many drafts answer it and the accepted ones
+    (the studio's /status, `author sessions show`).
+
+    A draft here is one the expert can review or did review: waiting, accepted or rejected. A
+    draft cancelled mid-stream is left out: it was never finished, cannot be accepted, and counting
+    it would make "1 accepted of 3 drafts" read as if two answers had been turned down. A prompt
+    whose drafts were all cancelled is therefore listed like a prompt without drafts: not at all."""
     with ws.session() as db:
         turns = list(db.scalars(select(AuthorTurn).where(AuthorTurn.session_id == session_id).order_by(AuthorTurn.id)))
         by_id = {t.id: t for t in turns}
         rows: dict[int, dict[str, Any]] = {}
         for t in turns:
-            if t.role == "assistant" and t.parent_id in by_id:
+            if t.role == "assistant" and t.parent_id in by_id and t.status != "cancelled":
                 row = rows.setdefault(t.parent_id, {"user_turn_id": t.parent_id, "prompt": by_id[t.parent_id].text,
                                                     "drafts": 0, "accepted": []})
                 row["drafts"] += 1

@@ -1,6 +1,7 @@
 """The expert's documents: `add_documents` reads and chunks them, `search_passages` finds the passages
-relevant to the turn being authored, and `questions_conversation` asks an LLM to propose questions
-from a passage.
+relevant to the turn being authored (`passage_dict` is one as a draft's source; `ticked_passages`
+the ones an expert ticked in the studio), and `questions_conversation` asks an LLM to propose
+questions from a passage.
 
 Retrieval is BM25 through `bm25s` (sparse matrices; indexes thousands of passages in well under a
 second) with Snowball stemming (PyStemmer) and stop words in the workspace's first language. Nothing
@@ -30,13 +31,14 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 from pydantic import BaseModel
 
 from expertune.atomic import write_atomic
 from expertune.author._documents_read import SUFFIXES, UnreadableDocument, read_document
+from expertune.errors import InputError
 
 if TYPE_CHECKING:
     from expertune.workspace import Workspace
@@ -168,6 +170,26 @@ def search_passages(ws: "Workspace", query: str, k: int = 5) -> list[Passage]:
     if index is None or k < 1:
         return []
     return index.search(query, k)
+
+
+def passage_dict(p: Any) -> dict[str, Any]:
+    """A passage as drafts record it in their sources (and the studios show it): path, chunk, text, score."""
+    get = (lambda k: p.get(k)) if isinstance(p, dict) else (lambda k: getattr(p, k, None))
+    return {"path": str(get("path") or get("doc_path")), "chunk": get("chunk") if get("chunk") is not None else get("chunk_index"),
+            "text": get("text"), "score": float(get("score") or 0.0)}
+
+
+def ticked_passages(ws: "Workspace", query: str, ticked: Iterable[int], k: int = 5) -> list[dict[str, Any]]:
+    """The passages an expert ticked among the k that `query` finds, as drafts' sources. The browser
+    studio sends the panel's query and the positions ticked, not the passages' text, so a draft is
+    grounded in what the index holds; Regenerate and Write takes both resolve them here."""
+    ticked = list(ticked)
+    if not ticked:
+        return []
+    found = search_passages(ws, query, k)
+    if any(not 0 <= i < len(found) for i in ticked):  # the documents changed since the panel was shown
+        raise InputError("the ticked passages are no longer in the documents panel; search again and tick them")
+    return [passage_dict(found[i]) for i in ticked]
 
 
 # --- proposing questions from a passage -------------------------------------------------------

@@ -134,9 +134,11 @@ def plan_direct(ws: Workspace, draft_id: int, instruction: str) -> DraftPlan:
                          template=draft.template, based_on_id=draft.id)
 
 
-def plan_takes(ws: Workspace, user_turn_id: int, n: int = 1) -> list[DraftPlan]:
-    """Further answers that differ from the ones already accepted for this prompt."""
-    plans = plan_drafts(ws, user_turn_id, n=n, origin="take")
+def plan_takes(ws: Workspace, user_turn_id: int, n: int = 1, *,
+               sources: list[dict[str, Any]] | None = None) -> list[DraftPlan]:
+    """Further answers that differ from the ones already accepted for this prompt, grounded in
+    `sources` (the attached or ticked passages) as any draft is."""
+    plans = plan_drafts(ws, user_turn_id, n=n, origin="take", sources=sources)
     with ws.session() as db:
         accepted = [t.text for t in children(db, plans[0].session_id, user_turn_id)
                     if t.role == "assistant" and t.status == "accepted"]

@@ -143,7 +143,7 @@ class Studio:
 
     def cmd_takes(self, arg: str) -> None:
         n = int(arg) if arg.strip().isdigit() else 1
-        self.write_drafts(drafting.plan_takes(self.ws, self.prompt_turn().id, n))
+        self.write_drafts(drafting.plan_takes(self.ws, self.prompt_turn().id, n, sources=self.attached))
 
     def cmd_direct(self, arg: str) -> None:
         instruction = " ".join(shlex.split(arg)) if arg.strip() else ""
@@ -222,7 +222,7 @@ class Studio:
         self.say(f"({sum(len(r['accepted']) for r in rows)} accepted answers for {with_answers} prompts)")
 
     def cmd_docs(self, arg: str) -> None:
-        from expertune.author.documents import search_passages
+        from expertune.author.documents import passage_dict, search_passages
 
         query = arg.strip() or self.prompt_turn().text
         self.passages = [passage_dict(p) for p in search_passages(self.ws, query, k=5)]
@@ -286,12 +286,6 @@ def numbers(arg: str) -> list[int]:
 def preview(text: str, width: int = 80) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def passage_dict(p: Any) -> dict[str, Any]:
-    get = (lambda k: p.get(k)) if isinstance(p, dict) else (lambda k: getattr(p, k, None))
-    return {"path": str(get("path") or get("doc_path")), "chunk": get("chunk") if get("chunk") is not None else get("chunk_index"),
-            "text": get("text"), "score": float(get("score") or 0.0)}
 
 
 def edit_in_editor(text: str) -> str | None:

@@ -14,9 +14,8 @@ from fastapi.responses import StreamingResponse
 
 from expertune.author import dataset, drafting, sessions
 from expertune.author.backends import backend_spec, open_backend
-from expertune.author.documents import list_documents, search_passages
+from expertune.author.documents import list_documents, passage_dict, search_passages, ticked_passages
 from expertune.author.templates import check_structure, load_templates
-from expertune.author.terminal import passage_dict
 from expertune.errors import InputError
 from expertune.studio.web import redirect, render, user, workspace
 
@@ -91,12 +90,14 @@ def ask(request: Request, session_id: int, text: str = Form(...), after: str = F
 
 
 @router.post("/author/{session_id}/takes")
-def takes(request: Request, session_id: int, n: int = Form(2)):
-    """n further answers for the current question that differ from the accepted ones."""
+def takes(request: Request, session_id: int, n: int = Form(2), q: str = Form(""), passage: list[int] = Form([])):
+    """n further answers for the current question that differ from the accepted ones, grounded in
+    the passages ticked in the documents panel as Regenerate is."""
     if not 1 <= n <= MAX_TAKES:
         raise InputError(f"takes: choose 1 to {MAX_TAKES}")
     ws = workspace(request)
-    return _write(request, session_id, drafting.plan_takes(ws, _question_id(ws, session_id), n=n))
+    sources = ticked_passages(ws, q, passage, k=PASSAGES)
+    return _write(request, session_id, drafting.plan_takes(ws, _question_id(ws, session_id), n=n, sources=sources))
 
 
 @router.post("/author/{session_id}/regen")
@@ -104,11 +105,9 @@ def regenerate(request: Request, session_id: int, q: str = Form(""), passage: li
     """Another draft for the current question (a fresh seed), grounded in the passages the expert
     ticked in the documents panel (found again by the panel's query; recorded as its sources)."""
     ws = workspace(request)
-    found = _passages(ws, q)
-    if any(not 0 <= i < len(found) for i in passage):
-        raise InputError("the ticked passages are no longer in the documents panel; search again and tick them")
-    plans = drafting.plan_drafts(ws, _question_id(ws, session_id), origin="regen", sources=[found[i] for i in passage])
-    return _write(request, session_id, plans)
+    sources = ticked_passages(ws, q, passage, k=PASSAGES)
+    return _write(request, session_id, drafting.plan_drafts(ws, _question_id(ws, session_id), origin="regen",
+                                                            sources=sources))
 
 
 @router.post("/author/turns/{turn_id}/direct")

@@ -74,15 +74,17 @@ document.addEventListener("DOMContentLoaded", () => {
 // Author page: stream the drafts as the model writes them (a POST read as Server-Sent Events, so
 // the CSRF header goes with it), side by side; reload when they are stored. Every form marked
 // data-stream does this: write takes, regenerate, direct a draft.
-async function streamDrafts(form) {
+// A form may have several such buttons: the one pressed names its URL (formaction).
+async function streamDrafts(form, submitter) {
   const body = new URLSearchParams(new FormData(form));
+  const url = submitter && submitter.hasAttribute("formaction") ? submitter.formAction : form.action;
   const box = document.getElementById("takes");
   const panes = {};
   const pane = (i) => panes[i] || (panes[i] = box.appendChild(Object.assign(document.createElement("div"),
     { className: "card take streaming" })).appendChild(document.createElement("div")));
   for (const b of document.querySelectorAll("form[data-stream] button")) b.disabled = true;
   const csrf = document.querySelector("meta[name=csrf-token]").content;
-  const response = await fetch(form.action, { method: "POST", body, headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf } });
+  const response = await fetch(url, { method: "POST", body, headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf } });
   if (!response.ok) { document.open(); document.write(await response.text()); document.close(); return; }
   const reader = response.body.getReader(), decoder = new TextDecoder();
   let buffer = "";
@@ -104,6 +106,6 @@ async function streamDrafts(form) {
 
 document.addEventListener("DOMContentLoaded", () => {
   for (const form of document.querySelectorAll("form[data-stream]")) {
-    form.addEventListener("submit", (e) => { e.preventDefault(); streamDrafts(form); });
+    form.addEventListener("submit", (e) => { e.preventDefault(); streamDrafts(form, e.submitter); });
   }
 });
