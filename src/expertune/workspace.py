@@ -184,24 +184,31 @@ class Workspace:
         return self.root / "exports"
 
 
-def _validity_marker(text: str) -> Path:
-    """A file in the cache whose presence says `text` passed validation against this schema.
+def _validity_marker(text: str) -> Path | None:
+    """A file in the cache whose presence says `text` passed validation against this schema (None
+    where the schema's source cannot be read, as in a frozen build: every command validates then).
 
     Addressed by the text and by the source of the modules defining the schema, so an edit of
     either is a new address: nothing to invalidate.
     """
     digest = hashlib.sha256(text.encode())
-    for module in ("settings.py", "config.py"):
-        digest.update(Path(__file__).with_name(module).read_bytes())
+    try:
+        for module in ("settings.py", "config.py"):
+            digest.update(Path(__file__).with_name(module).read_bytes())
+    except OSError:
+        return None
     return cache_dir() / "valid-settings" / digest.hexdigest()
 
 
 def _known_valid(text: str) -> bool:
-    return _validity_marker(text).is_file()
+    marker = _validity_marker(text)
+    return marker is not None and marker.is_file()
 
 
 def _remember_valid(text: str) -> None:
     marker = _validity_marker(text)
+    if marker is None or marker.is_file():
+        return
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
