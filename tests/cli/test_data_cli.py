@@ -22,6 +22,8 @@ def run_json(*args, cwd=None):
 def test_init_import_split_snapshot_stats_flow(tmp_path):
     ws = tmp_path / "ws"
     assert run_json("init", str(ws))["workspace"] == str(ws)
+    empty = run("-w", str(ws), "stats")
+    assert empty.returncode == 0 and "no data yet" in empty.stdout and "expertune import" in empty.stdout
     data = write_jsonl(tmp_path / "d.jsonl", [chat_record(f"Q{i}", f"A{i}-{k}", topic="T") for i in range(20) for k in range(2)])
     result = run_json("import", str(data), cwd=ws)["files"][0]
     assert (result["read"], result["imported_groups"], result["imported_responses"]) == (40, 20, 40)

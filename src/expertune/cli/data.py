@@ -162,6 +162,9 @@ def stats(ctx: typer.Context, as_json: bool = JsonOpt) -> None:
 
 
 def _print_stats(s: dict) -> None:
+    if not s["groups"]:
+        console.print("no data yet: import some with `expertune import FILE` (chat, instruction, transcript or exam files)")
+        return
     console.print(Text.assemble((str(s["groups"]), "bold"), f" prompt groups ({s['mcq_groups']} multiple-choice), "
                                 "responses: " + ", ".join(f"{k} {v}" for k, v in sorted(s["responses"].items()))))
     console.print("responses per prompt: " + ", ".join(f"{k}×{v}" for k, v in s["responses_per_prompt"].items()))
