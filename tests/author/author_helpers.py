@@ -31,6 +31,7 @@ class StreamingServer:
         self.requests: list[dict[str, Any]] = []
         self.statuses: list[int] = []
         self.disconnects = 0  # streams the client closed before the end
+        self.streams_ended = threading.Semaphore(0)  # released when a stream ends, served whole or cut
         self.lock = threading.Lock()
         server = self
 
@@ -75,6 +76,8 @@ class StreamingServer:
                 except (BrokenPipeError, ConnectionResetError):
                     with server.lock:
                         server.disconnects += 1
+                finally:
+                    server.streams_ended.release()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True

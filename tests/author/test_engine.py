@@ -199,6 +199,25 @@ def test_cancel_mid_stream_keeps_partial_draft_as_cancelled(ws, tmp_path):
         dataset.accept(ws, d)
 
 
+def test_closing_write_drafts_mid_draft_stores_it_cancelled_and_starts_no_more(ws):
+    """What the web studio does when the browser goes away mid-draft."""
+    with StreamingServer(lambda body: words("one two three four five six seven eight"), pause=0.2) as srv:
+        spec = backend_spec("m", base_url=srv.base_url)
+        sid = sessions.create_session(ws, backend=spec, author="ann")
+        u = sessions.add_user_turn(ws, sid, "Count.")
+        written = drafting.write_drafts(ws, drafting.plan_drafts(ws, u, n=2), open_backend(spec), author="bob")
+        assert next(written) == {"take": 0, "text": "one"}
+        written.close()
+        srv.streams_ended.acquire()
+    assert len(srv.requests) == 1 and srv.disconnects == 1  # the second draft was never asked for
+    with ws.session() as db:
+        [d] = sessions.children(db, sid, u)
+        [event] = db.scalars(select(AuthorEvent).where(AuthorEvent.turn_id == d.id))
+        assert (d.status, d.finish_reason, event.action, event.author) == ("cancelled", "cancelled", "cancel", "bob")
+        assert d.text.startswith("one") and d.text != "one two three four five six seven eight"
+        assert sessions.get_session(db, sid).head_id == u
+
+
 def test_status_counts_the_drafts_the_expert_can_review_not_cancelled_ones(ws):
     with StreamingServer(lambda body: words("one two three four five six")) as srv:
         spec = backend_spec("m", base_url=srv.base_url)

@@ -17,6 +17,7 @@ further takes that differ from the accepted answers (`plan_takes`) and a propose
 from __future__ import annotations
 
 import secrets
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,6 +220,31 @@ class DraftFailed(ExpertuneError):
 
 def start(ws: Workspace, plan: DraftPlan, model: StreamingModel) -> PendingDraft:
     return PendingDraft(ws, plan, model)
+
+
+def write_drafts(ws: Workspace, plans: list[DraftPlan], model: StreamingModel, *,
+                 author: str | None = None) -> Generator[dict[str, Any], None, None]:
+    """Write planned drafts one after another for a front end that streams them (the web studio):
+    yields {"take": i, "text": piece} as the model writes and {"take": i, "saved": turn_id} once
+    the draft is stored.
+
+    Closing the generator early is the browser going away mid-draft: the draft being written is
+    cancelled and stored as cancelled, as Ctrl-C in the terminal studio stores it (without this the
+    model kept writing for nobody and nothing was stored), and the drafts not started yet are not
+    started. The caller must close it (Starlette leaves an abandoned iterator to the garbage collector)."""
+    for i, plan in enumerate(plans):
+        pending = start(ws, plan, model)
+        try:
+            for piece in pending.stream:
+                yield {"take": i, "text": piece}
+        except GeneratorExit:
+            pending.cancel()  # the worker stops at the next token
+            try:
+                pending.save(author=author)
+            except DraftFailed:
+                pass  # the model failed as the browser left: nothing to store, nobody to tell
+            raise
+        yield {"take": i, "saved": pending.save(author=author)}
 
 
 def run(ws: Workspace, plan: DraftPlan, model: StreamingModel, on_text=None) -> int:

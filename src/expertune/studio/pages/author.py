@@ -7,17 +7,14 @@ terminal studio uses it."""
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import StreamingResponse
 
 from expertune.author import dataset, drafting, sessions
 from expertune.author.backends import backend_spec, open_backend
 from expertune.author.documents import list_documents, passage_dict, search_passages, ticked_passages
 from expertune.author.templates import check_structure, load_templates
 from expertune.errors import InputError
-from expertune.studio.web import redirect, render, user, workspace
+from expertune.studio.web import EventStream, redirect, render, user, workspace
 
 router = APIRouter()
 MAX_TAKES = 4
@@ -127,23 +124,15 @@ def _question_id(ws, session_id: int) -> int:
 
 def _write(request: Request, session_id: int, plans: list[drafting.DraftPlan]):
     """Write the planned drafts. With `Accept: text/event-stream` (studio.js) the text streams as
-    it is written; without JavaScript the page reloads when they are stored."""
+    it is written (a browser leaving mid-draft cancels it: EventStream closes the drafts); without
+    JavaScript the page reloads when they are stored."""
     ws = workspace(request)
     with ws.session() as db:
         model = open_backend(sessions.get_session(db, session_id).backend)
-    author = user(request)
-
-    def events():
-        for i, plan in enumerate(plans):
-            pending = drafting.start(ws, plan, model)
-            for piece in pending.stream:
-                yield f"data: {json.dumps({'take': i, 'text': piece})}\n\n"
-            yield f"data: {json.dumps({'take': i, 'saved': pending.save(author=author)})}\n\n"
-        yield "event: done\ndata: {}\n\n"
-
+    written = drafting.write_drafts(ws, plans, model, author=user(request))
     if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
-    for _ in events():
+        return EventStream(written)
+    for _ in written:
         pass
     return redirect(f"/author/{session_id}")
 
