@@ -5,10 +5,11 @@ the rendered conversation that follow the rendered prompt, end-of-turn token inc
 the tokens a training run computes its loss on. Used for confidence filtering (curate), held-out
 perplexity and label scoring (evaluate); a tuned model passes its adapter's system-prompt policy.
 
-Batches are right-padded with pads masked out, so a text's numbers do not depend on what it is
-batched with (tested against one-by-one scoring). What makes it fast (bench/confidence_scoring.py):
-  - texts are sorted by length before batching, so a batch carries little padding; results are
-    returned in input order;
+Batches are right-padded, which under causal attention no real token sees, so a text's numbers do
+not depend on what it is batched with (tested against one-by-one scoring). What makes it fast (bench/confidence_scoring.py):
+  - texts are sorted by length before batching, so a batch carries little padding, and run without
+    a padding mask (right padding needs none under causal attention; the fused causal kernel is
+    4-10% faster than the masked one); results are returned in input order;
   - the output head and log-softmax run only on the positions that predict a completion token —
     the head is a vocabulary-wide matmul (a fifth of a 135M model's compute per position) and the
     log-softmax over the vocabulary is memory-bound, both wasted on prompt positions;
@@ -99,18 +100,19 @@ def _score_whole(body, head, rendered, indices, out, pad, device, batch_size, ad
         batch = order[b : b + batch_size]
         width = max(len(rendered[i].input_ids) for i in batch)
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
         rows, cols, targets = [], [], []
         for row, i in enumerate(batch):
             tokens = rendered[i].input_ids
             ids[row, : len(tokens)] = torch.tensor(tokens)
-            mask[row, : len(tokens)] = 1
             # Position t predicts token t+1; the first token of a sequence has no prediction.
             for t in range(max(rendered[i].prompt_length, 1), len(tokens)):
                 rows.append(row)
                 cols.append(t - 1)
                 targets.append(tokens[t])
-        states, _ = body(ids.to(device), mask.to(device), use_cache=False)
+        # No attention mask: under causal attention a right-padded row's real tokens see only the
+        # tokens before them, all real, and the padding's positions are never read. A padding mask
+        # would only cost: attention would leave the fused causal kernel for an explicit masked one.
+        states, _ = body(ids.to(device), None, use_cache=False)
         rows_t = torch.tensor(rows, dtype=torch.long, device=device)
         logp = _target_logprobs(head(states[rows_t, torch.tensor(cols, dtype=torch.long, device=device)]),
                                 torch.tensor(targets, dtype=torch.long, device=device))
@@ -141,11 +143,11 @@ def _score_shared(body, head, rendered, groups, out, pad, device, batch_size, ma
         batch = groups[b : b + batch_size]
         width = max(length for length, _ in batch)
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, (length, members) in enumerate(batch):
             ids[row, :length] = torch.tensor(rendered[members[0]].input_ids[:length])
-            mask[row, :length] = 1
-        states, cache = body(ids.to(device), mask.to(device), use_cache=True)
+        # No mask, as in _score_whole; the padding's keys and values in the cache are masked out
+        # of the continuations' attention below.
+        states, cache = body(ids.to(device), None, use_cache=True)
         if not plain_cache(cache):
             return [i for _, members in groups[b:] for i in members]
         lengths = torch.tensor([length for length, _ in batch], dtype=torch.long, device=device)
