@@ -11,6 +11,8 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).parents[1] / "author"))
 from author_helpers import StreamingServer, last_user, words  # noqa: E402
 
+from expertune.author import drafting, sessions  # noqa: E402
+from expertune.author.backends import backend_spec, open_backend  # noqa: E402
 from expertune.store.tables import PromptGroup, Response  # noqa: E402
 from studio_helpers import MARKUP, client, post  # noqa: E402
 
@@ -67,3 +69,21 @@ def test_takes_without_a_question_or_too_many_are_refused(ws):
     sid = int(r.headers["location"].rsplit("/", 1)[1])
     assert "type a question first" in post(c, f"/author/{sid}/takes", {"n": 1}).text
     assert post(c, f"/author/{sid}/takes", {"n": 9}).status_code == 400
+
+
+def test_a_cancelled_take_is_shown_cancelled_without_accept(ws):
+    with StreamingServer(lambda body: words("one two three four five six")) as srv:
+        spec = backend_spec("scripted", base_url=srv.base_url)
+        sid = sessions.create_session(ws, backend=spec, author="lawyer")
+        question = sessions.add_user_turn(ws, sid, "Count.")
+        model = open_backend(spec)
+        finished = drafting.run(ws, drafting.plan_drafts(ws, question)[0], model)
+        srv.pause = 0.2  # slow enough to cancel after the first piece
+        pending = drafting.start(ws, drafting.plan_drafts(ws, question)[0], model)
+        for _ in pending.stream:
+            pending.cancel()
+        cancelled = pending.save()
+    page = client(ws).get(f"/author/{sid}").text
+    assert f'id="take-{cancelled}"' in page and '<span class="badge cancelled">cancelled</span>' in page
+    assert f"/author/turns/{finished}/accept" in page and f"/author/turns/{cancelled}/accept" not in page
+    assert "cannot be accepted" in page

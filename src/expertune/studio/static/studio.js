@@ -75,33 +75,61 @@ document.addEventListener("DOMContentLoaded", () => {
 // the CSRF header goes with it), side by side; reload when they are stored. Every form marked
 // data-stream does this: write takes, regenerate, direct a draft.
 // A form may have several such buttons: the one pressed names its URL (formaction).
+// Stop (#stop, shown meanwhile) aborts the request: the server, seeing the browser leave, cancels
+// the draft being written and stores it as cancelled, as when the tab is closed.
 async function streamDrafts(form, submitter) {
   const body = new URLSearchParams(new FormData(form));
   const url = submitter && submitter.hasAttribute("formaction") ? submitter.formAction : form.action;
   const box = document.getElementById("takes");
+  const stored = box.querySelectorAll(".take").length;
   const panes = {};
   const pane = (i) => panes[i] || (panes[i] = box.appendChild(Object.assign(document.createElement("div"),
     { className: "card take streaming" })).appendChild(document.createElement("div")));
+  let saved = 0, writing = false, stopped = false;
   for (const b of document.querySelectorAll("form[data-stream] button")) b.disabled = true;
-  const csrf = document.querySelector("meta[name=csrf-token]").content;
-  const response = await fetch(url, { method: "POST", body, headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf } });
-  if (!response.ok) { document.open(); document.write(await response.text()); document.close(); return; }
-  const reader = response.body.getReader(), decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
-      const data = block.split("\n").find((l) => l.startsWith("data: "));
-      if (!data) continue;
-      const d = JSON.parse(data.slice(6));
-      if (d.text !== undefined) { const el = pane(d.take); el.className = "text"; el.textContent += d.text; }
+  const controller = new AbortController();
+  const stop = document.getElementById("stop");
+  stop.onclick = () => { stopped = true; stop.disabled = true; stop.textContent = "Stopping…"; controller.abort(); };
+  stop.hidden = stop.disabled = false;
+  stop.focus();  // so that S works after Enter in a direction field, which would otherwise type it
+  try {
+    const csrf = document.querySelector("meta[name=csrf-token]").content;
+    const response = await fetch(url, { method: "POST", body, signal: controller.signal,
+      headers: { Accept: "text/event-stream", "X-CSRF-Token": csrf } });
+    if (!response.ok) { document.open(); document.write(await response.text()); document.close(); return; }
+    const reader = response.body.getReader(), decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+        const data = block.split("\n").find((l) => l.startsWith("data: "));
+        if (!data) continue;
+        const d = JSON.parse(data.slice(6));
+        if (d.text !== undefined) { const el = pane(d.take); el.className = "text"; el.textContent += d.text; writing = true; }
+        if (d.saved !== undefined) { saved += 1; writing = false; }
+      }
     }
+  } catch (err) {
+    if (!stopped) throw err;
   }
+  if (stopped) await storedDrafts(stored + saved + (writing ? 1 : 0));
   window.location.reload();
+}
+
+// After Stop the server stores the cancelled draft once it notices the browser left (when the model
+// writes its next token), possibly after the page asked again: wait until the page lists `count`
+// drafts, for a few seconds at most (a model that failed as it was stopped stores nothing).
+async function storedDrafts(count) {
+  for (let tries = 0; tries < 25; tries++) {
+    const html = await (await fetch(window.location.href, { cache: "no-store" })).text();
+    // parsed, never shown: a DOMParser document runs no script and loads nothing
+    if (new DOMParser().parseFromString(html, "text/html").querySelectorAll("#takes .take").length >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
