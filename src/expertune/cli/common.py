@@ -67,7 +67,8 @@ def _json_form(value: Any) -> Any:
 
 def _json_default(value: Any) -> Any:
     """A record inside a result (`eval run`'s summary, the report's) as its JSON form; anything else as text."""
-    return value.model_dump(mode="json") if hasattr(value, "model_dump") else str(value)
+    form = _json_form(value)
+    return str(value) if form is value else form
 
 
 @contextmanager
