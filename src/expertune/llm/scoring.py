@@ -6,10 +6,11 @@ the tokens a training run computes its loss on. Used for confidence filtering (c
 perplexity and label scoring (evaluate); a tuned model passes its adapter's system-prompt policy.
 
 Batches are right-padded, which under causal attention no real token sees, so a text's numbers do
-not depend on what it is batched with (tested against one-by-one scoring). What makes it fast (bench/confidence_scoring.py):
+not depend on what it is batched with (tested against one-by-one scoring). What makes it fast
+(bench/confidence_scoring.py):
   - texts are sorted by length before batching, so a batch carries little padding, and run without
-    a padding mask (right padding needs none under causal attention; the fused causal kernel is
-    4-10% faster than the masked one); results are returned in input order;
+    a padding mask, which right padding does not need (the fused causal kernel is 4-10% faster
+    than the masked one); results are returned in input order;
   - the output head and log-softmax run only on the positions that predict a completion token —
     the head is a vocabulary-wide matmul (a fifth of a 135M model's compute per position) and the
     log-softmax over the vocabulary is memory-bound, both wasted on prompt positions;
